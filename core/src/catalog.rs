@@ -1,0 +1,258 @@
+//! The external product-search API: its wire types and a client with a timeout, an HTTP client
+//! span, `traceparent` injection, and an optional result cache (case study 1's fix).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tracing::Instrument as _;
+
+use crate::cache::{Cache, catalog_key};
+use crate::config::CatalogSettings;
+use crate::semconv::{Stage, attr, span};
+use crate::telemetry::inject_current;
+
+/// A product of the catalog.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Product {
+    /// Stable id, e.g. `NL-0001`.
+    pub id: String,
+    /// Product name.
+    pub name: String,
+    /// Category: bulbs, strips, sensors, hubs, plugs, switches, cameras, accessories.
+    pub category: String,
+    /// Price in USD.
+    pub price_usd: f64,
+    /// Whether it can be ordered now.
+    pub in_stock: bool,
+    /// Average customer rating, 1-5.
+    pub rating: f64,
+    /// One or two sentences with the specs.
+    pub description: String,
+}
+
+/// A product with its relevance to the query.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoredProduct {
+    /// The product.
+    #[serde(flatten)]
+    pub product: Product,
+    /// Relevance, higher is better.
+    pub score: f32,
+}
+
+/// Response of `GET /catalog/search`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchResponse {
+    /// The query as understood.
+    pub query: String,
+    /// Best matches first.
+    pub results: Vec<ScoredProduct>,
+}
+
+/// Errors from the product search.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// No answer within the timeout.
+    #[error("product search timed out after {0} ms")]
+    Timeout(u64),
+    /// The API answered with an error status.
+    #[error("product search failed with HTTP {0}")]
+    Status(u16),
+    /// The API could not be reached or answered garbage.
+    #[error("product search failed: {0}")]
+    Transport(String),
+}
+
+/// The product-search client.
+#[derive(Clone)]
+pub struct CatalogClient {
+    http: reqwest::Client,
+    base_url: String,
+    limit: usize,
+    timeout_ms: u64,
+    cache: Option<(Arc<dyn Cache>, Duration)>,
+}
+
+impl std::fmt::Debug for CatalogClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CatalogClient")
+            .field("base_url", &self.base_url)
+            .field("cached", &self.cache.is_some())
+            .finish()
+    }
+}
+
+impl CatalogClient {
+    /// A client for `base_url` (the API's `/search` lives under it). With `settings.cache_enabled`
+    /// results are cached in `cache`.
+    pub fn new(
+        settings: &CatalogSettings,
+        base_url: &str,
+        cache: Arc<dyn Cache>,
+    ) -> Result<Self, CatalogError> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_millis(settings.timeout_ms))
+            .build()
+            .map_err(|e| CatalogError::Transport(e.to_string()))?;
+        Ok(Self {
+            http,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            limit: settings.limit,
+            timeout_ms: settings.timeout_ms,
+            cache: settings
+                .cache_enabled
+                .then(|| (cache, Duration::from_secs(settings.cache_ttl_secs))),
+        })
+    }
+
+    /// Base URL, for the start-up banner.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Whether results are cached.
+    pub fn cached(&self) -> bool {
+        self.cache.is_some()
+    }
+
+    /// Searches products: the GenAI tool span `execute_tool product_search`, with the cache
+    /// lookup and the HTTP call under it.
+    pub async fn search(&self, query: &str) -> Result<Vec<ScoredProduct>, CatalogError> {
+        let tool = tracing::info_span!(
+            "tool",
+            { attr::OTEL_NAME } = span::TOOL_PRODUCT_SEARCH,
+            { attr::OTEL_KIND } = "internal",
+            { attr::GEN_AI_OPERATION_NAME } = "execute_tool",
+            { attr::GEN_AI_TOOL_NAME } = span::PRODUCT_SEARCH_TOOL,
+            { attr::GEN_AI_TOOL_TYPE } = "function",
+            { attr::STAGE } = Stage::ExternalApi.as_str(),
+            { attr::STAGE_BUDGET_MS } = Stage::ExternalApi.budget_ms() as i64,
+            { attr::CACHE_HIT } = tracing::field::Empty,
+            { attr::TOOL_RESULTS } = tracing::field::Empty,
+            { attr::ERROR_TYPE } = tracing::field::Empty,
+            { attr::OTEL_STATUS_CODE } = tracing::field::Empty,
+            { attr::OTEL_STATUS_DESCRIPTION } = tracing::field::Empty,
+        );
+        let started = Instant::now();
+        let result = self
+            .search_inner(query, &tool)
+            .instrument(tool.clone())
+            .await;
+        crate::metrics::record_stage(Stage::ExternalApi, started.elapsed().as_secs_f64());
+        match &result {
+            Ok(r) => {
+                tool.record(attr::TOOL_RESULTS, r.len() as i64);
+            }
+            Err(e) => {
+                crate::metrics::count_error("catalog");
+                tool.record(
+                    attr::ERROR_TYPE,
+                    match e {
+                        CatalogError::Timeout(_) => "timeout",
+                        CatalogError::Status(_) => "http_status",
+                        CatalogError::Transport(_) => "transport",
+                    },
+                );
+                tool.record(attr::OTEL_STATUS_CODE, "error");
+                tool.record(attr::OTEL_STATUS_DESCRIPTION, e.to_string().as_str());
+            }
+        }
+        result
+    }
+
+    async fn search_inner(
+        &self,
+        query: &str,
+        tool: &tracing::Span,
+    ) -> Result<Vec<ScoredProduct>, CatalogError> {
+        let key = catalog_key(query, self.limit);
+        if let Some((cache, _)) = &self.cache {
+            match cache.get(&key).await {
+                Ok(Some(hit)) => {
+                    if let Ok(results) = serde_json::from_str::<Vec<ScoredProduct>>(&hit) {
+                        crate::metrics::count_cache("catalog", "hit");
+                        tool.record(attr::CACHE_HIT, true);
+                        return Ok(results);
+                    }
+                    crate::metrics::count_cache("catalog", "miss");
+                }
+                Ok(None) => crate::metrics::count_cache("catalog", "miss"),
+                Err(e) => {
+                    crate::metrics::count_cache("catalog", "error");
+                    crate::metrics::count_error("cache");
+                    tracing::warn!(error.type = e.kind(), "catalog cache lookup failed, calling the API: {e}");
+                }
+            }
+            tool.record(attr::CACHE_HIT, false);
+        }
+        let results = self.fetch(query).await?;
+        if let Some((cache, ttl)) = &self.cache {
+            let value = serde_json::to_string(&results).unwrap_or_default();
+            if let Err(e) = cache.set(&key, &value, *ttl).await {
+                crate::metrics::count_error("cache");
+                tracing::warn!(error.type = e.kind(), "catalog cache store failed: {e}");
+            }
+        }
+        Ok(results)
+    }
+
+    async fn fetch(&self, query: &str) -> Result<Vec<ScoredProduct>, CatalogError> {
+        let mut url = reqwest::Url::parse(&format!("{}/search", self.base_url))
+            .map_err(|e| CatalogError::Transport(format!("invalid catalog URL: {e}")))?;
+        url.query_pairs_mut()
+            .append_pair("q", query)
+            .append_pair("limit", &self.limit.to_string());
+        let span = tracing::info_span!(
+            "http.client",
+            { attr::OTEL_NAME } = "GET",
+            { attr::OTEL_KIND } = "client",
+            { attr::HTTP_REQUEST_METHOD } = "GET",
+            { attr::URL_FULL } = url.as_str(),
+            { attr::SERVER_ADDRESS } = url.host_str().unwrap_or_default(),
+            { attr::SERVER_PORT } = url.port_or_known_default().map_or(0, i64::from),
+            { attr::HTTP_RESPONSE_STATUS_CODE } = tracing::field::Empty,
+            { attr::ERROR_TYPE } = tracing::field::Empty,
+            { attr::OTEL_STATUS_CODE } = tracing::field::Empty,
+        );
+        async {
+            let mut headers = http::HeaderMap::new();
+            inject_current(&mut headers);
+            let resp = self
+                .http
+                .get(url)
+                .headers(headers)
+                .send()
+                .await
+                .map_err(|e| {
+                    let current = tracing::Span::current();
+                    current.record(attr::OTEL_STATUS_CODE, "error");
+                    if e.is_timeout() {
+                        current.record(attr::ERROR_TYPE, "timeout");
+                        CatalogError::Timeout(self.timeout_ms)
+                    } else {
+                        current.record(attr::ERROR_TYPE, "connect");
+                        CatalogError::Transport(e.to_string())
+                    }
+                })?;
+            let status = resp.status();
+            let current = tracing::Span::current();
+            current.record(attr::HTTP_RESPONSE_STATUS_CODE, i64::from(status.as_u16()));
+            if !status.is_success() {
+                current.record(attr::ERROR_TYPE, status.as_str());
+                current.record(attr::OTEL_STATUS_CODE, "error");
+                return Err(CatalogError::Status(status.as_u16()));
+            }
+            let body: SearchResponse = resp.json().await.map_err(|e| {
+                if e.is_timeout() {
+                    CatalogError::Timeout(self.timeout_ms)
+                } else {
+                    CatalogError::Transport(format!("invalid response: {e}"))
+                }
+            })?;
+            Ok(body.results)
+        }
+        .instrument(span)
+        .await
+    }
+}

@@ -1,0 +1,32 @@
+//! # ragtrace-core
+//!
+//! Everything the ragtrace binaries share: configuration, telemetry, and one adapter per external
+//! dependency, each behind a trait with an embedded default.
+//!
+//! # Layout
+//!
+//! - [`config`]: compiled-in defaults, an optional file, `RAGTRACE__...` and the ecosystem's own
+//!   environment variables, validated into [`config::Settings`].
+//! - [`semconv`]: every span name, attribute key and metric name, in one place.
+//! - [`telemetry`]: the tracing subscriber, OTLP export, masking and W3C propagation helpers.
+//! - [`metrics`]: the Prometheus recorder and the helpers that record into it.
+//! - [`mask`]: masking of secrets and e-mail addresses.
+//! - [`pool`]: a measured connection limit (the queue of case study 2).
+//! - [`vector_store`]: the [`vector_store::VectorStore`] trait, on qdrant-edge and on a Qdrant server.
+//! - [`cache`]: the [`cache::Cache`] trait, in-process LRU and Redis.
+//! - [`llm`]: chat and embeddings over async-openai, with retries, spans and metrics.
+//! - [`catalog`]: the external product-search API client.
+//! - [`tokens`]: token counting with tiktoken.
+#![warn(missing_docs)]
+
+pub mod cache;
+pub mod catalog;
+pub mod config;
+pub mod llm;
+pub mod mask;
+pub mod metrics;
+pub mod pool;
+pub mod semconv;
+pub mod telemetry;
+pub mod tokens;
+pub mod vector_store;

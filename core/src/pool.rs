@@ -1,0 +1,161 @@
+//! A measured connection limit: at most `size` operations at once, callers beyond it queue, and
+//! every wait is timed.
+//!
+//! Both vector-store adapters run their operations through one of these, so "the vector store's
+//! connection limit saturates" (case study 2) is a real queue with real waits, visible in
+//! `ragtrace_pool_*` metrics and in the `ragtrace.pool.wait_seconds` span attribute.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::semconv::metric;
+
+/// Snapshot of a pool, for `/readyz` and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct PoolStatus {
+    /// Configured size.
+    pub size: usize,
+    /// Connections in use.
+    pub in_use: usize,
+    /// Callers waiting for one.
+    pub waiting: usize,
+}
+
+/// The wait for a slot took longer than the pool's timeout.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error(
+    "no free {pool} connection within {waited_ms} ms ({size} in use); raise the pool size or lower the load"
+)]
+pub struct PoolTimeout {
+    /// Pool name.
+    pub pool: &'static str,
+    /// How long the caller waited.
+    pub waited_ms: u64,
+    /// Pool size.
+    pub size: usize,
+}
+
+/// A limit of concurrent operations with wait-time measurement.
+#[derive(Debug, Clone)]
+pub struct ConnectionLimit {
+    name: &'static str,
+    size: usize,
+    timeout: Duration,
+    sem: Arc<Semaphore>,
+    waiting: Arc<AtomicUsize>,
+}
+
+/// A held slot; releasing it (drop) updates the in-use gauge.
+#[derive(Debug)]
+pub struct Slot {
+    _permit: OwnedSemaphorePermit,
+    limit: ConnectionLimit,
+    /// How long the caller waited for this slot.
+    pub waited: Duration,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        // The permit is released after this body runs; count it as free already.
+        let in_use = self.limit.size - self.limit.sem.available_permits() - 1;
+        metrics::gauge!(metric::POOL_IN_USE, "pool" => self.limit.name).set(in_use as f64);
+    }
+}
+
+impl ConnectionLimit {
+    /// A limit of `size` concurrent operations named `name` (the `pool` metric label).
+    pub fn new(name: &'static str, size: usize, timeout: Duration) -> Self {
+        let size = size.max(1);
+        metrics::gauge!(metric::POOL_SIZE, "pool" => name).set(size as f64);
+        metrics::gauge!(metric::POOL_IN_USE, "pool" => name).set(0.0);
+        metrics::gauge!(metric::POOL_WAITING, "pool" => name).set(0.0);
+        Self {
+            name,
+            size,
+            timeout,
+            sem: Arc::new(Semaphore::new(size)),
+            waiting: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Waits for a free slot, at most the pool's timeout.
+    pub async fn acquire(&self) -> Result<Slot, PoolTimeout> {
+        let start = Instant::now();
+        let waiting = self.waiting.fetch_add(1, Ordering::AcqRel) + 1;
+        metrics::gauge!(metric::POOL_WAITING, "pool" => self.name).set(waiting as f64);
+        let permit = tokio::time::timeout(self.timeout, self.sem.clone().acquire_owned()).await;
+        let waiting = self.waiting.fetch_sub(1, Ordering::AcqRel) - 1;
+        metrics::gauge!(metric::POOL_WAITING, "pool" => self.name).set(waiting as f64);
+        let waited = start.elapsed();
+        metrics::histogram!(metric::POOL_WAIT_DURATION, "pool" => self.name)
+            .record(waited.as_secs_f64());
+        match permit {
+            Ok(Ok(permit)) => {
+                let in_use = self.size - self.sem.available_permits();
+                metrics::gauge!(metric::POOL_IN_USE, "pool" => self.name).set(in_use as f64);
+                Ok(Slot {
+                    _permit: permit,
+                    limit: self.clone(),
+                    waited,
+                })
+            }
+            // The semaphore is never closed, so only the timeout can end the wait early.
+            Ok(Err(_)) | Err(_) => Err(PoolTimeout {
+                pool: self.name,
+                waited_ms: waited.as_millis() as u64,
+                size: self.size,
+            }),
+        }
+    }
+
+    /// Current size, use and queue.
+    pub fn status(&self) -> PoolStatus {
+        PoolStatus {
+            size: self.size,
+            in_use: self.size - self.sem.available_permits(),
+            waiting: self.waiting.load(Ordering::Acquire),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Callers beyond the size queue, are counted as waiting, and time out with a clear error.
+    #[tokio::test(start_paused = true)]
+    async fn queues_beyond_size_and_times_out() {
+        let pool = ConnectionLimit::new("test", 2, Duration::from_millis(100));
+        let a = pool.acquire().await.unwrap();
+        let _b = pool.acquire().await.unwrap();
+        assert_eq!(
+            pool.status(),
+            PoolStatus {
+                size: 2,
+                in_use: 2,
+                waiting: 0
+            }
+        );
+
+        let p2 = pool.clone();
+        let waiter = tokio::spawn(async move { p2.acquire().await });
+        tokio::task::yield_now().await;
+        assert_eq!(pool.status().waiting, 1);
+        tokio::time::advance(Duration::from_millis(40)).await;
+        drop(a);
+        let slot = waiter.await.unwrap().unwrap();
+        assert!(
+            slot.waited >= Duration::from_millis(40),
+            "{:?}",
+            slot.waited
+        );
+
+        // Both slots are held now; the next caller times out.
+        let err = pool.acquire().await.unwrap_err();
+        assert_eq!(err.waited_ms, 100);
+        assert!(err.to_string().contains("raise the pool size"));
+    }
+}

@@ -1,0 +1,267 @@
+//! Every span name, attribute key and metric name ragtrace emits, in one place.
+//!
+//! The OpenTelemetry GenAI semantic conventions are still marked "Development" and keep moving;
+//! keeping every name here makes a rename one edit. Dashboards, alert rules and `docs/telemetry.md`
+//! use exactly these names. Attribute keys follow the OpenTelemetry conventions (GenAI, database,
+//! HTTP); ragtrace's own keys are under `ragtrace.`.
+
+/// Span names and the stage budgets they are compared with.
+pub mod span {
+    /// Root span of a chat request is made by the HTTP layer (`POST /v1/chat`); the pipeline's
+    /// own span under it.
+    pub const CHAT_PIPELINE: &str = "rag.pipeline";
+    /// Answer-cache lookup stage.
+    pub const CACHE_LOOKUP: &str = "cache.lookup";
+    /// Answer-cache store stage.
+    pub const CACHE_STORE: &str = "cache.store";
+    /// Retrieval stage (embeddings + vector search).
+    pub const RETRIEVAL: &str = "retrieval";
+    /// Prompt build stage, including token counting and trimming.
+    pub const PROMPT_BUILD: &str = "prompt.build";
+    /// Post-processing stage: citations, validation, formatting.
+    pub const POSTPROCESS: &str = "postprocess";
+    /// The product-search tool (GenAI `execute_tool {tool}`).
+    pub const TOOL_PRODUCT_SEARCH: &str = "execute_tool product_search";
+    /// Name of the product-search tool.
+    pub const PRODUCT_SEARCH_TOOL: &str = "product_search";
+}
+
+/// Pipeline stages: the label of `ragtrace_stage_duration_seconds` and the `ragtrace.stage`
+/// attribute. Budgets come from the telemetry contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stage {
+    /// Answer-cache lookup and store.
+    Cache,
+    /// Embedding the question.
+    Embeddings,
+    /// Vector search.
+    Retrieval,
+    /// External product-search API.
+    ExternalApi,
+    /// Prompt build and token counting.
+    Prompt,
+    /// LLM call.
+    Llm,
+    /// Post-processing.
+    Postprocess,
+}
+
+impl Stage {
+    /// Every stage, in pipeline order.
+    pub const ALL: [Stage; 7] = [
+        Stage::Cache,
+        Stage::Embeddings,
+        Stage::Retrieval,
+        Stage::ExternalApi,
+        Stage::Prompt,
+        Stage::Llm,
+        Stage::Postprocess,
+    ];
+
+    /// Label value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Stage::Cache => "cache",
+            Stage::Embeddings => "embeddings",
+            Stage::Retrieval => "retrieval",
+            Stage::ExternalApi => "external_api",
+            Stage::Prompt => "prompt",
+            Stage::Llm => "llm",
+            Stage::Postprocess => "postprocess",
+        }
+    }
+
+    /// Target duration of the stage, in milliseconds (the contract's budgets: prompt 0.1 s,
+    /// LLM 3 s, vector search 0.5 s, external API 1 s, post-processing 0.2 s; cache and
+    /// embeddings get budgets of the same spirit).
+    pub const fn budget_ms(self) -> u64 {
+        match self {
+            Stage::Cache => 50,
+            Stage::Embeddings => 500,
+            Stage::Retrieval => 500,
+            Stage::ExternalApi => 1000,
+            Stage::Prompt => 100,
+            Stage::Llm => 3000,
+            Stage::Postprocess => 200,
+        }
+    }
+}
+
+/// Attribute keys.
+pub mod attr {
+    // GenAI (https://opentelemetry.io/docs/specs/semconv/gen-ai/)
+    /// `chat`, `embeddings`, `execute_tool`.
+    pub const GEN_AI_OPERATION_NAME: &str = "gen_ai.operation.name";
+    /// Provider, `openai` for every OpenAI-compatible server.
+    pub const GEN_AI_PROVIDER_NAME: &str = "gen_ai.provider.name";
+    /// Model asked for.
+    pub const GEN_AI_REQUEST_MODEL: &str = "gen_ai.request.model";
+    /// `max_tokens` asked for.
+    pub const GEN_AI_REQUEST_MAX_TOKENS: &str = "gen_ai.request.max_tokens";
+    /// Temperature asked for.
+    pub const GEN_AI_REQUEST_TEMPERATURE: &str = "gen_ai.request.temperature";
+    /// Model that answered.
+    pub const GEN_AI_RESPONSE_MODEL: &str = "gen_ai.response.model";
+    /// Provider's response id.
+    pub const GEN_AI_RESPONSE_ID: &str = "gen_ai.response.id";
+    /// Finish reasons, comma-separated.
+    pub const GEN_AI_RESPONSE_FINISH_REASONS: &str = "gen_ai.response.finish_reasons";
+    /// Input tokens.
+    pub const GEN_AI_USAGE_INPUT_TOKENS: &str = "gen_ai.usage.input_tokens";
+    /// Output tokens.
+    pub const GEN_AI_USAGE_OUTPUT_TOKENS: &str = "gen_ai.usage.output_tokens";
+    /// Number of embedding inputs.
+    pub const GEN_AI_EMBEDDINGS_DIMENSION_COUNT: &str = "gen_ai.embeddings.dimension.count";
+    /// Tool name.
+    pub const GEN_AI_TOOL_NAME: &str = "gen_ai.tool.name";
+    /// Tool type.
+    pub const GEN_AI_TOOL_TYPE: &str = "gen_ai.tool.type";
+    /// Prompt text (opt-in only).
+    pub const GEN_AI_INPUT_MESSAGES: &str = "gen_ai.input.messages";
+    /// Completion text (opt-in only).
+    pub const GEN_AI_OUTPUT_MESSAGES: &str = "gen_ai.output.messages";
+    /// Whether the response was streamed.
+    pub const GEN_AI_REQUEST_STREAM: &str = "gen_ai.request.stream";
+    /// Time to first token, seconds (streaming only).
+    pub const GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: &str = "gen_ai.response.time_to_first_chunk";
+
+    // Database (https://opentelemetry.io/docs/specs/semconv/database/)
+    /// `qdrant` or `redis`.
+    pub const DB_SYSTEM_NAME: &str = "db.system.name";
+    /// Operation, e.g. `query`, `upsert`, `GET`.
+    pub const DB_OPERATION_NAME: &str = "db.operation.name";
+    /// Collection searched.
+    pub const DB_COLLECTION_NAME: &str = "db.collection.name";
+    /// Rows (points) returned.
+    pub const DB_RESPONSE_RETURNED_ROWS: &str = "db.response.returned_rows";
+    /// Database namespace (Redis db index).
+    pub const DB_NAMESPACE: &str = "db.namespace";
+
+    // HTTP / network
+    /// Request method.
+    pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
+    /// Response status.
+    pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
+    /// Full URL of an outgoing request (query string included, secrets masked).
+    pub const URL_FULL: &str = "url.full";
+    /// Peer host.
+    pub const SERVER_ADDRESS: &str = "server.address";
+    /// Peer port.
+    pub const SERVER_PORT: &str = "server.port";
+    /// Error class on a failed operation.
+    pub const ERROR_TYPE: &str = "error.type";
+
+    // Span kind and status, understood by tracing-opentelemetry.
+    /// Overrides the span name (e.g. `chat gpt-4o-mini`).
+    pub const OTEL_NAME: &str = "otel.name";
+    /// `client`, `server`, `internal`, ...
+    pub const OTEL_KIND: &str = "otel.kind";
+    /// `ok` or `error`.
+    pub const OTEL_STATUS_CODE: &str = "otel.status_code";
+    /// Error description.
+    pub const OTEL_STATUS_DESCRIPTION: &str = "otel.status_description";
+
+    // Business attributes
+    /// End user id (as sent by the caller).
+    pub const USER_ID: &str = "user.id";
+    /// Conversation id.
+    pub const SESSION_ID: &str = "session.id";
+    /// Whether the answer came from the cache.
+    pub const CACHE_HIT: &str = "ragtrace.cache_hit";
+    /// Estimated cost of the request, USD.
+    pub const COST_USD: &str = "ragtrace.cost_usd";
+    /// Pipeline stage of a span.
+    pub const STAGE: &str = "ragtrace.stage";
+    /// The stage's budget, milliseconds.
+    pub const STAGE_BUDGET_MS: &str = "ragtrace.stage.budget_ms";
+    /// Cache backend (`memory`, `redis`).
+    pub const CACHE_BACKEND: &str = "ragtrace.cache.backend";
+    /// Which cache: `answer` or `catalog`.
+    pub const CACHE_NAME: &str = "ragtrace.cache.name";
+    /// Best similarity score of a search.
+    pub const RETRIEVAL_TOP_SCORE: &str = "ragtrace.retrieval.top_score";
+    /// top_k asked for.
+    pub const RETRIEVAL_TOP_K: &str = "ragtrace.retrieval.top_k";
+    /// Score threshold.
+    pub const RETRIEVAL_SCORE_THRESHOLD: &str = "ragtrace.retrieval.score_threshold";
+    /// Time spent waiting for a pooled connection, seconds.
+    pub const POOL_WAIT_SECONDS: &str = "ragtrace.pool.wait_seconds";
+    /// Prompt tokens counted locally before the call.
+    pub const PROMPT_TOKENS: &str = "ragtrace.prompt.tokens";
+    /// Context passages kept after trimming to the budget.
+    pub const PROMPT_PASSAGES_KEPT: &str = "ragtrace.prompt.passages_kept";
+    /// Context passages dropped by trimming.
+    pub const PROMPT_PASSAGES_DROPPED: &str = "ragtrace.prompt.passages_dropped";
+    /// Products returned by the product search.
+    pub const TOOL_RESULTS: &str = "ragtrace.tool.results";
+    /// Citations in the answer.
+    pub const CITATIONS: &str = "ragtrace.answer.citations";
+    /// Attempt number of a retried call (1-based).
+    pub const ATTEMPT: &str = "ragtrace.attempt";
+}
+
+/// Metric names (Prometheus exposition names) and their label keys.
+pub mod metric {
+    /// HTTP server request duration, seconds. Labels: `http_route`, `http_request_method`,
+    /// `http_response_status_code`.
+    pub const HTTP_SERVER_DURATION: &str = "http_server_request_duration_seconds";
+    /// Duration of each pipeline stage, seconds. Label: `stage`.
+    pub const STAGE_DURATION: &str = "ragtrace_stage_duration_seconds";
+    /// GenAI client operation duration, seconds. Labels: `gen_ai_operation_name`,
+    /// `gen_ai_request_model`, `error_type`.
+    pub const GEN_AI_OPERATION_DURATION: &str = "gen_ai_client_operation_duration_seconds";
+    /// GenAI token usage per operation (histogram). Labels: `gen_ai_operation_name`,
+    /// `gen_ai_request_model`, `gen_ai_token_type` (`input`/`output`).
+    pub const GEN_AI_TOKEN_USAGE: &str = "gen_ai_client_token_usage";
+    /// Tokens used, as a counter for rates. Labels: `gen_ai_request_model`, `gen_ai_token_type`.
+    pub const TOKENS_TOTAL: &str = "ragtrace_llm_tokens_total";
+    /// Estimated spend in micro-dollars (USD / 1e6; Prometheus counters are integers here, and
+    /// fractions are carried over, not lost). Label: `gen_ai_request_model`.
+    pub const COST_MICROUSD_TOTAL: &str = "ragtrace_llm_cost_microusd_total";
+    /// Cache lookups. Labels: `cache` (`answer`/`catalog`), `result` (`hit`/`miss`/`error`).
+    pub const CACHE_REQUESTS_TOTAL: &str = "ragtrace_cache_requests_total";
+    /// Errors by type. Label: `type`.
+    pub const ERRORS_TOTAL: &str = "ragtrace_errors_total";
+    /// Chat requests by outcome. Labels: `outcome` (`ok`/`error`), `cache_hit`.
+    pub const CHAT_REQUESTS_TOTAL: &str = "ragtrace_chat_requests_total";
+    /// Configured pool size. Label: `pool` (`vector_store`/`redis`).
+    pub const POOL_SIZE: &str = "ragtrace_pool_size";
+    /// Connections in use. Label: `pool`.
+    pub const POOL_IN_USE: &str = "ragtrace_pool_in_use";
+    /// Callers waiting for a connection. Label: `pool`.
+    pub const POOL_WAITING: &str = "ragtrace_pool_waiting";
+    /// Time spent waiting for a connection, seconds. Label: `pool`.
+    pub const POOL_WAIT_DURATION: &str = "ragtrace_pool_wait_duration_seconds";
+    /// Spans handed to the exporter. Label: `outcome` (`exported`/`failed`).
+    pub const SPANS_EXPORTED_TOTAL: &str = "ragtrace_telemetry_spans_total";
+    /// Points in the vector store's collection.
+    pub const VECTOR_STORE_POINTS: &str = "ragtrace_vector_store_points";
+
+    /// Error types counted in [`ERRORS_TOTAL`]; registered at zero so that alert expressions
+    /// and dashboards see the series before the first error.
+    pub const ERROR_TYPES: [&str; 9] = [
+        "validation",
+        "llm_timeout",
+        "llm_rate_limited",
+        "llm_upstream",
+        "vector_store",
+        "cache",
+        "catalog",
+        "deadline",
+        "internal",
+    ];
+
+    /// Buckets for request and stage durations, seconds: from 5 ms to 30 s, dense where the
+    /// budgets are (0.1 s, 0.2 s, 0.5 s, 1 s, 3 s).
+    pub const DURATION_BUCKETS: [f64; 16] = [
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.5, 3.0, 5.0, 10.0, 30.0,
+    ];
+    /// Buckets for token counts, the GenAI conventions' advice (powers of 4).
+    pub const TOKEN_BUCKETS: [f64; 10] = [
+        1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0,
+    ];
+    /// Buckets for pool wait, seconds: most waits are zero; queueing shows up in the upper ones.
+    pub const POOL_WAIT_BUCKETS: [f64; 12] = [
+        0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+    ];
+}

@@ -1,0 +1,298 @@
+//! `qdrant-edge`: the Qdrant engine in-process, persistent under the data dir.
+//!
+//! Every call into the shard is synchronous and blocking, so each runs on tokio's blocking pool,
+//! behind the store's connection limit. Writes are serialised with flushes: qdrant-edge 0.7 does
+//! not replay its write-ahead log on open, so a write is durable only once the shard is flushed,
+//! and a flush while another write holds the log panics.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use qdrant_edge::external::ordered_float::OrderedFloat;
+use qdrant_edge::{
+    Condition, CountRequest, DEFAULT_VECTOR_NAME, Distance, EdgeConfig, EdgeOptimizersConfig,
+    EdgeShard, EdgeVectorParams, FieldCondition, Filter, JsonPath, Match, NamedQuery, Payload,
+    PointId, PointInsertOperations, PointOperations, PointStructPersisted, QueryEnum, QueryRequest,
+    ScoringQuery, UpdateOperation, VectorStructPersisted, WithPayloadInterface, WithVector,
+};
+use tracing::Instrument as _;
+
+use super::{Hit, Point, VectorStore, VectorStoreError, db_span, record_hits, record_outcome};
+use crate::config::VectorStoreSettings;
+use crate::pool::{ConnectionLimit, PoolStatus};
+use crate::semconv::attr;
+
+/// The embedded store.
+pub struct EdgeStore {
+    shard: Arc<EdgeShard>,
+    // Serialises update + flush (see the module docs).
+    writer: Arc<Mutex<()>>,
+    path: PathBuf,
+    collection: String,
+    dimension: usize,
+    limit: ConnectionLimit,
+}
+
+impl std::fmt::Debug for EdgeStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EdgeStore")
+            .field("path", &self.path)
+            .field("collection", &self.collection)
+            .finish_non_exhaustive()
+    }
+}
+
+fn backend<E: std::fmt::Display>(e: E) -> VectorStoreError {
+    VectorStoreError::Backend(e.to_string())
+}
+
+fn edge_config(dimension: usize) -> EdgeConfig {
+    EdgeConfig::builder()
+        .vector(
+            DEFAULT_VECTOR_NAME,
+            EdgeVectorParams::builder(dimension, Distance::Cosine).build(),
+        )
+        .optimizers(EdgeOptimizersConfig {
+            // Build HNSW on `optimize()` for any collection size: the demo corpus is small, and
+            // case study 2's "index rebuild" must be a real index at every size.
+            indexing_threshold: Some(1),
+            ..Default::default()
+        })
+        .build()
+}
+
+fn source_filter(source: &str) -> Result<Filter, VectorStoreError> {
+    let key: JsonPath = "source"
+        .parse()
+        .map_err(|_| VectorStoreError::Backend("invalid payload key".into()))?;
+    Ok(Filter::new_must(Condition::Field(
+        FieldCondition::new_match(key, Match::from(source.to_owned())),
+    )))
+}
+
+impl EdgeStore {
+    /// Opens the shard in `path`, creating it when the directory is empty.
+    pub fn open(path: &Path, settings: &VectorStoreSettings) -> Result<Self, VectorStoreError> {
+        std::fs::create_dir_all(path).map_err(|e| {
+            VectorStoreError::Unavailable(format!("cannot create {}: {e}", path.display()))
+        })?;
+        let shard = EdgeShard::load(path, Some(edge_config(settings.dimension))).map_err(|e| {
+            VectorStoreError::Unavailable(format!(
+                "cannot open the edge shard in {} (is another ragtrace process using it?): {e}",
+                path.display()
+            ))
+        })?;
+        Ok(Self {
+            shard: Arc::new(shard),
+            writer: Arc::new(Mutex::new(())),
+            path: path.to_path_buf(),
+            collection: settings.collection.clone(),
+            dimension: settings.dimension,
+            limit: ConnectionLimit::new(
+                "vector_store",
+                settings.pool_size,
+                Duration::from_millis(settings.pool_timeout_ms),
+            ),
+        })
+    }
+
+    /// Runs `f` on the blocking pool behind the connection limit, recording the wait on `span`.
+    async fn run<T, F>(&self, span: &tracing::Span, f: F) -> Result<T, VectorStoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&EdgeShard) -> Result<T, VectorStoreError> + Send + 'static,
+    {
+        let slot = self.limit.acquire().await?;
+        span.record(attr::POOL_WAIT_SECONDS, slot.waited.as_secs_f64());
+        let shard = self.shard.clone();
+        let result = tokio::task::spawn_blocking(move || f(&shard))
+            .await
+            .map_err(|e| VectorStoreError::Backend(format!("edge task failed: {e}")))?;
+        drop(slot);
+        result
+    }
+
+    fn write(
+        shard: &EdgeShard,
+        writer: &Mutex<()>,
+        op: UpdateOperation,
+    ) -> Result<(), VectorStoreError> {
+        let _guard = writer.lock().unwrap_or_else(|p| p.into_inner());
+        shard.update(op).map_err(backend)?;
+        shard.flush();
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl VectorStore for EdgeStore {
+    fn backend(&self) -> &'static str {
+        "edge"
+    }
+
+    fn location(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn collection(&self) -> &str {
+        &self.collection
+    }
+
+    async fn ensure_collection(&self) -> Result<(), VectorStoreError> {
+        // The shard is the collection; opening it created it.
+        Ok(())
+    }
+
+    async fn upsert(&self, points: Vec<Point>) -> Result<(), VectorStoreError> {
+        let span = db_span("upsert", &self.collection, "in-process");
+        if let Some(p) = points.iter().find(|p| p.vector.len() != self.dimension) {
+            let err = Err(VectorStoreError::Dimension {
+                expected: self.dimension,
+                got: p.vector.len(),
+            });
+            record_outcome(&span, &err);
+            return err;
+        }
+        let writer = self.writer.clone();
+        let n = points.len();
+        let result = self
+            .run(&span, move |shard| {
+                let points = points
+                    .into_iter()
+                    .map(|p| PointStructPersisted {
+                        id: PointId::Uuid(p.id),
+                        vector: VectorStructPersisted::Single(p.vector),
+                        payload: Some(Payload(p.payload)),
+                    })
+                    .collect();
+                Self::write(
+                    shard,
+                    &writer,
+                    UpdateOperation::PointOperation(PointOperations::UpsertPoints(
+                        PointInsertOperations::PointsList(points),
+                    )),
+                )
+            })
+            .instrument(span.clone())
+            .await;
+        span.record(attr::DB_RESPONSE_RETURNED_ROWS, n as i64);
+        record_outcome(&span, &result);
+        result
+    }
+
+    async fn search(
+        &self,
+        vector: Vec<f32>,
+        top_k: usize,
+        score_threshold: Option<f32>,
+    ) -> Result<Vec<Hit>, VectorStoreError> {
+        let span = db_span("query", &self.collection, "in-process");
+        if vector.len() != self.dimension {
+            let err = Err(VectorStoreError::Dimension {
+                expected: self.dimension,
+                got: vector.len(),
+            });
+            record_outcome(&span, &err);
+            return err;
+        }
+        let result = self
+            .run(&span, move |shard| {
+                let points = shard
+                    .query(QueryRequest {
+                        prefetches: vec![],
+                        query: Some(ScoringQuery::Vector(QueryEnum::Nearest(
+                            NamedQuery::default_dense(vector),
+                        ))),
+                        filter: None,
+                        score_threshold: score_threshold.map(OrderedFloat),
+                        limit: top_k,
+                        offset: 0,
+                        params: None,
+                        with_vector: WithVector::Bool(false),
+                        with_payload: WithPayloadInterface::Bool(true),
+                    })
+                    .map_err(backend)?;
+                Ok(points
+                    .into_iter()
+                    .map(|p| Hit {
+                        id: match p.id {
+                            PointId::Uuid(u) => u.to_string(),
+                            PointId::NumId(n) => n.to_string(),
+                        },
+                        score: p.score,
+                        payload: p.payload.map(|p| p.0).unwrap_or_default(),
+                    })
+                    .collect::<Vec<_>>())
+            })
+            .instrument(span.clone())
+            .await;
+        if let Ok(hits) = &result {
+            record_hits(&span, hits);
+        }
+        record_outcome(&span, &result);
+        result
+    }
+
+    async fn delete_by_source(&self, source: &str) -> Result<(), VectorStoreError> {
+        let span = db_span("delete", &self.collection, "in-process");
+        let filter = source_filter(source)?;
+        let writer = self.writer.clone();
+        let result = self
+            .run(&span, move |shard| {
+                Self::write(
+                    shard,
+                    &writer,
+                    UpdateOperation::PointOperation(PointOperations::DeletePointsByFilter(filter)),
+                )
+            })
+            .instrument(span.clone())
+            .await;
+        record_outcome(&span, &result);
+        result
+    }
+
+    async fn count(&self) -> Result<u64, VectorStoreError> {
+        let span = db_span("count", &self.collection, "in-process");
+        let result = self
+            .run(&span, |shard| {
+                shard
+                    .count(CountRequest {
+                        filter: None,
+                        exact: true,
+                    })
+                    .map(|n| n as u64)
+                    .map_err(backend)
+            })
+            .instrument(span.clone())
+            .await;
+        record_outcome(&span, &result);
+        result
+    }
+
+    async fn health(&self) -> Result<(), VectorStoreError> {
+        // In-process: healthy when a slot can be had and the shard answers a count.
+        self.count().await.map(|_| ())
+    }
+
+    async fn optimize(&self) -> Result<bool, VectorStoreError> {
+        let span = db_span("optimize", &self.collection, "in-process");
+        let writer = self.writer.clone();
+        let result = self
+            .run(&span, move |shard| {
+                let _guard = writer.lock().unwrap_or_else(|p| p.into_inner());
+                let changed = shard.optimize().map_err(backend)?;
+                shard.flush();
+                Ok(changed)
+            })
+            .instrument(span.clone())
+            .await;
+        record_outcome(&span, &result);
+        result
+    }
+
+    fn pool_status(&self) -> PoolStatus {
+        self.limit.status()
+    }
+}

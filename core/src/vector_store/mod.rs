@@ -1,0 +1,169 @@
+//! The vector store: one trait, two adapters.
+//!
+//! - [`edge::EdgeStore`]: a `qdrant-edge` shard in-process, persistent under the data dir (the
+//!   embedded default; the same engine as a Qdrant server).
+//! - [`server::QdrantServerStore`]: a Qdrant server over gRPC via `qdrant-client`.
+//!
+//! Both run every operation through a [`ConnectionLimit`](crate::pool::ConnectionLimit), emit a
+//! database client span (`db.system.name = qdrant`) and return typed errors.
+
+pub mod edge;
+pub mod server;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::config::{VectorStoreBackend, VectorStoreSettings};
+use crate::pool::{PoolStatus, PoolTimeout};
+
+/// A point to store: a deterministic id, its vector and its payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    /// Point id (UUIDv5 of source and content, so re-ingesting upserts in place).
+    pub id: Uuid,
+    /// Embedding.
+    pub vector: Vec<f32>,
+    /// Payload: `source`, `title`, `text`, `chunk_index`, ...
+    pub payload: Map<String, Value>,
+}
+
+/// A search result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    /// Point id.
+    pub id: String,
+    /// Cosine similarity.
+    pub score: f32,
+    /// Payload.
+    pub payload: Map<String, Value>,
+}
+
+impl Hit {
+    /// A string field of the payload, or `""`.
+    pub fn field(&self, key: &str) -> &str {
+        self.payload.get(key).and_then(Value::as_str).unwrap_or("")
+    }
+}
+
+/// Errors from a vector store.
+#[derive(Debug, thiserror::Error)]
+pub enum VectorStoreError {
+    /// The store cannot be reached (server down, refused, unavailable).
+    #[error("vector store unavailable: {0}")]
+    Unavailable(String),
+    /// The operation took longer than its timeout.
+    #[error("vector store timed out after {0} ms")]
+    Timeout(u64),
+    /// Every connection is busy and the wait for one timed out.
+    #[error(transparent)]
+    PoolExhausted(#[from] PoolTimeout),
+    /// A vector of the wrong dimension.
+    #[error("vector has {got} dimensions, the collection expects {expected}")]
+    Dimension {
+        /// Collection's dimension.
+        expected: usize,
+        /// Offered dimension.
+        got: usize,
+    },
+    /// Anything else the backend reported.
+    #[error("vector store error: {0}")]
+    Backend(String),
+}
+
+/// A vector store holding one collection.
+#[async_trait]
+pub trait VectorStore: Send + Sync + std::fmt::Debug {
+    /// `edge` or `qdrant`.
+    fn backend(&self) -> &'static str;
+    /// Where it lives, for the start-up banner (path or URL, never a secret).
+    fn location(&self) -> String;
+    /// The collection's name.
+    fn collection(&self) -> &str;
+    /// Creates the collection if it does not exist.
+    async fn ensure_collection(&self) -> Result<(), VectorStoreError>;
+    /// Inserts or replaces points and waits until they are durable.
+    async fn upsert(&self, points: Vec<Point>) -> Result<(), VectorStoreError>;
+    /// The `top_k` nearest points scoring above `score_threshold`, best first.
+    async fn search(
+        &self,
+        vector: Vec<f32>,
+        top_k: usize,
+        score_threshold: Option<f32>,
+    ) -> Result<Vec<Hit>, VectorStoreError>;
+    /// Removes every point whose payload `source` equals `source`.
+    async fn delete_by_source(&self, source: &str) -> Result<(), VectorStoreError>;
+    /// Number of points.
+    async fn count(&self) -> Result<u64, VectorStoreError>;
+    /// Whether the store answers.
+    async fn health(&self) -> Result<(), VectorStoreError>;
+    /// Builds the search index (HNSW) now; returns whether anything changed.
+    async fn optimize(&self) -> Result<bool, VectorStoreError>;
+    /// Connection limit use.
+    fn pool_status(&self) -> PoolStatus;
+}
+
+impl VectorStoreSettings {
+    /// Builds the configured store. `data_dir` holds the edge shard.
+    pub async fn build(
+        &self,
+        data_dir: &std::path::Path,
+    ) -> Result<Arc<dyn VectorStore>, VectorStoreError> {
+        let store: Arc<dyn VectorStore> = match self.backend {
+            VectorStoreBackend::Edge => Arc::new(edge::EdgeStore::open(
+                &data_dir.join("qdrant-edge").join(&self.collection),
+                self,
+            )?),
+            VectorStoreBackend::Qdrant => Arc::new(server::QdrantServerStore::connect(self)?),
+        };
+        Ok(store)
+    }
+}
+
+/// A database client span for a Qdrant operation, the same for both adapters.
+pub(crate) fn db_span(operation: &'static str, collection: &str, server: &str) -> tracing::Span {
+    use crate::semconv::attr;
+    tracing::info_span!(
+        "qdrant",
+        { attr::OTEL_NAME } = %format_args!("{operation} {collection}"),
+        { attr::OTEL_KIND } = "client",
+        { attr::DB_SYSTEM_NAME } = "qdrant",
+        { attr::DB_OPERATION_NAME } = operation,
+        { attr::DB_COLLECTION_NAME } = collection,
+        { attr::SERVER_ADDRESS } = server,
+        { attr::DB_RESPONSE_RETURNED_ROWS } = tracing::field::Empty,
+        { attr::RETRIEVAL_TOP_SCORE } = tracing::field::Empty,
+        { attr::POOL_WAIT_SECONDS } = tracing::field::Empty,
+        { attr::ERROR_TYPE } = tracing::field::Empty,
+        { attr::OTEL_STATUS_CODE } = tracing::field::Empty,
+        { attr::OTEL_STATUS_DESCRIPTION } = tracing::field::Empty,
+    )
+}
+
+/// Records the outcome of an operation on its span.
+pub(crate) fn record_outcome<T>(span: &tracing::Span, result: &Result<T, VectorStoreError>) {
+    use crate::semconv::attr;
+    if let Err(e) = result {
+        let kind = match e {
+            VectorStoreError::Unavailable(_) => "unavailable",
+            VectorStoreError::Timeout(_) => "timeout",
+            VectorStoreError::PoolExhausted(_) => "pool_exhausted",
+            VectorStoreError::Dimension { .. } => "dimension",
+            VectorStoreError::Backend(_) => "backend",
+        };
+        span.record(attr::ERROR_TYPE, kind);
+        span.record(attr::OTEL_STATUS_CODE, "error");
+        span.record(attr::OTEL_STATUS_DESCRIPTION, e.to_string().as_str());
+    }
+}
+
+/// Records search results on the span.
+pub(crate) fn record_hits(span: &tracing::Span, hits: &[Hit]) {
+    use crate::semconv::attr;
+    span.record(attr::DB_RESPONSE_RETURNED_ROWS, hits.len() as i64);
+    if let Some(top) = hits.first() {
+        span.record(attr::RETRIEVAL_TOP_SCORE, f64::from(top.score));
+    }
+}

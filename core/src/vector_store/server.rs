@@ -1,0 +1,288 @@
+//! A Qdrant server over gRPC via `qdrant-client`, with timeouts, a channel pool and the same
+//! connection limit as the edge store.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use qdrant_client::qdrant::point_id::PointIdOptions;
+use qdrant_client::qdrant::{
+    Condition, CountPointsBuilder, CreateCollectionBuilder, DeletePointsBuilder, Distance, Filter,
+    PointStruct, QueryPointsBuilder, UpsertPointsBuilder, VectorParamsBuilder,
+};
+use qdrant_client::{Payload, Qdrant, QdrantError};
+use secrecy::ExposeSecret as _;
+use tracing::Instrument as _;
+
+use super::{Hit, Point, VectorStore, VectorStoreError, db_span, record_hits, record_outcome};
+use crate::config::VectorStoreSettings;
+use crate::pool::{ConnectionLimit, PoolStatus};
+use crate::semconv::attr;
+
+/// A Qdrant server store.
+#[derive(Clone)]
+pub struct QdrantServerStore {
+    client: Qdrant,
+    url: String,
+    host: String,
+    collection: String,
+    dimension: usize,
+    timeout: Duration,
+    limit: ConnectionLimit,
+}
+
+impl std::fmt::Debug for QdrantServerStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QdrantServerStore")
+            .field("url", &self.url)
+            .field("collection", &self.collection)
+            .finish_non_exhaustive()
+    }
+}
+
+fn classify(e: QdrantError, timeout_ms: u64) -> VectorStoreError {
+    match e {
+        QdrantError::ResponseError { status } => match status.code() {
+            tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Internal
+                if status.message().contains("connect")
+                    || status.code() == tonic::Code::Unavailable =>
+            {
+                VectorStoreError::Unavailable(status.message().to_owned())
+            }
+            tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => {
+                VectorStoreError::Timeout(timeout_ms)
+            }
+            _ => VectorStoreError::Backend(format!("{}: {}", status.code(), status.message())),
+        },
+        QdrantError::ResourceExhaustedError { status, .. } => {
+            VectorStoreError::Unavailable(status.message().to_owned())
+        }
+        other => VectorStoreError::Backend(other.to_string()),
+    }
+}
+
+impl QdrantServerStore {
+    /// A client for the server at `settings.url`. Connections are opened lazily, so this
+    /// succeeds while the server is down and the first operation reports it.
+    pub fn connect(settings: &VectorStoreSettings) -> Result<Self, VectorStoreError> {
+        let mut config = Qdrant::from_url(&settings.url)
+            .api_key(
+                settings
+                    .api_key
+                    .as_ref()
+                    .map(|k| k.expose_secret().to_owned()),
+            )
+            .timeout(Duration::from_millis(settings.timeout_ms))
+            .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
+            // The check blocks and prints with println!; /readyz reports reachability instead.
+            .skip_compatibility_check();
+        config.set_pool_size(settings.pool_size);
+        let client = config
+            .build()
+            .map_err(|e| VectorStoreError::Unavailable(format!("invalid Qdrant URL: {e}")))?;
+        let host = url::Url::parse(&settings.url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_default();
+        Ok(Self {
+            client,
+            url: settings.url.clone(),
+            host,
+            collection: settings.collection.clone(),
+            dimension: settings.dimension,
+            timeout: Duration::from_millis(settings.timeout_ms),
+            limit: ConnectionLimit::new(
+                "vector_store",
+                settings.pool_size,
+                Duration::from_millis(settings.pool_timeout_ms),
+            ),
+        })
+    }
+
+    fn timeout_ms(&self) -> u64 {
+        self.timeout.as_millis() as u64
+    }
+}
+
+#[async_trait]
+impl VectorStore for QdrantServerStore {
+    fn backend(&self) -> &'static str {
+        "qdrant"
+    }
+
+    fn location(&self) -> String {
+        self.url.clone()
+    }
+
+    fn collection(&self) -> &str {
+        &self.collection
+    }
+
+    async fn ensure_collection(&self) -> Result<(), VectorStoreError> {
+        let span = db_span("create_collection", &self.collection, &self.host);
+        let result = async {
+            let exists = self
+                .client
+                .collection_exists(&self.collection)
+                .await
+                .map_err(|e| classify(e, self.timeout_ms()))?;
+            if !exists {
+                let created = self
+                    .client
+                    .create_collection(
+                        CreateCollectionBuilder::new(&self.collection).vectors_config(
+                            VectorParamsBuilder::new(self.dimension as u64, Distance::Cosine),
+                        ),
+                    )
+                    .await;
+                // Another replica may have created it in between: fine if it exists now.
+                if let Err(e) = created {
+                    let exists_now = self
+                        .client
+                        .collection_exists(&self.collection)
+                        .await
+                        .unwrap_or(false);
+                    if !exists_now {
+                        return Err(classify(e, self.timeout_ms()));
+                    }
+                }
+            }
+            Ok(())
+        }
+        .instrument(span.clone())
+        .await;
+        record_outcome(&span, &result);
+        result
+    }
+
+    async fn upsert(&self, points: Vec<Point>) -> Result<(), VectorStoreError> {
+        let span = db_span("upsert", &self.collection, &self.host);
+        if let Some(p) = points.iter().find(|p| p.vector.len() != self.dimension) {
+            let err = Err(VectorStoreError::Dimension {
+                expected: self.dimension,
+                got: p.vector.len(),
+            });
+            record_outcome(&span, &err);
+            return err;
+        }
+        let n = points.len();
+        let result = async {
+            let slot = self.limit.acquire().await?;
+            span.record(attr::POOL_WAIT_SECONDS, slot.waited.as_secs_f64());
+            let points: Vec<PointStruct> = points
+                .into_iter()
+                .map(|p| PointStruct::new(p.id.to_string(), p.vector, Payload::from(p.payload)))
+                .collect();
+            self.client
+                .upsert_points(UpsertPointsBuilder::new(&self.collection, points).wait(true))
+                .await
+                .map(|_| ())
+                .map_err(|e| classify(e, self.timeout_ms()))
+        }
+        .instrument(span.clone())
+        .await;
+        span.record(attr::DB_RESPONSE_RETURNED_ROWS, n as i64);
+        record_outcome(&span, &result);
+        result
+    }
+
+    async fn search(
+        &self,
+        vector: Vec<f32>,
+        top_k: usize,
+        score_threshold: Option<f32>,
+    ) -> Result<Vec<Hit>, VectorStoreError> {
+        let span = db_span("query", &self.collection, &self.host);
+        let result = async {
+            let slot = self.limit.acquire().await?;
+            span.record(attr::POOL_WAIT_SECONDS, slot.waited.as_secs_f64());
+            let mut query = QueryPointsBuilder::new(&self.collection)
+                .query(vector)
+                .limit(top_k as u64)
+                .with_payload(true);
+            if let Some(t) = score_threshold {
+                query = query.score_threshold(t);
+            }
+            let resp = self
+                .client
+                .query(query)
+                .await
+                .map_err(|e| classify(e, self.timeout_ms()))?;
+            Ok(resp
+                .result
+                .into_iter()
+                .map(|p| Hit {
+                    id: match p.id.and_then(|id| id.point_id_options) {
+                        Some(PointIdOptions::Uuid(s)) => s,
+                        Some(PointIdOptions::Num(n)) => n.to_string(),
+                        None => String::new(),
+                    },
+                    score: p.score,
+                    payload: serde_json::Map::from(Payload::from(p.payload)),
+                })
+                .collect::<Vec<_>>())
+        }
+        .instrument(span.clone())
+        .await;
+        if let Ok(hits) = &result {
+            record_hits(&span, hits);
+        }
+        record_outcome(&span, &result);
+        result
+    }
+
+    async fn delete_by_source(&self, source: &str) -> Result<(), VectorStoreError> {
+        let span = db_span("delete", &self.collection, &self.host);
+        let result = async {
+            let _slot = self.limit.acquire().await?;
+            self.client
+                .delete_points(
+                    DeletePointsBuilder::new(&self.collection)
+                        .points(Filter::must([Condition::matches(
+                            "source",
+                            source.to_owned(),
+                        )]))
+                        .wait(true),
+                )
+                .await
+                .map(|_| ())
+                .map_err(|e| classify(e, self.timeout_ms()))
+        }
+        .instrument(span.clone())
+        .await;
+        record_outcome(&span, &result);
+        result
+    }
+
+    async fn count(&self) -> Result<u64, VectorStoreError> {
+        let span = db_span("count", &self.collection, &self.host);
+        let result = async {
+            let _slot = self.limit.acquire().await?;
+            self.client
+                .count(CountPointsBuilder::new(&self.collection).exact(true))
+                .await
+                .map(|r| r.result.map(|c| c.count).unwrap_or(0))
+                .map_err(|e| classify(e, self.timeout_ms()))
+        }
+        .instrument(span.clone())
+        .await;
+        record_outcome(&span, &result);
+        result
+    }
+
+    async fn health(&self) -> Result<(), VectorStoreError> {
+        self.client
+            .health_check()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(e, self.timeout_ms()))
+    }
+
+    async fn optimize(&self) -> Result<bool, VectorStoreError> {
+        // A Qdrant server runs its optimizers itself, in the background.
+        Ok(false)
+    }
+
+    fn pool_status(&self) -> PoolStatus {
+        self.limit.status()
+    }
+}
