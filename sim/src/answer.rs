@@ -9,8 +9,7 @@ use std::collections::HashSet;
 use crate::embeddings::content_words;
 
 /// The answer given when no passage shares a word with the question.
-pub const NO_ANSWER: &str =
-    "I could not find this in the provided context. Please rephrase the question or add documents about it.";
+pub const NO_ANSWER: &str = "I could not find this in the provided context. Please rephrase the question or add documents about it.";
 
 /// Sentences used in an answer at most.
 const MAX_SENTENCES: usize = 3;
@@ -102,7 +101,8 @@ pub fn answer(question: &str, passages: &[Passage]) -> String {
             }
             // Favour sentences that cover more of the question, and earlier passages (they are
             // ranked by the retriever), with a light penalty on very long sentences.
-            let score = hits as f32 / q.len() as f32 - 0.02 * pi as f32
+            let score = hits as f32 / q.len() as f32
+                - 0.02 * pi as f32
                 - 0.002 * (words.len().saturating_sub(25)) as f32;
             scored.push((score, pi, si, s));
         }
@@ -174,7 +174,10 @@ mod tests {
     /// No overlap, no invented answer.
     #[test]
     fn says_so_when_context_does_not_answer() {
-        assert_eq!(answer("quantum chromodynamics", &parse_passages(PROMPT)), NO_ANSWER);
+        assert_eq!(
+            answer("quantum chromodynamics", &parse_passages(PROMPT)),
+            NO_ANSWER
+        );
         assert_eq!(answer("reset", &[]), NO_ANSWER);
     }
 }

@@ -86,7 +86,10 @@ mod tests {
     #[test]
     fn related_texts_are_closer() {
         let q = embed("how many days of parental leave", 384);
-        let related = embed("Parental leave: employees get 20 weeks; leave days are paid.", 384);
+        let related = embed(
+            "Parental leave: employees get 20 weeks; leave days are paid.",
+            384,
+        );
         let unrelated = embed("Pair the motion sensor with the hub over Zigbee.", 384);
         assert!(cosine(&q, &related) > cosine(&q, &unrelated) + 0.1);
     }

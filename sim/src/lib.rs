@@ -1,1 +1,132 @@
+//! # ragtrace-sim
+//!
+//! An honest simulator of the external services ragtrace calls, in the spirit of the
+//! OpenTelemetry demo's mock LLM and HotROD's simulated services:
+//!
+//! - an OpenAI-compatible API: `POST /v1/chat/completions` (plain and SSE streaming, with usage
+//!   when `stream_options.include_usage` is set), `POST /v1/embeddings` (deterministic lexical
+//!   vectors), `GET /v1/models`;
+//! - a product catalog API: `GET /catalog/search?q=&limit=` over `data/catalog/products.json`;
+//! - an admin API to change each endpoint's latency and fault profile at run time:
+//!   `GET /admin/profiles`, `PUT /admin/profiles/{endpoint}`, `GET /admin/scenarios`,
+//!   `POST /admin/scenarios/{name}`.
+//!
+//! Answers are extractive (sentences of the context passages sent in the prompt, with citation
+//! markers), embeddings are hashed word and character n-grams, and every model name starts with
+//! `sim-`. Nothing pretends to be a neural model. It runs standalone (`ragtrace-sim`) or inside
+//! the `ragtrace` app in embedded mode ([`start`]).
+//!
+//! # Layout
+//!
+//! - [`profile`]: latency and fault profiles, scenarios.
+//! - [`embeddings`]: the deterministic embedding function.
+//! - [`answer`]: extractive answers with citations.
+//! - [`catalog`]: the product catalog and its search.
+//! - [`routes`]: the HTTP handlers.
+#![warn(missing_docs)]
 
+pub mod answer;
+pub mod catalog;
+pub mod embeddings;
+pub mod profile;
+pub mod routes;
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::RwLock;
+
+use actix_web::dev::ServerHandle;
+use actix_web::{App, HttpServer, web};
+
+use crate::catalog::Catalog;
+use crate::profile::Profiles;
+
+/// What the simulator starts with.
+#[derive(Debug, Clone)]
+pub struct SimOptions {
+    /// Initial profiles.
+    pub profiles: Profiles,
+    /// Default embedding dimension (a request's `dimensions` overrides it).
+    pub embedding_dim: usize,
+    /// Serve `GET /metrics` (standalone only: in-process, the app serves the shared registry).
+    pub serve_metrics: bool,
+    /// HTTP worker threads.
+    pub workers: usize,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        Self {
+            profiles: Profiles::default(),
+            embedding_dim: 384,
+            serve_metrics: false,
+            workers: 2,
+        }
+    }
+}
+
+/// Shared state of the handlers.
+#[derive(Debug)]
+pub struct SimState {
+    /// Current profiles (the admin API writes them).
+    pub profiles: RwLock<Profiles>,
+    /// The product catalog.
+    pub catalog: Catalog,
+    /// Default embedding dimension.
+    pub embedding_dim: usize,
+    /// Tokenizer for usage counts.
+    pub tokenizer: ragtrace_core::tokens::Tokenizer,
+}
+
+impl SimState {
+    /// State from options, with the shipped catalog.
+    pub fn new(options: &SimOptions) -> Self {
+        Self {
+            profiles: RwLock::new(options.profiles.clone()),
+            catalog: Catalog::shipped(),
+            embedding_dim: options.embedding_dim,
+            tokenizer: ragtrace_core::tokens::Tokenizer::by_name("o200k_base"),
+        }
+    }
+}
+
+/// A running simulator.
+#[derive(Debug)]
+pub struct RunningSim {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Stops it.
+    pub handle: ServerHandle,
+}
+
+impl RunningSim {
+    /// Base URL of the OpenAI-compatible API (`http://addr/v1`).
+    pub fn openai_base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// Base URL of the catalog API (`http://addr/catalog`).
+    pub fn catalog_base_url(&self) -> String {
+        format!("http://{}/catalog", self.addr)
+    }
+}
+
+/// Starts the simulator on `listener` and returns once it accepts connections; the server runs
+/// on the current actix/tokio runtime until stopped through [`RunningSim::handle`].
+pub fn start(listener: TcpListener, options: SimOptions) -> std::io::Result<RunningSim> {
+    let addr = listener.local_addr()?;
+    let state = web::Data::new(SimState::new(&options));
+    let serve_metrics = options.serve_metrics;
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(tracing_actix_web::TracingLogger::default())
+            .configure(routes::configure(state.clone(), serve_metrics))
+    })
+    .workers(options.workers.max(1))
+    // A hanging request must not hold up shutdown for its whole hang.
+    .shutdown_timeout(1)
+    .listen(listener)?
+    .run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    Ok(RunningSim { addr, handle })
+}

@@ -224,10 +224,7 @@ impl Profiles {
 
     /// The profile of `e`.
     pub fn get(&self, e: Endpoint) -> Profile {
-        self.0
-            .get(&e)
-            .copied()
-            .unwrap_or(Profile::healthy(0, 0))
+        self.0.get(&e).copied().unwrap_or(Profile::healthy(0, 0))
     }
 
     /// Applies a patch to one endpoint, validating the result.
@@ -244,14 +241,24 @@ impl Profiles {
     /// Applies a profile string such as `catalog.latency_ms=6000,chat.error_rate=0.1`.
     /// An empty string changes nothing.
     pub fn apply_str(&mut self, spec: &str) -> Result<(), ProfileError> {
-        for item in spec.split([',', ' ']).map(str::trim).filter(|s| !s.is_empty()) {
+        for item in spec
+            .split([',', ' '])
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             let (key, value) = item.split_once('=').ok_or_else(|| {
-                ProfileError::new(item, "expected ENDPOINT.KEY=VALUE, e.g. chat.latency_ms=800")
+                ProfileError::new(
+                    item,
+                    "expected ENDPOINT.KEY=VALUE, e.g. chat.latency_ms=800",
+                )
             })?;
             if let Some(scenario) = key.strip_prefix("scenario").filter(|_| key == "scenario") {
                 let _ = scenario;
                 let s = Scenario::parse(value).ok_or_else(|| {
-                    ProfileError::new("scenario", format!("unknown scenario; one of {}", Scenario::names()))
+                    ProfileError::new(
+                        "scenario",
+                        format!("unknown scenario; one of {}", Scenario::names()),
+                    )
                 })?;
                 *self = s.profiles();
                 continue;
@@ -260,12 +267,15 @@ impl Profiles {
                 ProfileError::new(key, "expected ENDPOINT.KEY, e.g. catalog.latency_ms")
             })?;
             let endpoint = Endpoint::parse(endpoint).ok_or_else(|| {
-                ProfileError::new(endpoint, "unknown endpoint; one of chat, embeddings, models, catalog")
+                ProfileError::new(
+                    endpoint,
+                    "unknown endpoint; one of chat, embeddings, models, catalog",
+                )
             })?;
             let int = || {
-                value
-                    .parse::<u64>()
-                    .map_err(|_| ProfileError::new(key, "must be a whole number of milliseconds/seconds"))
+                value.parse::<u64>().map_err(|_| {
+                    ProfileError::new(key, "must be a whole number of milliseconds/seconds")
+                })
             };
             let rate = || {
                 value
@@ -386,7 +396,8 @@ mod tests {
     #[test]
     fn profile_string_patches_fields() {
         let mut p = Profiles::instant();
-        p.apply_str("catalog.latency_ms=6000, chat.error_rate=0.25").unwrap();
+        p.apply_str("catalog.latency_ms=6000, chat.error_rate=0.25")
+            .unwrap();
         assert_eq!(p.get(Endpoint::Catalog).latency_ms, 6000);
         assert_eq!(p.get(Endpoint::Chat).error_rate, 0.25);
         assert_eq!(p.get(Endpoint::Embeddings), Profile::healthy(0, 0));
@@ -404,7 +415,10 @@ mod tests {
         assert!(p.apply_str("nope.latency_ms=1").is_err());
         assert!(p.apply_str("chat.speed=1").is_err());
         assert!(p.apply_str("chat.latency_ms=fast").is_err());
-        assert!(p.apply_str("chat.error_rate=0.6,chat.hang_rate=0.6").is_err());
+        assert!(
+            p.apply_str("chat.error_rate=0.6,chat.hang_rate=0.6")
+                .is_err()
+        );
         assert!(p.apply_str("scenario=nope").is_err());
     }
 

@@ -1,0 +1,115 @@
+//! The product catalog served by `GET /catalog/search`: `data/catalog/products.json`, compiled
+//! into the binary so the simulator runs from any directory.
+
+use ragtrace_core::catalog::{Product, ScoredProduct};
+
+use crate::embeddings::content_words;
+
+/// The shipped catalog (JSON).
+pub const CATALOG_JSON: &str = include_str!("../../data/catalog/products.json");
+
+/// An in-memory product catalog with keyword search.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    products: Vec<(Product, Vec<String>, Vec<String>)>,
+}
+
+impl Catalog {
+    /// The shipped catalog.
+    pub fn shipped() -> Self {
+        Self::from_json(CATALOG_JSON).expect("data/catalog/products.json is valid")
+    }
+
+    /// A catalog from a JSON array of products.
+    pub fn from_json(json: &str) -> Result<Self, serde_json::Error> {
+        let products: Vec<Product> = serde_json::from_str(json)?;
+        Ok(Self {
+            products: products
+                .into_iter()
+                .map(|p| {
+                    let title = content_words(&format!("{} {}", p.name, p.category));
+                    let body = content_words(&p.description);
+                    (p, title, body)
+                })
+                .collect(),
+        })
+    }
+
+    /// Number of products.
+    pub fn len(&self) -> usize {
+        self.products.len()
+    }
+
+    /// Whether the catalog is empty.
+    pub fn is_empty(&self) -> bool {
+        self.products.is_empty()
+    }
+
+    /// The `limit` best matches of `query`: words in the name or category count three times as
+    /// much as words in the description; ties go to the better-rated product.
+    pub fn search(&self, query: &str, limit: usize) -> Vec<ScoredProduct> {
+        let q: Vec<String> = content_words(query)
+            .into_iter()
+            .map(|w| w.trim_end_matches('s').to_owned())
+            .filter(|w| w.len() > 1)
+            .collect();
+        if q.is_empty() {
+            return Vec::new();
+        }
+        let matches =
+            |words: &[String], w: &str| words.iter().any(|x| x.trim_end_matches('s') == w);
+        let mut scored: Vec<ScoredProduct> = self
+            .products
+            .iter()
+            .filter_map(|(p, title, body)| {
+                let score: f32 = q
+                    .iter()
+                    .map(|w| {
+                        3.0 * f32::from(u8::from(matches(title, w)))
+                            + f32::from(u8::from(matches(body, w)))
+                    })
+                    .sum();
+                (score > 0.0).then(|| ScoredProduct {
+                    product: p.clone(),
+                    score: score / (4.0 * q.len() as f32),
+                })
+            })
+            .collect();
+        scored.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then(b.product.rating.total_cmp(&a.product.rating))
+                .then_with(|| a.product.id.cmp(&b.product.id))
+        });
+        scored.truncate(limit);
+        scored
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shipped catalog loads and has a few hundred products.
+    #[test]
+    fn shipped_catalog_loads() {
+        let c = Catalog::shipped();
+        assert!(c.len() >= 200, "{}", c.len());
+    }
+
+    /// Search ranks name matches first and respects the limit.
+    #[test]
+    fn search_ranks_and_limits() {
+        let c = Catalog::shipped();
+        let r = c.search("motion sensor", 3);
+        assert_eq!(r.len(), 3);
+        assert!(
+            r[0].product.name.to_lowercase().contains("motion")
+                || r[0].product.category == "sensors",
+            "{:?}",
+            r[0].product
+        );
+        assert!(r.windows(2).all(|w| w[0].score >= w[1].score));
+        assert!(c.search("zzzz qqqq", 5).is_empty());
+    }
+}
