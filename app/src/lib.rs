@@ -1,1 +1,23 @@
+//! # ragtrace
+//!
+//! A retrieval-augmented chat service instrumented end to end with OpenTelemetry and
+//! Prometheus. `cargo run --release` starts it on embedded defaults: an in-process Qdrant engine
+//! (qdrant-edge), an in-process cache, and the built-in simulator of the LLM and product-search
+//! services; the same binary talks to Qdrant, Redis and OpenAI when they are configured.
+//!
+//! # Layout
+//!
+//! - [`startup`]: builds the adapters from configuration and runs the HTTP server.
+//! - [`routes`]: thin HTTP handlers (`/v1/chat`, `/healthz`, `/readyz`, `/metrics`).
+//! - [`pipeline`]: the chat pipeline, one span and one metric per stage.
+//! - [`domain`]: request and response types; requests are parsed into types that cannot be invalid.
+//! - [`error`]: the API's one error type and its one mapping to HTTP.
+//! - [`seed`]: indexing of the shipped demo corpus at first start.
+#![warn(missing_docs)]
 
+pub mod domain;
+pub mod error;
+pub mod pipeline;
+pub mod routes;
+pub mod seed;
+pub mod startup;

@@ -124,6 +124,10 @@ fn describe() {
         metric::VECTOR_STORE_POINTS,
         "Points in the vector store's collection."
     );
+    describe_counter!(
+        metric::SIM_REQUESTS_TOTAL,
+        "Requests served by the simulator, by endpoint and outcome."
+    );
 }
 
 /// Registers the labelled series a dashboard or alert expects before the first event: error

@@ -237,6 +237,31 @@ pub mod metric {
     /// Points in the vector store's collection.
     pub const VECTOR_STORE_POINTS: &str = "ragtrace_vector_store_points";
 
+    /// Every metric ragtrace's app exposes, with its Prometheus type. `docs/telemetry.md` has a
+    /// row for each, and a test checks `/metrics` carries each one after a request.
+    pub const ALL: [(&str, &str); 16] = [
+        (HTTP_SERVER_DURATION, "histogram"),
+        (STAGE_DURATION, "histogram"),
+        (GEN_AI_OPERATION_DURATION, "histogram"),
+        (GEN_AI_TOKEN_USAGE, "histogram"),
+        (TOKENS_TOTAL, "counter"),
+        (COST_MICROUSD_TOTAL, "counter"),
+        (CACHE_REQUESTS_TOTAL, "counter"),
+        (ERRORS_TOTAL, "counter"),
+        (CHAT_REQUESTS_TOTAL, "counter"),
+        (POOL_SIZE, "gauge"),
+        (POOL_IN_USE, "gauge"),
+        (POOL_WAITING, "gauge"),
+        (POOL_WAIT_DURATION, "histogram"),
+        (SPANS_EXPORTED_TOTAL, "counter"),
+        (VECTOR_STORE_POINTS, "gauge"),
+        (SIM_REQUESTS_TOTAL, "counter"),
+    ];
+
+    /// Requests served by the simulator, by `endpoint` and `outcome` (`ok`, `error`,
+    /// `rate_limited`, `hang`, `bad_request`).
+    pub const SIM_REQUESTS_TOTAL: &str = "ragtrace_sim_requests_total";
+
     /// Error types counted in [`ERRORS_TOTAL`]; registered at zero so that alert expressions
     /// and dashboards see the series before the first error.
     pub const ERROR_TYPES: [&str; 9] = [

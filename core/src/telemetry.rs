@@ -170,6 +170,10 @@ pub fn init(
     if !filter.contains("async_openai") {
         filter.push_str(",async_openai=off");
     }
+    // qdrant-edge warns about process-wide flags that only matter inside a Qdrant server.
+    if !filter.contains("qdrant_edge") {
+        filter.push_str(",qdrant_edge::common=error");
+    }
     let env_filter = EnvFilter::try_new(&filter).map_err(|source| TelemetryError::Filter {
         filter: filter.clone(),
         source,

@@ -19,25 +19,39 @@ const MAX_SENTENCES: usize = 3;
 pub struct Passage {
     /// The marker, e.g. `1` or `P2`.
     pub marker: String,
-    /// Its text (title line included).
+    /// The rest of the marker's line (a title, or the whole passage when it is one line).
+    pub title: String,
+    /// The lines after the marker's line, Markdown emphasis and heading marks removed; the title
+    /// when there are none.
     pub text: String,
 }
 
+/// Plain text of a Markdown line: no heading marks, list bullets, emphasis or code ticks.
+fn plain(line: &str) -> String {
+    line.trim_start_matches('#')
+        .trim_start_matches(['-', '*', ' '])
+        .replace("**", "")
+        .replace('`', "")
+        .trim()
+        .to_owned()
+}
+
 /// Finds the passages in a prompt: a line starting with `[marker]` opens a passage that runs until
-/// the next marker, a blank line followed by `Question:`, or the end.
+/// the next marker, a line starting with `Question:`, or the end.
 pub fn parse_passages(prompt: &str) -> Vec<Passage> {
     let mut out: Vec<Passage> = Vec::new();
     for line in prompt.lines() {
         let trimmed = line.trim_start();
         if let Some(rest) = trimmed.strip_prefix('[')
-            && let Some((marker, text)) = rest.split_once(']')
+            && let Some((marker, title)) = rest.split_once(']')
             && !marker.is_empty()
             && marker.len() <= 6
             && marker.chars().all(|c| c.is_ascii_alphanumeric())
         {
             out.push(Passage {
                 marker: marker.to_owned(),
-                text: text.trim().to_owned(),
+                title: title.trim().to_owned(),
+                text: String::new(),
             });
             continue;
         }
@@ -45,10 +59,22 @@ pub fn parse_passages(prompt: &str) -> Vec<Passage> {
             break;
         }
         if let Some(last) = out.last_mut() {
-            if !trimmed.is_empty() {
-                last.text.push(' ');
-                last.text.push_str(trimmed);
+            let line = plain(trimmed);
+            if !line.is_empty() {
+                if !last.text.is_empty() {
+                    // Lines without final punctuation (headings, list items) end a sentence.
+                    if !last.text.ends_with(['.', '!', '?', ':']) {
+                        last.text.push('.');
+                    }
+                    last.text.push(' ');
+                }
+                last.text.push_str(&line);
             }
+        }
+    }
+    for p in &mut out {
+        if p.text.is_empty() {
+            p.text.clone_from(&p.title);
         }
     }
     out
@@ -159,6 +185,8 @@ mod tests {
         assert_eq!(p.len(), 2);
         assert_eq!(p[1].marker, "2");
         assert!(p[1].text.contains("hold the button"));
+        assert_eq!(p[1].title, "Lumen Hub 2 manual");
+        assert!(!p[1].text.contains("manual"));
         assert_eq!(extract_question(PROMPT), "How do I reset the hub?");
     }
 

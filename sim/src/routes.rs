@@ -102,13 +102,9 @@ pub fn openai_error(
 }
 
 fn count(endpoint: Endpoint, outcome: &'static str) {
-    metrics::counter!(SIM_REQUESTS_TOTAL, "endpoint" => endpoint.as_str(), "outcome" => outcome)
+    metrics::counter!(ragtrace_core::semconv::metric::SIM_REQUESTS_TOTAL, "endpoint" => endpoint.as_str(), "outcome" => outcome)
         .increment(1);
 }
-
-/// Requests served by the simulator, by endpoint and outcome (`ok`, `error`, `rate_limited`,
-/// `hang`, `bad_request`).
-pub const SIM_REQUESTS_TOTAL: &str = "ragtrace_sim_requests_total";
 
 /// Applies the endpoint's profile: returns the latency to spend on success, or the fault
 /// response after spending its share of time.

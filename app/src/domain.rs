@@ -1,0 +1,311 @@
+//! Request and response types of the chat API. Request bodies are parsed into types that cannot
+//! be invalid ("parse, don't validate"): a [`Question`] is never empty or too long.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+
+/// Longest accepted `user_id` / `session_id`.
+pub const MAX_ID_CHARS: usize = 128;
+
+/// The body of `POST /v1/chat`, as sent.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatRequestBody {
+    /// The question.
+    pub question: String,
+    /// The end user asking (opaque to ragtrace; recorded on spans, masked if it is an e-mail).
+    #[serde(default)]
+    pub user_id: Option<String>,
+    /// The conversation.
+    #[serde(default)]
+    pub session_id: Option<String>,
+    /// Stream the answer as server-sent events.
+    #[serde(default)]
+    pub stream: Option<bool>,
+}
+
+/// A validated question.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Question(String);
+
+impl Question {
+    /// Trims `raw` and checks it is non-empty and at most `max_chars` characters.
+    pub fn parse(raw: &str, max_chars: usize) -> Result<Self, ApiError> {
+        let q = raw.trim();
+        if q.is_empty() {
+            return Err(ApiError::validation(
+                "question",
+                "must not be empty",
+                "send a question such as {\"question\": \"How do I reset the Lumen Hub 2?\"}",
+            ));
+        }
+        let n = q.chars().count();
+        if n > max_chars {
+            return Err(ApiError::validation(
+                "question",
+                &format!("must be at most {max_chars} characters (got {n})"),
+                "shorten the question; documents belong in the ingest API, not in a question",
+            ));
+        }
+        if q.chars().any(|c| c.is_control() && !c.is_whitespace()) {
+            return Err(ApiError::validation(
+                "question",
+                "must not contain control characters",
+                "send plain text",
+            ));
+        }
+        Ok(Self(q.to_owned()))
+    }
+
+    /// The question text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Lower-cased, punctuation-free, single-spaced: identical questions share a cache entry.
+    pub fn normalised(&self) -> String {
+        self.0
+            .to_lowercase()
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// Whether the question is about buying products (then the product-search tool is called).
+    pub fn concerns_products(&self) -> bool {
+        const INTENT: &[&str] = &[
+            "price",
+            "prices",
+            "priced",
+            "cost",
+            "costs",
+            "buy",
+            "purchase",
+            "order",
+            "stock",
+            "recommend",
+            "cheapest",
+            "cheap",
+            "expensive",
+            "catalog",
+            "catalogue",
+            "product",
+            "products",
+            "sell",
+            "sells",
+            "offer",
+            "compare",
+            "budget",
+            "shop",
+            "rating",
+            "rated",
+            "usd",
+            "dollars",
+        ];
+        let n = self.normalised();
+        n.contains("how much") || n.split(' ').any(|w| INTENT.contains(&w))
+    }
+}
+
+fn parse_id(field: &'static str, raw: Option<String>) -> Result<Option<String>, ApiError> {
+    let Some(raw) = raw else { return Ok(None) };
+    let v = raw.trim();
+    if v.is_empty() || v.chars().count() > MAX_ID_CHARS || v.chars().any(char::is_control) {
+        return Err(ApiError::validation(
+            field,
+            &format!("must be 1 to {MAX_ID_CHARS} printable characters"),
+            "omit the field or send a short identifier",
+        ));
+    }
+    Ok(Some(v.to_owned()))
+}
+
+/// A validated chat request.
+#[derive(Debug, Clone)]
+pub struct ChatRequest {
+    /// The question.
+    pub question: Question,
+    /// End user.
+    pub user_id: Option<String>,
+    /// Conversation.
+    pub session_id: Option<String>,
+    /// Stream the answer.
+    pub stream: bool,
+}
+
+impl ChatRequest {
+    /// Parses a request body, naming the offending field on any error.
+    pub fn parse(body: &[u8], max_question_chars: usize) -> Result<Self, ApiError> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::bad_json(
+                "the request body is empty",
+                "send a JSON object such as {\"question\": \"How do I reset the Lumen Hub 2?\"}",
+            ));
+        }
+        let de = &mut serde_json::Deserializer::from_slice(body);
+        let parsed: ChatRequestBody = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if inner.is_syntax() || inner.is_eof() {
+                ApiError::bad_json(
+                    &format!("malformed JSON: {inner}"),
+                    "send a valid JSON object",
+                )
+            } else {
+                let field = if path == "." { None } else { Some(path) };
+                ApiError::schema(field, &inner.to_string())
+            }
+        })?;
+        Ok(Self {
+            question: Question::parse(&parsed.question, max_question_chars)?,
+            user_id: parse_id("user_id", parsed.user_id)?,
+            session_id: parse_id("session_id", parsed.session_id)?,
+            stream: parsed.stream.unwrap_or(false),
+        })
+    }
+}
+
+/// A source passage or product used for an answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Source {
+    /// Citation marker used in the answer, e.g. `1` or `P1`.
+    pub marker: String,
+    /// Point id (documents) or product id.
+    pub id: String,
+    /// Document title or product name.
+    pub title: String,
+    /// Where it came from: a document path or `catalog`.
+    pub source: String,
+    /// Similarity (documents) or relevance (products).
+    pub score: f32,
+    /// Whether the answer cites it.
+    pub cited: bool,
+}
+
+/// Token usage of a chat request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenUsage {
+    /// Prompt tokens of the LLM call.
+    pub input_tokens: u32,
+    /// Completion tokens of the LLM call.
+    pub output_tokens: u32,
+    /// Tokens embedded for the search.
+    pub embedding_tokens: u32,
+}
+
+/// The response of `POST /v1/chat` (and the `done` event of a streamed answer).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatResponse {
+    /// The answer, with citation markers such as `[1]`.
+    pub answer: String,
+    /// Passages and products given to the model.
+    pub sources: Vec<Source>,
+    /// Tokens used by this request (zero when answered from the cache).
+    pub usage: TokenUsage,
+    /// Estimated cost of this request in USD (zero when answered from the cache).
+    pub cost_usd: f64,
+    /// Whether the answer came from the cache.
+    pub cache_hit: bool,
+    /// Model that produced the answer.
+    pub model: String,
+    /// W3C trace id of this request.
+    pub trace_id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Good bodies parse; defaults apply.
+    #[test]
+    fn parses_a_good_body() {
+        let r = ChatRequest::parse(
+            br#"{"question":"  How do I reset the hub? ","user_id":"u1"}"#,
+            100,
+        )
+        .unwrap();
+        assert_eq!(r.question.as_str(), "How do I reset the hub?");
+        assert_eq!(r.user_id.as_deref(), Some("u1"));
+        assert!(!r.stream);
+    }
+
+    /// Each kind of bad body names the field and the rule.
+    #[test]
+    fn bad_bodies_name_the_field() {
+        let cases: &[(&[u8], u16, Option<&str>, &str)] = &[
+            (b"", 400, None, "empty"),
+            (b"{not json", 400, None, "malformed JSON"),
+            (br#"{"question": 5}"#, 422, Some("question"), "invalid type"),
+            (br#"{}"#, 422, None, "missing field `question`"),
+            (
+                br#"{"question":"   "}"#,
+                422,
+                Some("question"),
+                "must not be empty",
+            ),
+            (
+                br#"{"question":"aaaaaaaaaaa"}"#,
+                422,
+                Some("question"),
+                "at most 10 characters",
+            ),
+            (
+                br#"{"question":"ok","stream":"yes"}"#,
+                422,
+                Some("stream"),
+                "invalid type",
+            ),
+            (
+                br#"{"question":"ok","questoin":"x"}"#,
+                422,
+                Some("questoin"),
+                "unknown field",
+            ),
+            (
+                br#"{"question":"ok","user_id":""}"#,
+                422,
+                Some("user_id"),
+                "1 to 128",
+            ),
+        ];
+        for (body, status, field, needle) in cases {
+            let e = ChatRequest::parse(body, 10).unwrap_err();
+            assert_eq!(e.status_code_u16(), *status, "{e:?}");
+            assert_eq!(e.field(), *field, "{e:?}");
+            assert!(
+                e.message().contains(needle),
+                "{e:?} should mention {needle}"
+            );
+        }
+    }
+
+    /// Normalisation makes trivially different questions equal.
+    #[test]
+    fn normalises_questions() {
+        let a = Question::parse("How do I reset the Hub?", 100).unwrap();
+        let b = Question::parse("how do i   reset the hub", 100).unwrap();
+        assert_eq!(a.normalised(), b.normalised());
+    }
+
+    /// Only buying questions call the product search.
+    #[test]
+    fn detects_product_questions() {
+        let yes = [
+            "How much does the Beam bulb cost?",
+            "Which motion sensors do you sell?",
+            "Recommend a smart plug",
+        ];
+        let no = [
+            "How do I reset the Lumen Hub 2?",
+            "How many weeks of parental leave do I get?",
+        ];
+        for q in yes {
+            assert!(Question::parse(q, 200).unwrap().concerns_products(), "{q}");
+        }
+        for q in no {
+            assert!(!Question::parse(q, 200).unwrap().concerns_products(), "{q}");
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! The API's one error type and its one mapping to HTTP.
+//!
+//! Every error answers with a JSON body: `{"error": {"type", "message", "field"?, "hint"?}}`.
+//! Every variant is matched explicitly, so a new variant forces a decision about its status.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use ragtrace_core::llm::LlmError;
+use ragtrace_core::vector_store::VectorStoreError;
+use serde_json::json;
+
+/// What can go wrong serving a request.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not JSON at all.
+    #[error("{message}")]
+    BadJson {
+        /// What is wrong.
+        message: String,
+        /// How to fix it.
+        hint: String,
+    },
+    /// The JSON does not match the request schema (wrong type, missing or unknown field).
+    #[error("{message}")]
+    Schema {
+        /// Offending field, when known.
+        field: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
+    /// A field breaks a rule.
+    #[error("{field}: {rule}")]
+    Validation {
+        /// Offending field.
+        field: String,
+        /// The rule.
+        rule: String,
+        /// How to fix it.
+        hint: String,
+    },
+    /// The body is larger than the limit.
+    #[error("request body is larger than {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// No such route.
+    #[error("no route {method} {path}")]
+    NotFound {
+        /// Method asked for.
+        method: String,
+        /// Path asked for.
+        path: String,
+    },
+    /// The route exists but not for this method.
+    #[error("method {method} is not allowed on {path}")]
+    MethodNotAllowed {
+        /// Method asked for.
+        method: String,
+        /// Path asked for.
+        path: String,
+    },
+    /// The vector store failed.
+    #[error(transparent)]
+    VectorStore(#[from] VectorStoreError),
+    /// The LLM failed, after retries.
+    #[error(transparent)]
+    Llm(#[from] LlmError),
+    /// The whole request took longer than its deadline.
+    #[error("the request did not finish within its {ms} ms deadline")]
+    Deadline {
+        /// The deadline.
+        ms: u64,
+    },
+    /// Anything else.
+    #[error("internal error: {0}")]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    /// A rule violation on `field`.
+    pub fn validation(field: &str, rule: &str, hint: &str) -> Self {
+        Self::Validation {
+            field: field.to_owned(),
+            rule: rule.to_owned(),
+            hint: hint.to_owned(),
+        }
+    }
+
+    /// A body that is not JSON.
+    pub fn bad_json(message: &str, hint: &str) -> Self {
+        Self::BadJson {
+            message: message.to_owned(),
+            hint: hint.to_owned(),
+        }
+    }
+
+    /// A schema mismatch.
+    pub fn schema(field: Option<String>, message: &str) -> Self {
+        Self::Schema {
+            field,
+            message: message.to_owned(),
+        }
+    }
+
+    /// The error's `type` in the JSON body; also the `ragtrace_errors_total` label.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ApiError::BadJson { .. }
+            | ApiError::Schema { .. }
+            | ApiError::Validation { .. }
+            | ApiError::PayloadTooLarge { .. } => "validation",
+            ApiError::NotFound { .. } => "not_found",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::VectorStore(_) => "vector_store",
+            ApiError::Llm(LlmError::Timeout { .. }) => "llm_timeout",
+            ApiError::Llm(LlmError::RateLimited { .. }) => "llm_rate_limited",
+            ApiError::Llm(
+                LlmError::Upstream { .. }
+                | LlmError::Rejected { .. }
+                | LlmError::Unreachable { .. }
+                | LlmError::Protocol(_),
+            ) => "llm_upstream",
+            ApiError::Deadline { .. } => "deadline",
+            ApiError::Unexpected(_) => "internal",
+        }
+    }
+
+    /// The offending field, if the error is about one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            ApiError::Schema { field, .. } => field.as_deref(),
+            ApiError::Validation { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    /// The human-readable message.
+    pub fn message(&self) -> String {
+        match self {
+            // The field is a separate key in the body; the message says the rule.
+            ApiError::Validation { field, rule, .. } => format!("{field} {rule}"),
+            other => other.to_string(),
+        }
+    }
+
+    /// How to fix it, when there is something the caller can do.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ApiError::BadJson { hint, .. } | ApiError::Validation { hint, .. } => {
+                Some(hint.clone())
+            }
+            ApiError::Schema { .. } => Some(
+                "the body is {\"question\": string, \"user_id\"?: string, \"session_id\"?: string, \"stream\"?: boolean}".into(),
+            ),
+            ApiError::PayloadTooLarge { .. } => Some("send a shorter question".into()),
+            ApiError::NotFound { .. } | ApiError::MethodNotAllowed { .. } => Some(
+                "see GET /openapi.json; the chat endpoint is POST /v1/chat".into(),
+            ),
+            ApiError::VectorStore(_) => Some(
+                "the vector store is down or saturated; retry shortly, and check GET /readyz".into(),
+            ),
+            ApiError::Llm(LlmError::Rejected { .. }) => Some(
+                "check OPENAI_API_KEY, OPENAI_BASE_URL and the model names in the configuration".into(),
+            ),
+            ApiError::Llm(_) | ApiError::Deadline { .. } => {
+                Some("the LLM provider is slow or failing; retry shortly".into())
+            }
+            ApiError::Unexpected(_) => None,
+        }
+    }
+
+    /// Counts this error in `ragtrace_errors_total`. Routing misses are not counted: they are
+    /// the caller's typo, not the service's error.
+    pub fn count(&self) {
+        match self {
+            ApiError::NotFound { .. } | ApiError::MethodNotAllowed { .. } => {}
+            _ => ragtrace_core::metrics::count_error(self.kind()),
+        }
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> serde_json::Value {
+        let mut err = json!({"type": self.kind(), "message": self.message()});
+        if let Some(f) = self.field() {
+            err["field"] = json!(f);
+        }
+        if let Some(h) = self.hint() {
+            err["hint"] = json!(h);
+        }
+        json!({ "error": err })
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadJson { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Schema { .. } | ApiError::Validation { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::VectorStore(e) => match e {
+                VectorStoreError::Unavailable(_)
+                | VectorStoreError::Timeout(_)
+                | VectorStoreError::PoolExhausted(_) => StatusCode::SERVICE_UNAVAILABLE,
+                VectorStoreError::Dimension { .. } | VectorStoreError::Backend(_) => {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
+            },
+            ApiError::Llm(e) => match e {
+                LlmError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+                LlmError::RateLimited { .. }
+                | LlmError::Upstream { .. }
+                | LlmError::Rejected { .. }
+                | LlmError::Unreachable { .. }
+                | LlmError::Protocol(_) => StatusCode::BAD_GATEWAY,
+            },
+            ApiError::Deadline { .. } => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut resp = HttpResponse::build(self.status_code()).json(self.body());
+        if self.status_code() == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if let ApiError::Llm(LlmError::RateLimited {
+            retry_after_secs: Some(s),
+            ..
+        }) = self
+        {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*s));
+        }
+        resp
+    }
+}
+
+#[cfg(test)]
+impl ApiError {
+    /// Status as a number, for tests.
+    pub fn status_code_u16(&self) -> u16 {
+        ResponseError::status_code(self).as_u16()
+    }
+}

@@ -1,0 +1,391 @@
+//! Building and running the application: adapters from configuration, the embedded simulator
+//! when no provider is configured, the demo corpus on first start, and the HTTP server.
+//!
+//! [`Application::build`] binds the configured address (port 0 picks a free one) and returns the
+//! real port, so tests run exactly the code the binary runs.
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{App, Error, HttpMessage as _, HttpServer, web};
+use anyhow::Context as _;
+use ragtrace_core::config::{CacheBackend, Settings, VectorStoreBackend, redact_url};
+use ragtrace_core::llm::LlmClient;
+use ragtrace_core::semconv::metric;
+use ragtrace_core::telemetry::traceparent_of;
+use ragtrace_core::tokens::Tokenizer;
+use ragtrace_sim::profile::Profiles;
+use ragtrace_sim::{RunningSim, SimOptions};
+use secrecy::SecretString;
+use tracing_actix_web::{DefaultRootSpanBuilder, RootSpan, RootSpanBuilder, TracingLogger};
+
+use crate::pipeline::Pipeline;
+use crate::routes;
+
+/// Shared state of the handlers.
+#[derive(Debug)]
+pub struct AppState {
+    /// The chat pipeline and its adapters.
+    pub pipeline: Pipeline,
+    /// Largest accepted body.
+    pub max_body_bytes: usize,
+    /// HTTP client for readiness checks.
+    pub http: reqwest::Client,
+    /// LLM base URL (for readiness).
+    pub llm_base_url: String,
+    /// LLM API key (for readiness).
+    pub llm_api_key: Option<SecretString>,
+}
+
+/// What the app uses for each concern: printed at start, never a secret.
+#[derive(Debug, Clone)]
+pub struct Backends {
+    /// One line per concern: (concern, description).
+    pub lines: Vec<(&'static str, String)>,
+}
+
+/// A built, not yet running application.
+pub struct Application {
+    port: u16,
+    host: String,
+    server: Server,
+    sim: Option<RunningSim>,
+    backends: Backends,
+    state: web::Data<AppState>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The root span of every request: tracing-actix-web's HTTP server span, plus the business
+/// attributes the handlers record.
+pub struct RagRootSpan;
+
+impl RootSpanBuilder for RagRootSpan {
+    fn on_request_start(request: &ServiceRequest) -> tracing::Span {
+        tracing_actix_web::root_span!(
+            request,
+            user.id = tracing::field::Empty,
+            session.id = tracing::field::Empty,
+            ragtrace.cache_hit = tracing::field::Empty,
+            ragtrace.cost_usd = tracing::field::Empty,
+            error.type = tracing::field::Empty,
+        )
+    }
+
+    fn on_request_end<B: MessageBody>(
+        span: tracing::Span,
+        outcome: &Result<ServiceResponse<B>, Error>,
+    ) {
+        DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
+}
+
+/// Adds the W3C `traceresponse` header, so a caller can find its request's trace.
+async fn traceresponse(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let root = req.extensions().get::<RootSpan>().cloned();
+    let mut res = next.call(req).await?;
+    if let Some(tp) = root.and_then(|r| traceparent_of(&r))
+        && let Ok(v) = HeaderValue::from_str(&tp)
+    {
+        res.headers_mut()
+            .insert(HeaderName::from_static("traceresponse"), v);
+    }
+    Ok(res)
+}
+
+/// Records `http_server_request_duration_seconds` by route pattern, method and status.
+async fn http_metrics(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = Instant::now();
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = req.method().to_string();
+    let res = next.call(req).await;
+    let status = match &res {
+        Ok(r) => r.status().as_u16(),
+        Err(e) => e.as_response_error().status_code().as_u16(),
+    };
+    metrics::histogram!(
+        metric::HTTP_SERVER_DURATION,
+        "http_route" => route,
+        "http_request_method" => method,
+        "http_response_status_code" => status.to_string(),
+    )
+    .record(started.elapsed().as_secs_f64());
+    res
+}
+
+impl Application {
+    /// Builds every adapter and binds the listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let _ = ragtrace_core::metrics::handle();
+        ragtrace_core::metrics::register_series(
+            &settings.llm.chat_model,
+            &settings.llm.embedding_model,
+        );
+        let mut lines = Vec::new();
+
+        // The built-in simulator stands in for whatever provider is not configured.
+        let sim = if settings.uses_embedded_simulator() {
+            let mut profiles = Profiles::default();
+            profiles
+                .apply_str(&settings.simulator.profile)
+                .map_err(|e| anyhow::anyhow!("invalid simulator.profile: {e}"))?;
+            let listener =
+                TcpListener::bind("127.0.0.1:0").context("cannot bind the embedded simulator")?;
+            Some(ragtrace_sim::start(
+                listener,
+                SimOptions {
+                    profiles,
+                    embedding_dim: settings.vector_store.dimension,
+                    serve_metrics: false,
+                    workers: 2,
+                },
+            )?)
+        } else {
+            None
+        };
+        let llm_base_url = if settings.llm.base_url.is_empty() {
+            sim.as_ref()
+                .map(RunningSim::openai_base_url)
+                .unwrap_or_default()
+        } else {
+            settings.llm.base_url.clone()
+        };
+        let catalog_base_url = if settings.catalog.base_url.is_empty() {
+            sim.as_ref()
+                .map(RunningSim::catalog_base_url)
+                .unwrap_or_default()
+        } else {
+            settings.catalog.base_url.clone()
+        };
+
+        let data_dir = settings.data_dir();
+        let store = settings
+            .vector_store
+            .build(&data_dir)
+            .await
+            .context("cannot open the vector store")?;
+        // A Qdrant server that is down at start is not fatal: requests get a 503 until it is
+        // back, and the app recovers without a restart.
+        if let Err(e) = store.ensure_collection().await {
+            tracing::warn!(
+                "vector store not ready yet ({e}); chat requests will answer 503 until it is"
+            );
+        }
+        let cache = settings
+            .cache
+            .build()
+            .context("cannot configure the cache")?;
+        let llm = LlmClient::new(
+            &settings.llm,
+            &llm_base_url,
+            settings.pricing.clone(),
+            settings.chat.record_content,
+        )?;
+        let catalog = ragtrace_core::catalog::CatalogClient::new(
+            &settings.catalog,
+            &catalog_base_url,
+            cache.clone(),
+        )?;
+
+        let pipeline = Pipeline {
+            store: store.clone(),
+            cache: cache.clone(),
+            llm: llm.clone(),
+            catalog,
+            tokenizer: Tokenizer::by_name(&settings.llm.tokenizer),
+            chat: settings.chat.clone(),
+        };
+
+        let points = if settings.vector_store.seed_demo_corpus {
+            crate::seed::seed_if_empty(store.as_ref(), &llm).await
+        } else {
+            store.count().await.ok()
+        };
+        if let Some(n) = points {
+            metrics::gauge!(metric::VECTOR_STORE_POINTS).set(n as f64);
+        }
+
+        lines.push((
+            "vector store",
+            format!(
+                "{} at {} (collection {}{}, pool {})",
+                match settings.vector_store.backend {
+                    VectorStoreBackend::Edge => "qdrant-edge, in-process",
+                    VectorStoreBackend::Qdrant => "Qdrant server",
+                },
+                store.location(),
+                store.collection(),
+                points.map(|n| format!(", {n} points")).unwrap_or_default(),
+                settings.vector_store.pool_size,
+            ),
+        ));
+        lines.push((
+            "cache",
+            match settings.cache.backend {
+                CacheBackend::Memory => cache.location(),
+                CacheBackend::Redis => format!(
+                    "Redis at {} (pool {})",
+                    cache.location(),
+                    settings.cache.pool_size
+                ),
+            },
+        ));
+        let sim_or = |configured: &str, url: &str| {
+            if configured.is_empty() {
+                format!("built-in simulator at {url}")
+            } else {
+                redact_url(url)
+            }
+        };
+        lines.push((
+            "LLM",
+            format!(
+                "{} (chat {}, embeddings {}{})",
+                sim_or(&settings.llm.base_url, &llm_base_url),
+                settings.llm.chat_model,
+                settings.llm.embedding_model,
+                if settings.llm.api_key.is_some() {
+                    ", API key set"
+                } else {
+                    ""
+                },
+            ),
+        ));
+        lines.push((
+            "product search",
+            format!(
+                "{} (result cache {})",
+                sim_or(&settings.catalog.base_url, &catalog_base_url),
+                if settings.catalog.cache_enabled {
+                    "on"
+                } else {
+                    "off"
+                },
+            ),
+        ));
+        lines.push((
+            "traces",
+            if settings.telemetry.otlp_endpoint.is_empty() {
+                format!(
+                    "not exported (set OTEL_EXPORTER_OTLP_ENDPOINT); sampling {:.0} %",
+                    settings.telemetry.sample_ratio * 100.0
+                )
+            } else {
+                format!(
+                    "OTLP gRPC to {} as service {}; sampling {:.0} %",
+                    redact_url(&settings.telemetry.otlp_endpoint),
+                    settings.telemetry.service_name,
+                    settings.telemetry.sample_ratio * 100.0
+                )
+            },
+        ));
+
+        let state = web::Data::new(AppState {
+            pipeline,
+            max_body_bytes: settings.server.max_body_bytes,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(2))
+                .build()
+                .context("cannot build the HTTP client")?,
+            llm_base_url,
+            llm_api_key: settings.llm.api_key.clone(),
+        });
+
+        let listener = TcpListener::bind(&settings.server.addr).with_context(|| {
+            format!(
+                "cannot listen on {} (is another ragtrace running? use --addr)",
+                settings.server.addr
+            )
+        })?;
+        let local = listener.local_addr()?;
+        lines.push(("metrics", format!("http://{local}/metrics")));
+        let server_state = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(server_state.clone())
+                .wrap(from_fn(http_metrics))
+                .wrap(from_fn(traceresponse))
+                .wrap(TracingLogger::<RagRootSpan>::new())
+                .service(
+                    web::resource("/v1/chat")
+                        .route(web::post().to(routes::chat::chat))
+                        .default_service(web::to(routes::method_not_allowed)),
+                )
+                .service(web::resource("/healthz").route(web::get().to(routes::health::healthz)))
+                .service(web::resource("/readyz").route(web::get().to(routes::health::readyz)))
+                .service(web::resource("/metrics").route(web::get().to(routes::metrics)))
+                .default_service(web::to(routes::not_found))
+        })
+        .shutdown_timeout(5)
+        .listen(listener)?
+        .run();
+
+        Ok(Self {
+            port: local.port(),
+            host: local.ip().to_string(),
+            server,
+            sim,
+            backends: Backends { lines },
+            state,
+        })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// What the app uses for each concern.
+    pub fn backends(&self) -> &Backends {
+        &self.backends
+    }
+
+    /// The shared state (tests use it to reach the adapters).
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// A handle that stops the server.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Prints where the app listens and what it uses, on stdout.
+    pub fn print_banner(&self) {
+        let base = format!("http://{}:{}", self.host, self.port);
+        println!("ragtrace {} listening on {base}", env!("CARGO_PKG_VERSION"));
+        for (concern, what) in &self.backends.lines {
+            println!("  {concern:<15} {what}");
+        }
+        println!(
+            "try:  curl -s {base}/v1/chat -H 'content-type: application/json' -d '{{\"question\":\"How do I reset the Lumen Hub 2?\"}}'"
+        );
+    }
+
+    /// Serves until stopped (Ctrl-C or SIGTERM), then stops the simulator.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        if let Some(sim) = self.sim {
+            sim.handle.stop(true).await;
+        }
+        result
+    }
+}

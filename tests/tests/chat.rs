@@ -1,0 +1,205 @@
+//! The chat API end to end against the embedded stack (edge store, in-process cache, simulator).
+
+use ragtrace_tests::{TestApp, parse_sse};
+use serde_json::{Value, json};
+
+/// A plain chat answers with sources, usage, cost and a trace id that matches `traceresponse`.
+#[actix_web::test]
+async fn plain_chat_answers_with_sources_usage_and_trace() {
+    let app = TestApp::spawn(&[]).await;
+    let resp = app
+        .chat(json!({"question": "How many weeks of paid parental leave does a birth parent get?", "user_id": "u-42"}))
+        .await;
+    assert_eq!(resp.status(), 200);
+    let traceresponse = resp
+        .headers()
+        .get("traceresponse")
+        .expect("traceresponse header")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body: Value = resp.json().await.unwrap();
+    let answer = body["answer"].as_str().unwrap();
+    assert!(answer.contains("20 weeks"), "{answer}");
+    assert!(
+        answer.contains("[1]") || answer.contains("[2]"),
+        "cites a source: {answer}"
+    );
+    let sources = body["sources"].as_array().unwrap();
+    assert!(!sources.is_empty());
+    assert!(
+        sources
+            .iter()
+            .any(|s| s["source"] == "docs/hr-parental-leave.md" && s["cited"] == true),
+        "{sources:?}"
+    );
+    assert!(body["usage"]["input_tokens"].as_u64().unwrap() > 50);
+    assert!(body["usage"]["output_tokens"].as_u64().unwrap() > 0);
+    assert!(body["cost_usd"].as_f64().unwrap() > 0.0);
+    assert_eq!(body["cache_hit"], false);
+    assert!(body["model"].as_str().unwrap().starts_with("sim-"));
+    let trace_id = body["trace_id"].as_str().unwrap();
+    assert_eq!(trace_id.len(), 32);
+    assert_eq!(traceresponse.split('-').nth(1), Some(trace_id));
+    app.stop().await;
+}
+
+/// The same question, differently cased and punctuated, is answered from the cache at no cost.
+#[actix_web::test]
+async fn repeated_question_is_a_cache_hit() {
+    let app = TestApp::spawn(&[]).await;
+    let first: Value = app
+        .chat(json!({"question": "How do I reset a Beam bulb?"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["cache_hit"], false);
+    let second: Value = app
+        .chat(json!({"question": "how do i reset a beam bulb"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second["cache_hit"], true);
+    assert_eq!(second["answer"], first["answer"]);
+    assert_eq!(second["cost_usd"], 0.0);
+    assert_ne!(
+        second["trace_id"], first["trace_id"],
+        "each request has its own trace"
+    );
+    app.stop().await;
+}
+
+/// A streamed chat sends sources, deltas that add up to the answer, then the whole response.
+#[actix_web::test]
+async fn streamed_chat_sends_sources_deltas_and_done() {
+    let app = TestApp::spawn(&[]).await;
+    let resp = app
+        .chat(json!({"question": "How much does a Beam bulb cost?", "stream": true}))
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let events = parse_sse(&resp.text().await.unwrap());
+    assert_eq!(events.first().map(|e| e.0.as_str()), Some("sources"));
+    let deltas: String = events
+        .iter()
+        .filter(|e| e.0 == "delta")
+        .map(|e| e.1["text"].as_str().unwrap())
+        .collect();
+    assert!(
+        events.iter().filter(|e| e.0 == "delta").count() > 1,
+        "streamed in pieces"
+    );
+    let (last, done) = events.last().unwrap();
+    assert_eq!(last, "done");
+    assert_eq!(
+        deltas.split_whitespace().collect::<Vec<_>>().join(" "),
+        done["answer"]
+    );
+    assert!(
+        done["usage"]["output_tokens"].as_u64().unwrap() > 0,
+        "usage from include_usage"
+    );
+    // A product question calls the product-search tool: products are among the sources.
+    assert!(
+        done["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["source"] == "catalog"),
+        "{done}"
+    );
+
+    // Streaming a cached answer also works.
+    let again = parse_sse(
+        &app.chat(json!({"question": "How much does a Beam bulb cost?", "stream": true}))
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(again.last().unwrap().1["cache_hit"], true);
+    app.stop().await;
+}
+
+/// Bad input gets a 4xx with a JSON body naming the field and the rule.
+#[actix_web::test]
+async fn bad_input_gets_clear_json_errors() {
+    let app = TestApp::spawn(&[]).await;
+    let long = format!(r#"{{"question": "{}"}}"#, "a".repeat(2001));
+    let long: &'static [u8] = Box::leak(long.into_bytes().into_boxed_slice());
+    let huge = format!(r#"{{"question": "{}"}}"#, "a".repeat(70_000));
+    let huge: &'static [u8] = Box::leak(huge.into_bytes().into_boxed_slice());
+    let cases: &[(&'static [u8], u16, Option<&str>)] = &[
+        (b"{not json", 400, None),
+        (b"", 400, None),
+        (br#"{"question": 42}"#, 422, Some("question")),
+        (br#"{"question": ""}"#, 422, Some("question")),
+        (
+            br#"{"question": "ok", "stream": "yes"}"#,
+            422,
+            Some("stream"),
+        ),
+        (br#"{"question": "ok", "extra": 1}"#, 422, Some("extra")),
+        (long, 422, Some("question")),
+        (huge, 413, None),
+    ];
+    for (body, status, field) in cases {
+        let resp = app.chat_raw(body).await;
+        assert_eq!(
+            resp.status().as_u16(),
+            *status,
+            "body {:?}",
+            String::from_utf8_lossy(&body[..body.len().min(40)])
+        );
+        let json: Value = resp.json().await.expect("JSON error body");
+        let err = &json["error"];
+        assert!(
+            err["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{json}"
+        );
+        assert_eq!(err["field"].as_str(), *field, "{json}");
+    }
+    let resp = app.get("/v1/nope").await;
+    assert_eq!(resp.status(), 404);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["type"],
+        "not_found"
+    );
+    let resp = app.get("/v1/chat").await;
+    assert_eq!(resp.status(), 405);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["type"],
+        "method_not_allowed"
+    );
+    app.stop().await;
+}
+
+/// `/healthz` is alive and `/readyz` reports every dependency.
+#[actix_web::test]
+async fn health_and_readiness() {
+    let app = TestApp::spawn(&[]).await;
+    let h: Value = app.get("/healthz").await.json().await.unwrap();
+    assert_eq!(h["status"], "ok");
+    let resp = app.get("/readyz").await;
+    assert_eq!(resp.status(), 200);
+    let r: Value = resp.json().await.unwrap();
+    assert_eq!(r["status"], "ready");
+    for check in ["vector_store", "cache", "llm"] {
+        assert_eq!(r["checks"][check]["status"], "ok", "{r}");
+    }
+    assert!(
+        r["checks"]["vector_store"]["detail"]["points"]
+            .as_u64()
+            .unwrap()
+            >= 100,
+        "demo corpus indexed: {r}"
+    );
+    app.stop().await;
+}
