@@ -28,16 +28,21 @@ struct Cli {
     embedding_dim: usize,
 }
 
-#[actix_web::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let mut settings = Settings::load(&Overrides::default())?;
     if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
         settings.telemetry.service_name = "ragtrace-sim".into();
     }
-    let _telemetry = ragtrace_core::telemetry::init(&settings.telemetry, Vec::new())?;
+    let telemetry = ragtrace_core::telemetry::init(&settings.telemetry, Vec::new())?;
     let _ = ragtrace_core::metrics::handle();
+    let result = actix_web::rt::System::new().block_on(serve(cli));
+    // Flushes spans outside the server's runtime, after it has stopped.
+    drop(telemetry);
+    result
+}
 
+async fn serve(cli: Cli) -> anyhow::Result<()> {
     let scenario = Scenario::parse(&cli.scenario).with_context(|| {
         format!(
             "unknown scenario {:?}; one of {}",
@@ -61,7 +66,11 @@ async fn main() -> anyhow::Result<()> {
         },
     )?;
     tracing::info!(addr = %sim.addr, scenario = scenario.as_str(), "ragtrace-sim listening: OpenAI-compatible API at {}, catalog at {}", sim.openai_base_url(), sim.catalog_base_url());
-    tokio::signal::ctrl_c().await?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
     tracing::info!("shutting down");
     sim.handle.stop(true).await;
     Ok(())

@@ -148,6 +148,14 @@ impl TestApp {
         }
     }
 
+    /// Cache settings pointing at `url` (for a second, direct client in tests).
+    pub fn state_settings_cache(&self, url: &str) -> ragtrace_core::config::CacheSettings {
+        let dir = std::env::temp_dir();
+        let mut s = test_settings(&dir, &[("REDIS_URL", url)]).cache;
+        s.pool_size = 1;
+        s
+    }
+
     /// `POST /v1/chat` with a JSON body.
     pub async fn chat(&self, body: serde_json::Value) -> reqwest::Response {
         self.http

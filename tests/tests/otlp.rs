@@ -1,0 +1,255 @@
+//! Traces exported over OTLP gRPC by the real `ragtrace` binary to a real receiver started by the
+//! test: the span tree of one request, W3C context from the caller, masking, and sampling.
+
+use std::collections::HashSet;
+
+use ragtrace_tests::{OtlpReceiver, Process, ReceivedSpan};
+use serde_json::json;
+
+const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const PARENT_ID: &str = "00f067aa0ba902b7";
+const SECRET_KEY: &str = "sk-proj-PLANTEDsecret0123456789abcdef";
+const SECRET_MAIL: &str = "ana.silva@northwindlumen.example";
+
+fn find<'a>(spans: &'a [ReceivedSpan], name: &str) -> &'a ReceivedSpan {
+    spans.iter().find(|s| s.name == name).unwrap_or_else(|| {
+        panic!(
+            "no span {name:?}; got {:?}",
+            spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+        )
+    })
+}
+
+fn parent_of<'a>(spans: &'a [ReceivedSpan], child: &ReceivedSpan) -> &'a ReceivedSpan {
+    spans
+        .iter()
+        .find(|s| s.span_id == child.parent_span_id)
+        .unwrap_or_else(|| panic!("parent of {:?} not exported", child.name))
+}
+
+/// One chat request is one trace, continued from the caller's `traceparent`, with the documented
+/// span tree and attributes, and the planted secrets masked everywhere.
+#[test]
+fn chat_request_exports_one_masked_trace() {
+    let receiver = OtlpReceiver::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = Process::ragtrace(
+        dir.path(),
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.as_str()),
+            ("OTEL_SERVICE_NAME", "ragtrace-test"),
+        ],
+    );
+    let http = reqwest::blocking::Client::new();
+    let resp = http
+        .post(format!("{}/v1/chat", app.base))
+        .header("traceparent", format!("00-{TRACE_ID}-{PARENT_ID}-01"))
+        .json(&json!({
+            "question": format!("How much does a Beam bulb cost? my key is {SECRET_KEY}, mail {SECRET_MAIL}"),
+            "user_id": SECRET_MAIL,
+        }))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: serde_json::Value = resp.json().unwrap();
+    assert_eq!(
+        body["trace_id"], TRACE_ID,
+        "the caller's trace is continued"
+    );
+    let status = app.terminate();
+    assert!(
+        status.success(),
+        "clean exit on SIGTERM: {status:?}\n{}",
+        app.output.lock().unwrap().join("\n")
+    );
+
+    let spans: Vec<ReceivedSpan> = receiver
+        .spans()
+        .into_iter()
+        .filter(|s| s.trace_id == TRACE_ID)
+        .collect();
+    assert!(spans.iter().all(|s| s.service == "ragtrace-test"));
+
+    // The tree: HTTP server root under the caller's span, the pipeline under it, stages under that.
+    let root = find(&spans, "POST /v1/chat");
+    assert_eq!(root.parent_span_id, PARENT_ID);
+    assert_eq!(root.kind, 2, "server span");
+    let pipeline = find(&spans, "rag.pipeline");
+    assert_eq!(pipeline.parent_span_id, root.span_id);
+    for stage in [
+        "cache.lookup",
+        "embeddings sim-text-embedding-3-small",
+        "retrieval",
+        "execute_tool product_search",
+        "prompt.build",
+        "chat sim-gpt-4o-mini",
+        "postprocess",
+        "cache.store",
+    ] {
+        assert_eq!(
+            parent_of(&spans, find(&spans, stage)).name,
+            "rag.pipeline",
+            "{stage} is a pipeline stage"
+        );
+    }
+    let query = find(&spans, "query ragtrace_docs");
+    assert_eq!(parent_of(&spans, query).name, "retrieval");
+    assert_eq!(query.attr("db.system.name"), "qdrant");
+    assert_eq!(query.attr("db.collection.name"), "ragtrace_docs");
+    assert!(
+        query
+            .attr("db.response.returned_rows")
+            .parse::<u32>()
+            .unwrap()
+            > 0
+    );
+    assert!(!query.attr("ragtrace.retrieval.top_score").is_empty());
+
+    let chat = find(&spans, "chat sim-gpt-4o-mini");
+    assert_eq!(chat.kind, 3, "client span");
+    assert_eq!(chat.attr("gen_ai.operation.name"), "chat");
+    assert_eq!(chat.attr("gen_ai.provider.name"), "openai");
+    assert_eq!(chat.attr("gen_ai.request.model"), "sim-gpt-4o-mini");
+    assert_eq!(chat.attr("gen_ai.response.model"), "sim-gpt-4o-mini");
+    assert!(
+        chat.attr("gen_ai.usage.input_tokens")
+            .parse::<u32>()
+            .unwrap()
+            > 0
+    );
+    assert!(
+        chat.attr("gen_ai.usage.output_tokens")
+            .parse::<u32>()
+            .unwrap()
+            > 0
+    );
+    assert_eq!(chat.attr("gen_ai.response.finish_reasons"), "stop");
+    assert!(
+        chat.attr("gen_ai.input.messages").is_empty(),
+        "prompt text is not recorded by default"
+    );
+    let embeddings = find(&spans, "embeddings sim-text-embedding-3-small");
+    assert_eq!(embeddings.attr("gen_ai.operation.name"), "embeddings");
+
+    // The HTTP hop to the simulator carries the trace: its server span is a child of our client span.
+    let llm_http = spans
+        .iter()
+        .find(|s| s.name == "POST" && s.parent_span_id == chat.span_id)
+        .expect("HTTP client span under the chat span");
+    assert!(
+        spans
+            .iter()
+            .any(|s| s.kind == 2 && s.parent_span_id == llm_http.span_id),
+        "simulator server span joined the trace"
+    );
+    let tool = find(&spans, "execute_tool product_search");
+    assert_eq!(tool.attr("gen_ai.tool.name"), "product_search");
+    let catalog_http = spans
+        .iter()
+        .find(|s| s.name == "GET" && s.parent_span_id == tool.span_id)
+        .expect("catalog HTTP span");
+    assert_eq!(catalog_http.attr("http.response.status_code"), "200");
+    assert!(
+        spans
+            .iter()
+            .any(|s| s.kind == 2 && s.parent_span_id == catalog_http.span_id),
+        "catalog server span joined the trace"
+    );
+
+    // Business attributes and stage budgets.
+    assert_eq!(root.attr("ragtrace.cache_hit"), "false");
+    assert!(root.attr("ragtrace.cost_usd").parse::<f64>().unwrap() > 0.0);
+    assert_eq!(
+        find(&spans, "prompt.build").attr("ragtrace.stage.budget_ms"),
+        "100"
+    );
+    assert_eq!(chat.attr("ragtrace.stage"), "llm");
+
+    // Masking: the planted secrets appear nowhere in what was exported.
+    for s in receiver.spans() {
+        let text = s.all_text();
+        assert!(
+            !text.contains(SECRET_KEY),
+            "{} leaks the key: {text}",
+            s.name
+        );
+        assert!(
+            !text.contains(SECRET_MAIL),
+            "{} leaks the e-mail: {text}",
+            s.name
+        );
+    }
+    assert_eq!(root.attr("user.id"), "****@****");
+
+    // And nowhere in the logs either.
+    let logs = app.output.lock().unwrap().join("\n");
+    assert!(!logs.contains(SECRET_KEY) && !logs.contains(SECRET_MAIL));
+}
+
+/// New traces are sampled at OTEL_TRACES_SAMPLER_ARG; a sampled caller's trace is always kept.
+#[test]
+fn sampling_follows_the_ratio_and_the_parent() {
+    let receiver = OtlpReceiver::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = Process::ragtrace(
+        dir.path(),
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.as_str()),
+            ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.25"),
+        ],
+    );
+    let http = reqwest::blocking::Client::new();
+    let n = 400;
+    for _ in 0..n {
+        assert_eq!(
+            http.get(format!("{}/healthz", app.base))
+                .send()
+                .unwrap()
+                .status(),
+            200
+        );
+    }
+    let parent = "0af7651916cd43dd8448eb211c80319c";
+    http.get(format!("{}/healthz", app.base))
+        .header("traceparent", format!("00-{parent}-b7ad6b7169203331-01"))
+        .send()
+        .unwrap();
+    assert!(app.terminate().success());
+
+    let spans = receiver.spans();
+    let healthz: HashSet<&str> = spans
+        .iter()
+        .filter(|s| s.name == "GET /healthz")
+        .map(|s| s.trace_id.as_str())
+        .collect();
+    assert!(
+        healthz.contains(parent),
+        "a sampled parent is always followed"
+    );
+    let sampled = healthz.len() - 1;
+    // Binomial(400, 0.25): mean 100, sd 8.7; ±5 sd.
+    assert!((57..=143).contains(&sampled), "sampled {sampled} of {n}");
+}
+
+/// A collector that is down costs no request: answers keep coming and the process exits cleanly.
+#[test]
+fn a_dead_collector_costs_no_request() {
+    let port = ragtrace_tests::free_port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = Process::ragtrace(
+        dir.path(),
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())],
+    );
+    let http = reqwest::blocking::Client::new();
+    for i in 0..5 {
+        let resp = http
+            .post(format!("{}/v1/chat", app.base))
+            .json(&json!({"question": format!("How do I set up the VPN? ({i})")}))
+            .send()
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+    assert!(app.terminate().success());
+}
