@@ -496,6 +496,29 @@ mod tests {
         );
     }
 
+    /// `RAGTRACE__SECTION__KEY` variables override the defaults, typed.
+    #[test]
+    fn ragtrace_variables_override_defaults() {
+        let s = Settings::load_from(
+            &Overrides::default(),
+            &env_of(&[
+                ("RAGTRACE__CHAT__TOP_K", "8"),
+                ("RAGTRACE__CATALOG__CACHE_ENABLED", "true"),
+                ("RAGTRACE__VECTOR_STORE__POOL_SIZE", "2"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.chat.top_k, 8);
+        assert!(s.catalog.cache_enabled);
+        assert_eq!(s.vector_store.pool_size, 2);
+        let err = Settings::load_from(
+            &Overrides::default(),
+            &env_of(&[("RAGTRACE__CHAT__TOP_K", "0")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("chat.top_k"), "{err}");
+    }
+
     /// Flags win over everything else.
     #[test]
     fn flags_override() {

@@ -1,0 +1,163 @@
+//! One contract for every `VectorStore`: it runs against the edge adapter always, and against a
+//! Qdrant server too when `QDRANT_URL` is set.
+
+use std::sync::Arc;
+
+use ragtrace_core::config::{Overrides, Settings, VectorStoreBackend, VectorStoreSettings};
+use ragtrace_core::vector_store::{Point, VectorStore, VectorStoreError};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+const DIM: usize = 8;
+
+fn settings(collection: &str) -> VectorStoreSettings {
+    let mut s = Settings::load_from(&Overrides::default(), &Default::default())
+        .unwrap()
+        .vector_store;
+    s.dimension = DIM;
+    s.collection = collection.to_owned();
+    s
+}
+
+fn unit(v: [f32; DIM]) -> Vec<f32> {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.iter().map(|x| x / n).collect()
+}
+
+fn payload(source: &str, title: &str) -> Map<String, Value> {
+    match json!({"source": source, "title": title, "text": title}) {
+        Value::Object(m) => m,
+        _ => unreachable!(),
+    }
+}
+
+fn point(id: u128, v: [f32; DIM], source: &str, title: &str) -> Point {
+    Point {
+        id: Uuid::from_u128(id),
+        vector: unit(v),
+        payload: payload(source, title),
+    }
+}
+
+async fn contract(store: Arc<dyn VectorStore>) {
+    store.ensure_collection().await.unwrap();
+    store
+        .ensure_collection()
+        .await
+        .expect("ensure_collection is idempotent");
+    assert_eq!(store.count().await.unwrap(), 0);
+    store
+        .upsert(vec![
+            point(1, [1., 0., 0., 0., 0., 0., 0., 0.], "a.md", "A"),
+            point(2, [0.9, 0.1, 0., 0., 0., 0., 0., 0.], "a.md", "A2"),
+            point(3, [0., 1., 0., 0., 0., 0., 0., 0.], "b.md", "B"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(store.count().await.unwrap(), 3);
+
+    // Nearest first, payload returned, top_k respected.
+    let hits = store
+        .search(unit([1., 0., 0., 0., 0., 0., 0., 0.]), 2, None)
+        .await
+        .unwrap();
+    assert_eq!(hits.len(), 2);
+    assert_eq!(hits[0].id, Uuid::from_u128(1).to_string());
+    assert_eq!(hits[0].field("title"), "A");
+    assert!(hits[0].score >= hits[1].score);
+    assert!((hits[0].score - 1.0).abs() < 1e-4);
+
+    // The score threshold drops weak matches.
+    let hits = store
+        .search(unit([1., 0., 0., 0., 0., 0., 0., 0.]), 10, Some(0.5))
+        .await
+        .unwrap();
+    assert_eq!(hits.len(), 2, "the orthogonal point scores 0");
+
+    // Upserting the same id replaces, never duplicates.
+    store
+        .upsert(vec![point(
+            3,
+            [0., 1., 0., 0., 0., 0., 0., 0.],
+            "b.md",
+            "B v2",
+        )])
+        .await
+        .unwrap();
+    assert_eq!(store.count().await.unwrap(), 3);
+    let hits = store
+        .search(unit([0., 1., 0., 0., 0., 0., 0., 0.]), 1, None)
+        .await
+        .unwrap();
+    assert_eq!(hits[0].field("title"), "B v2");
+
+    // Deleting by source removes exactly that document's points.
+    store.delete_by_source("a.md").await.unwrap();
+    assert_eq!(store.count().await.unwrap(), 1);
+
+    // Wrong dimensions are a typed error, not a panic.
+    let err = store.search(vec![1.0; DIM + 1], 1, None).await.unwrap_err();
+    assert!(
+        matches!(err, VectorStoreError::Dimension { expected: DIM, got } if got == DIM + 1)
+            || matches!(err, VectorStoreError::Backend(_)),
+        "{err:?}"
+    );
+    store.health().await.unwrap();
+    store.optimize().await.unwrap();
+    let hits = store
+        .search(unit([0., 1., 0., 0., 0., 0., 0., 0.]), 1, None)
+        .await
+        .unwrap();
+    assert_eq!(hits.len(), 1, "searchable after optimize");
+}
+
+/// The edge adapter meets the contract.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edge_store_meets_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = settings("contract").build(dir.path()).await.unwrap();
+    assert_eq!(store.backend(), "edge");
+    contract(store.clone()).await;
+    drop(store);
+}
+
+/// The edge adapter keeps its points across a reopen (durable after upsert).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edge_store_persists_across_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = settings("persist").build(dir.path()).await.unwrap();
+        store
+            .upsert(vec![point(
+                7,
+                [0., 0., 1., 0., 0., 0., 0., 0.],
+                "c.md",
+                "C",
+            )])
+            .await
+            .unwrap();
+    }
+    let store = settings("persist").build(dir.path()).await.unwrap();
+    assert_eq!(store.count().await.unwrap(), 1);
+    let hits = store
+        .search(unit([0., 0., 1., 0., 0., 0., 0., 0.]), 1, None)
+        .await
+        .unwrap();
+    assert_eq!(hits[0].field("title"), "C");
+}
+
+/// A Qdrant server meets the same contract (only when QDRANT_URL is set).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qdrant_server_meets_the_contract() {
+    let Ok(url) = std::env::var("QDRANT_URL") else {
+        eprintln!(
+            "\n!!!!! SKIPPED qdrant_server_meets_the_contract: set QDRANT_URL to a Qdrant gRPC endpoint (e.g. http://localhost:6334) to run it !!!!!\n"
+        );
+        return;
+    };
+    let mut s = settings(&format!("ragtrace_contract_{}", Uuid::new_v4().simple()));
+    s.backend = VectorStoreBackend::Qdrant;
+    s.url = url;
+    let store = s.build(std::path::Path::new("/nonexistent")).await.unwrap();
+    contract(store).await;
+}

@@ -1,0 +1,224 @@
+//! The simulator is a real OpenAI-compatible service: async-openai talks to it, and its fault
+//! profiles produce the documented answers.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use async_openai::Client;
+use async_openai::config::OpenAIConfig;
+use async_openai::types::chat::{
+    ChatCompletionRequestUserMessage, ChatCompletionStreamOptions, CreateChatCompletionRequestArgs,
+};
+use async_openai::types::embeddings::CreateEmbeddingRequestArgs;
+use futures::StreamExt as _;
+use ragtrace_sim::profile::Profiles;
+use ragtrace_sim::{RunningSim, SimOptions};
+use serde_json::{Value, json};
+
+fn start() -> RunningSim {
+    ragtrace_sim::start(
+        TcpListener::bind("127.0.0.1:0").unwrap(),
+        SimOptions {
+            profiles: Profiles::instant(),
+            ..SimOptions::default()
+        },
+    )
+    .unwrap()
+}
+
+fn client(sim: &RunningSim) -> Client<OpenAIConfig> {
+    Client::with_config(
+        OpenAIConfig::new()
+            .with_api_base(sim.openai_base_url())
+            .with_api_key("sk-test"),
+    )
+}
+
+const PROMPT: &str = "Context:\n[1] Parental leave (docs/hr-parental-leave.md)\nBirth parents get 20 weeks of paid parental leave. \
+It can be split in two blocks.\n\n[2] VPN\nThe VPN client is called Harbor.\n\nQuestion: How many weeks of parental leave do birth parents get?";
+
+/// async-openai's chat client gets an extractive, cited answer with usage, plain and streamed.
+#[actix_web::test]
+async fn async_openai_chat_plain_and_streamed() {
+    let sim = start();
+    let c = client(&sim);
+    let req = CreateChatCompletionRequestArgs::default()
+        .model("gpt-4o-mini")
+        .messages(vec![ChatCompletionRequestUserMessage::from(PROMPT).into()])
+        .build()
+        .unwrap();
+    let resp = c.chat().create(req.clone()).await.unwrap();
+    assert_eq!(
+        resp.model, "sim-gpt-4o-mini",
+        "the model name says it is simulated"
+    );
+    let text = resp.choices[0].message.content.clone().unwrap();
+    assert!(text.contains("20 weeks") && text.contains("[1]"), "{text}");
+    assert!(
+        !text.contains("Harbor"),
+        "only relevant passages are quoted"
+    );
+    let usage = resp.usage.unwrap();
+    assert!(usage.prompt_tokens > 20 && usage.completion_tokens > 5);
+
+    let mut sreq = req;
+    sreq.stream_options = Some(ChatCompletionStreamOptions {
+        include_usage: Some(true),
+        include_obfuscation: None,
+    });
+    let mut stream = c.chat().create_stream(sreq).await.unwrap();
+    let (mut streamed, mut final_usage) = (String::new(), None);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.unwrap();
+        for ch in &chunk.choices {
+            if let Some(t) = &ch.delta.content {
+                streamed.push_str(t);
+            }
+        }
+        if chunk.usage.is_some() {
+            final_usage = chunk.usage;
+        }
+    }
+    assert_eq!(streamed, text);
+    assert_eq!(
+        final_usage.unwrap().completion_tokens,
+        usage.completion_tokens
+    );
+    sim.handle.stop(true).await;
+}
+
+/// Embeddings are deterministic, of the requested dimension, in order, with token usage.
+#[actix_web::test]
+async fn async_openai_embeddings_are_deterministic() {
+    let sim = start();
+    let c = client(&sim);
+    let req = CreateEmbeddingRequestArgs::default()
+        .model("text-embedding-3-small")
+        .input(vec![
+            "reset the hub".to_owned(),
+            "parental leave".to_owned(),
+        ])
+        .dimensions(64u32)
+        .build()
+        .unwrap();
+    let a = c.embeddings().create(req.clone()).await.unwrap();
+    let b = c.embeddings().create(req).await.unwrap();
+    assert_eq!(a.data.len(), 2);
+    assert_eq!(a.data[0].embedding.len(), 64);
+    assert_eq!(a.data[0].embedding, b.data[0].embedding);
+    assert_ne!(a.data[0].embedding, a.data[1].embedding);
+    assert!(a.usage.prompt_tokens > 0);
+    sim.handle.stop(true).await;
+}
+
+/// Fault profiles set through the admin API: 500s, 429s with Retry-After, hangs, and bad input.
+#[actix_web::test]
+async fn admin_profiles_drive_faults() {
+    let sim = start();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let base = format!("http://{}", sim.addr);
+    let chat = || {
+        http.post(format!("{base}/v1/chat/completions"))
+            .json(&json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+    };
+    let put = |body: Value| {
+        http.put(format!("{base}/admin/profiles/chat"))
+            .json(&body)
+            .send()
+    };
+
+    assert_eq!(put(json!({"error_rate": 1.0})).await.unwrap().status(), 200);
+    let r = chat().await.unwrap();
+    assert_eq!(r.status(), 500);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["type"],
+        "server_error"
+    );
+
+    assert_eq!(
+        put(json!({"error_rate": 0.0, "rate_limit_rate": 1.0, "retry_after_secs": 7}))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let r = chat().await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.headers()["retry-after"], "7");
+
+    assert_eq!(
+        put(json!({"rate_limit_rate": 0.0, "hang_rate": 1.0}))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let err = chat().await.unwrap_err();
+    assert!(err.is_timeout(), "a hang is a hang: {err}");
+
+    // Invalid updates are refused with the field named; nothing changes.
+    let r = put(json!({"hang_rate": 0.5, "error_rate": 0.7}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let r = put(json!({"speed": 1})).await.unwrap();
+    assert_eq!(r.status(), 400);
+    let r = http
+        .post(format!("{base}/admin/scenarios/nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+
+    // A scenario resets everything in one call.
+    let r = http
+        .post(format!("{base}/admin/scenarios/instant"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(chat().await.unwrap().status(), 200);
+
+    // Catalog search and its validation.
+    let r: Value = http
+        .get(format!("{base}/catalog/search?q=motion+sensor&limit=3"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["results"].as_array().unwrap().len(), 3);
+    let r = http
+        .get(format!("{base}/catalog/search?q="))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = http
+        .get(format!("{base}/catalog/search?q=x&limit=500"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let models: Value = http
+        .get(format!("{base}/v1/models"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        models["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["id"].as_str().unwrap().starts_with("sim-"))
+    );
+    sim.handle.stop(true).await;
+}
