@@ -203,12 +203,20 @@ impl CatalogClient {
         url.query_pairs_mut()
             .append_pair("q", query)
             .append_pair("limit", &self.limit.to_string());
+        // The query is the user's question: recorded as REDACTED, as the HTTP conventions advise
+        // for sensitive query values.
+        let mut shown = url.clone();
+        shown
+            .query_pairs_mut()
+            .clear()
+            .append_pair("q", "REDACTED")
+            .append_pair("limit", &self.limit.to_string());
         let span = tracing::info_span!(
             "http.client",
             { attr::OTEL_NAME } = "GET",
             { attr::OTEL_KIND } = "client",
             { attr::HTTP_REQUEST_METHOD } = "GET",
-            { attr::URL_FULL } = url.as_str(),
+            { attr::URL_FULL } = shown.as_str(),
             { attr::SERVER_ADDRESS } = url.host_str().unwrap_or_default(),
             { attr::SERVER_PORT } = url.port_or_known_default().map_or(0, i64::from),
             { attr::HTTP_RESPONSE_STATUS_CODE } = tracing::field::Empty,

@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+/// OpenAI's API, used when `OPENAI_API_KEY` is set without a base URL.
+pub const OPENAI_API_BASE: &str = "https://api.openai.com/v1";
+
 /// The compiled-in defaults (TOML).
 pub const DEFAULTS: &str = include_str!("../config/default.toml");
 
@@ -289,6 +292,15 @@ impl Settings {
         let non_empty = |k: &str| env.get(k).filter(|v| !v.trim().is_empty()).cloned();
         if let Some(key) = non_empty("OPENAI_API_KEY") {
             self.llm.api_key = Some(SecretString::from(key));
+            // A key alone means OpenAI itself, with the real models the simulator stands in for.
+            if self.llm.base_url.is_empty() && non_empty("OPENAI_BASE_URL").is_none() {
+                self.llm.base_url = OPENAI_API_BASE.to_owned();
+                for model in [&mut self.llm.chat_model, &mut self.llm.embedding_model] {
+                    if let Some(real) = model.strip_prefix("sim-") {
+                        *model = real.to_owned();
+                    }
+                }
+            }
         }
         if let Some(url) = non_empty("OPENAI_BASE_URL") {
             self.llm.base_url = url;
@@ -488,6 +500,17 @@ mod tests {
         assert_eq!(s.vector_store.backend, VectorStoreBackend::Qdrant);
         assert_eq!(s.cache.backend, CacheBackend::Redis);
         assert_eq!(s.llm.base_url, "https://api.example/v1");
+        let key_only = Settings::load_from(
+            &Overrides::default(),
+            &env_of(&[("OPENAI_API_KEY", "sk-x")]),
+        )
+        .unwrap();
+        assert_eq!(
+            key_only.llm.base_url, OPENAI_API_BASE,
+            "a key alone means OpenAI"
+        );
+        assert_eq!(key_only.llm.chat_model, "gpt-4o-mini");
+        assert_eq!(key_only.llm.embedding_model, "text-embedding-3-small");
         assert_eq!(s.telemetry.otlp_endpoint, "http://collector:4317");
         assert!((s.telemetry.sample_ratio - 0.25).abs() < f64::EPSILON);
         assert!(

@@ -351,6 +351,7 @@ pub struct LlmClient {
     base_url: String,
     pricing: BTreeMap<String, ModelPrice>,
     record_content: bool,
+    dimensions: Option<u32>,
 }
 
 impl std::fmt::Debug for LlmClient {
@@ -409,7 +410,14 @@ impl LlmClient {
             base_url: base_url.to_owned(),
             pricing,
             record_content,
+            dimensions: None,
         })
+    }
+
+    /// Asks for embeddings of `dimensions` (OpenAI's `dimensions` parameter).
+    pub fn with_dimensions(mut self, dimensions: usize) -> Self {
+        self.dimensions = u32::try_from(dimensions).ok();
+        self
     }
 
     /// The chat model's name.
@@ -606,11 +614,12 @@ impl LlmClient {
         let started = Instant::now();
         let n = inputs.len();
         let result = async {
-            let req = CreateEmbeddingRequestArgs::default()
-                .model(model.clone())
-                .input(inputs)
-                .build()
-                .map_err(|e| LlmError::Protocol(e.to_string()))?;
+            let mut req = CreateEmbeddingRequestArgs::default();
+            req.model(model.clone()).input(inputs);
+            if let Some(d) = self.dimensions {
+                req.dimensions(d);
+            }
+            let req = req.build().map_err(|e| LlmError::Protocol(e.to_string()))?;
             let resp = self
                 .with_retries(&span, || {
                     let (client, req) = (self.client.clone(), req.clone());

@@ -110,7 +110,7 @@ pub mod attr {
     pub const GEN_AI_USAGE_INPUT_TOKENS: &str = "gen_ai.usage.input_tokens";
     /// Output tokens.
     pub const GEN_AI_USAGE_OUTPUT_TOKENS: &str = "gen_ai.usage.output_tokens";
-    /// Number of embedding inputs.
+    /// Dimension of the returned embeddings.
     pub const GEN_AI_EMBEDDINGS_DIMENSION_COUNT: &str = "gen_ai.embeddings.dimension.count";
     /// Tool name.
     pub const GEN_AI_TOOL_NAME: &str = "gen_ai.tool.name";
@@ -232,7 +232,8 @@ pub mod metric {
     pub const POOL_WAITING: &str = "ragtrace_pool_waiting";
     /// Time spent waiting for a connection, seconds. Label: `pool`.
     pub const POOL_WAIT_DURATION: &str = "ragtrace_pool_wait_duration_seconds";
-    /// Spans handed to the exporter. Label: `outcome` (`exported`/`failed`).
+    /// Spans handed to the exporter. Label: `outcome` (`exported`, `failed`, or `dropped` when
+    /// the bounded export queue is full).
     pub const SPANS_EXPORTED_TOTAL: &str = "ragtrace_telemetry_spans_total";
     /// Points in the vector store's collection.
     pub const VECTOR_STORE_POINTS: &str = "ragtrace_vector_store_points";

@@ -286,14 +286,18 @@ impl SpanProcessor for MaskingProcessor {
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        self.sinks.iter().map(|s| s.force_flush()).collect()
+        // Every sink is flushed even when one fails; the first failure is reported.
+        let results: Vec<OTelSdkResult> = self.sinks.iter().map(|s| s.force_flush()).collect();
+        results.into_iter().find(Result::is_err).unwrap_or(Ok(()))
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.sinks
+        let results: Vec<OTelSdkResult> = self
+            .sinks
             .iter()
             .map(|s| s.shutdown_with_timeout(timeout))
-            .collect()
+            .collect();
+        results.into_iter().find(Result::is_err).unwrap_or(Ok(()))
     }
 
     fn set_resource(&mut self, resource: &Resource) {

@@ -150,6 +150,10 @@ fn chat_request_exports_one_masked_trace() {
         .expect("catalog HTTP span");
     assert_eq!(catalog_http.attr("http.response.status_code"), "200");
     assert!(
+        catalog_http.attr("url.full").contains("q=REDACTED"),
+        "the question is not in the URL attribute"
+    );
+    assert!(
         spans
             .iter()
             .any(|s| s.kind == 2 && s.parent_span_id == catalog_http.span_id),
