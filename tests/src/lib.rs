@@ -433,8 +433,14 @@ pub struct OtlpReceiver {
 }
 
 impl OtlpReceiver {
-    /// Starts one on its own runtime (so it serves whatever runtime the test uses).
+    /// Starts one on a free port, on its own runtime (so it serves whatever runtime the test
+    /// uses).
     pub fn start() -> Self {
+        Self::start_on(0)
+    }
+
+    /// Starts one on `port` (0 = a free port).
+    pub fn start_on(port: u16) -> Self {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -443,7 +449,7 @@ impl OtlpReceiver {
         let collector = otlp::Collector::default();
         let spans = collector.0.clone();
         let listener = rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .block_on(tokio::net::TcpListener::bind(("127.0.0.1", port)))
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         rt.spawn(async move {
