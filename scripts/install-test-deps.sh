@@ -6,6 +6,13 @@ set -euo pipefail
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 
+# The official OpenAI Python SDK, to prove the simulator speaks the same protocol as OpenAI.
+if ! python3 -c 'import openai' >/dev/null 2>&1; then
+  echo "installing test dependency: openai (Python SDK)" >&2
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore openai \
+    || python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --break-system-packages openai
+fi
+
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

@@ -257,3 +257,33 @@ fn a_dead_collector_costs_no_request() {
     }
     assert!(app.terminate().success());
 }
+
+/// With `chat.record_content` on, prompt and completion text are recorded, still masked.
+#[test]
+fn content_is_recorded_only_when_switched_on_and_masked() {
+    let receiver = OtlpReceiver::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = Process::ragtrace(
+        dir.path(),
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.as_str()),
+            ("RAGTRACE__CHAT__RECORD_CONTENT", "true"),
+        ],
+    );
+    let resp = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/chat", app.base))
+        .json(&json!({"question": format!("How do I reset the Lumen Hub 2? key {SECRET_KEY}")}))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(app.terminate().success());
+    let spans = receiver.spans();
+    let chat = find(&spans, "chat sim-gpt-4o-mini");
+    let input = chat.attr("gen_ai.input.messages");
+    assert!(input.contains("How do I reset the Lumen Hub 2?"), "{input}");
+    assert!(
+        input.contains("key ****") && !input.contains(SECRET_KEY),
+        "{input}"
+    );
+    assert!(chat.attr("gen_ai.output.messages").contains("assistant"));
+}
