@@ -70,8 +70,15 @@ impl std::fmt::Debug for Application {
 /// attributes the handlers record.
 pub struct RagRootSpan;
 
+/// Probes and scrapes are not traced: a Prometheus scrape every few seconds would bury the
+/// requests worth looking at. They are still counted in the HTTP metrics.
+pub const UNTRACED_PATHS: [&str; 3] = ["/metrics", "/healthz", "/readyz"];
+
 impl RootSpanBuilder for RagRootSpan {
     fn on_request_start(request: &ServiceRequest) -> tracing::Span {
+        if UNTRACED_PATHS.contains(&request.path()) {
+            return tracing::Span::none();
+        }
         tracing_actix_web::root_span!(
             request,
             user.id = tracing::field::Empty,
