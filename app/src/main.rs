@@ -22,16 +22,34 @@ struct Cli {
     config: Option<PathBuf>,
 }
 
-#[actix_web::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let settings = Settings::load(&Overrides {
         file: cli.config,
         addr: cli.addr,
         data_dir: cli.data_dir,
     })?;
-    let _telemetry = ragtrace_core::telemetry::init(&settings.telemetry, Vec::new())?;
+    let telemetry = ragtrace_core::telemetry::init(&settings.telemetry, Vec::new())?;
+    let result = actix_web::rt::System::new().block_on(serve(settings));
+    // Flushes spans outside the server's runtime, after it has stopped.
+    drop(telemetry);
+    result
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(settings).await?;
+    // Signals are registered before the banner says we are up, so none can be missed.
+    let handle = app.handle();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    actix_web::rt::spawn(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("shutting down: finishing requests in flight");
+        handle.stop(true).await;
+    });
     app.print_banner();
     app.run_until_stopped().await?;
     Ok(())

@@ -342,6 +342,9 @@ impl Application {
                 .default_service(web::to(routes::not_found))
         })
         .shutdown_timeout(5)
+        // The binary handles SIGINT/SIGTERM itself (see main.rs), registered before the banner
+        // is printed, so a signal can never arrive before anyone listens for it.
+        .disable_signals()
         .listen(listener)?
         .run();
 

@@ -124,6 +124,9 @@ pub fn start(listener: TcpListener, options: SimOptions) -> std::io::Result<Runn
     .workers(options.workers.max(1))
     // A hanging request must not hold up shutdown for its whole hang.
     .shutdown_timeout(1)
+    // Whoever starts the simulator stops it: the app after its own server, the standalone
+    // binary on SIGINT/SIGTERM.
+    .disable_signals()
     .listen(listener)?
     .run();
     let handle = server.handle();

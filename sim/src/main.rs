@@ -54,6 +54,9 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
     profiles
         .apply_str(&cli.profile)
         .map_err(|e| anyhow::anyhow!("invalid --profile: {e}"))?;
+    // Signals first, so none can arrive before anyone listens for it.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let listener =
         TcpListener::bind(&cli.addr).with_context(|| format!("cannot listen on {}", cli.addr))?;
     let sim = start(
@@ -66,9 +69,8 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         },
     )?;
     tracing::info!(addr = %sim.addr, scenario = scenario.as_str(), "ragtrace-sim listening: OpenAI-compatible API at {}, catalog at {}", sim.openai_base_url(), sim.catalog_base_url());
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
-        r = tokio::signal::ctrl_c() => r?,
+        _ = int.recv() => {}
         _ = term.recv() => {}
     }
     tracing::info!("shutting down");
