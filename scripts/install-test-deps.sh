@@ -8,7 +8,7 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 # promtool and a real Prometheus, for the stack checks (tests/tests/stack.rs).
 command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 # amtool and a real Alertmanager.
-command -v amtool >/dev/null 2>&1 && command -v alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+command -v amtool >/dev/null 2>&1 && command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 
 # The official OpenAI Python SDK, to prove the simulator speaks the same protocol as OpenAI.
 if ! python3 -c 'import openai' >/dev/null 2>&1; then

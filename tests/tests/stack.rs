@@ -263,3 +263,210 @@ async fn prometheus_scrapes_the_app_and_every_query_has_data() {
     );
     app.stop().await;
 }
+
+/// A minimal HTTP receiver standing in for Slack's webhook: records each POSTed JSON body.
+fn slack_stand_in() -> (u16, std::sync::mpsc::Receiver<Value>) {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut len = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; len];
+            let _ = reader.read_exact(&mut body);
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+            if let Ok(v) = serde_json::from_slice(&body) {
+                let _ = tx.send(v);
+            }
+        }
+    });
+    (port, rx)
+}
+
+/// Starts Alertmanager through the stack's own entrypoint (prometheus/alertmanager/start.sh)
+/// with the repository's configs copied to `dir` and the Slack secret file holding `secret`.
+fn start_alertmanager(
+    binary: &Path,
+    dir: &Path,
+    secret: &str,
+) -> (Killed, u16, std::sync::Arc<std::sync::Mutex<String>>) {
+    let prom = repo().join("prometheus");
+    let secret_file = dir.join("slack_webhook_url");
+    std::fs::write(&secret_file, secret).unwrap();
+    for file in ["alertmanager.yml", "alertmanager-noop.yml"] {
+        let text = std::fs::read_to_string(prom.join(file)).unwrap().replace(
+            "/etc/alertmanager/secrets/slack_webhook_url",
+            &secret_file.display().to_string(),
+        );
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+    std::fs::create_dir_all(dir.join("alertmanager/templates")).unwrap();
+    for e in std::fs::read_dir(prom.join("alertmanager/templates")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(
+            &p,
+            dir.join("alertmanager/templates")
+                .join(p.file_name().unwrap()),
+        )
+        .unwrap();
+    }
+    let port = free_port();
+    let mut child = Command::new("sh")
+        .arg(prom.join("alertmanager/start.sh"))
+        .arg(format!("--storage.path={}", dir.join("data").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--cluster.listen-address=")
+        .current_dir(dir)
+        .env("ALERTMANAGER_BIN", binary)
+        .env("ALERTMANAGER_CONFIG_DIR", dir)
+        .env("SLACK_WEBHOOK_URL_FILE", &secret_file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let stderr = child.stderr.take().unwrap();
+    let log2 = log.clone();
+    std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            log2.lock().unwrap().push_str(&(line + "\n"));
+        }
+    });
+    (Killed(child), port, log)
+}
+
+async fn wait_ready(http: &reqwest::Client, port: u16, log: &std::sync::Mutex<String>) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !http
+        .get(format!("http://127.0.0.1:{port}/-/ready"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(
+            Instant::now() < deadline,
+            "alertmanager did not start:\n{}",
+            log.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn critical_alert() -> Value {
+    json!([{
+        "labels": {"alertname": "RagtraceHighErrorRate", "severity": "critical", "service": "ragtrace"},
+        "annotations": {
+            "summary": "More than 10% of chat requests fail",
+            "description": "23% of chat requests failed over the last 5 minutes.",
+            "runbook_url": "https://example.invalid/docs/runbooks.md#ragtracehigherrorrate"
+        },
+        "generatorURL": "http://localhost:9090/graph"
+    }])
+}
+
+/// A real Alertmanager, started by the stack's entrypoint, delivers a firing critical alert to
+/// the Slack webhook: the critical channel, the red emoji and colour, and the alert's text.
+#[actix_web::test]
+async fn alertmanager_delivers_a_critical_alert_to_slack() {
+    let Some(binary) = require_tool(
+        "prometheus-alertmanager",
+        "alertmanager_delivers_a_critical_alert_to_slack",
+    ) else {
+        return;
+    };
+    let (hook_port, received) = slack_stand_in();
+    let dir = tempfile::tempdir().unwrap();
+    let (_am, port, log) = start_alertmanager(
+        &binary,
+        dir.path(),
+        &format!("http://127.0.0.1:{hook_port}/services/T000/B000/XXXX"),
+    );
+    let http = reqwest::Client::new();
+    wait_ready(&http, port, &log).await;
+    assert!(
+        log.lock().unwrap().contains("Slack webhook URL found"),
+        "{}",
+        log.lock().unwrap()
+    );
+    let resp = http
+        .post(format!("http://127.0.0.1:{port}/api/v2/alerts"))
+        .json(&critical_alert())
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+
+    let payload =
+        tokio::task::spawn_blocking(move || received.recv_timeout(Duration::from_secs(60)))
+            .await
+            .unwrap()
+            .expect("Alertmanager posted to the Slack webhook");
+    assert_eq!(payload["channel"], "#ragtrace-critical", "{payload}");
+    let attachment = &payload["attachments"][0];
+    assert_eq!(attachment["color"], "danger", "{payload}");
+    let title = attachment["title"].as_str().unwrap();
+    assert!(
+        title.contains('🔴') && title.contains("RagtraceHighErrorRate"),
+        "{title}"
+    );
+    let text = attachment["text"].as_str().unwrap();
+    assert!(text.contains("23% of chat requests failed"), "{text}");
+}
+
+/// Without a Slack URL the entrypoint starts the no-op configuration: Alertmanager runs, accepts
+/// alerts, and sends nothing.
+#[actix_web::test]
+async fn alertmanager_without_slack_is_a_clear_noop() {
+    let Some(binary) = require_tool(
+        "prometheus-alertmanager",
+        "alertmanager_without_slack_is_a_clear_noop",
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_am, port, log) = start_alertmanager(&binary, dir.path(), "");
+    let http = reqwest::Client::new();
+    wait_ready(&http, port, &log).await;
+    assert!(
+        log.lock().unwrap().contains("Slack notifications are off"),
+        "{}",
+        log.lock().unwrap()
+    );
+    let resp = http
+        .post(format!("http://127.0.0.1:{port}/api/v2/alerts"))
+        .json(&critical_alert())
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success());
+    let alerts: Value = http
+        .get(format!("http://127.0.0.1:{port}/api/v2/alerts"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        alerts.as_array().unwrap().len(),
+        1,
+        "the alert is kept and visible: {alerts}"
+    );
+}
