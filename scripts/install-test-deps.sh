@@ -17,6 +17,30 @@ if ! python3 -c 'import openai' >/dev/null 2>&1; then
     || python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --break-system-packages openai
 fi
 
+# PyYAML and jsonschema for scripts/check-stack.py.
+if ! python3 -c 'import yaml, jsonschema' >/dev/null 2>&1; then
+  echo "installing test dependencies: pyyaml jsonschema (Python)" >&2
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore pyyaml jsonschema \
+    || python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --break-system-packages pyyaml jsonschema
+fi
+
+# The Compose specification's JSON schema, as shipped inside the docker-compose package on PyPI
+# (compose/config/compose_spec.json), cached outside the clone.
+schema="${RAGTRACE_COMPOSE_SCHEMA:-$HOME/.cache/ragtrace/compose_spec.json}"
+if [ ! -s "$schema" ]; then
+  echo "fetching the Compose specification schema (docker-compose wheel from PyPI)" >&2
+  mkdir -p "$(dirname "$schema")"
+  tmp=$(mktemp -d)
+  python3 -m pip download --quiet --disable-pip-version-check --no-deps -d "$tmp" docker-compose==1.29.2
+  python3 - "$tmp" "$schema" <<'PY'
+import glob, sys, zipfile
+wheel = glob.glob(sys.argv[1] + "/docker_compose-*.whl")[0]
+with zipfile.ZipFile(wheel) as z, open(sys.argv[2], "wb") as out:
+    out.write(z.read("compose/config/compose_spec.json"))
+PY
+  rm -rf "$tmp"
+fi
+
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

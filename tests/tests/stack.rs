@@ -470,3 +470,40 @@ async fn alertmanager_without_slack_is_a_clear_noop() {
         "the alert is kept and visible: {alerts}"
     );
 }
+
+/// docker-compose.yml validates against the Compose specification's JSON schema, every mounted
+/// file exists, images are pinned, every service has a healthcheck and a memory limit, every
+/// dashboard datasource is provisioned, and the collector's pipelines use only defined
+/// components (scripts/check-stack.py).
+#[test]
+fn compose_dashboards_and_collector_configs_are_consistent() {
+    if require_tool(
+        "python3",
+        "compose_dashboards_and_collector_configs_are_consistent",
+    )
+    .is_none()
+    {
+        return;
+    }
+    let schema = std::env::var("RAGTRACE_COMPOSE_SCHEMA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default())
+                .join(".cache/ragtrace/compose_spec.json")
+        });
+    let have_deps = Command::new("python3")
+        .args(["-c", "import yaml, jsonschema"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !schema.is_file() || !have_deps {
+        let msg = "\n\n!!!!! SKIPPED compose_dashboards_and_collector_configs_are_consistent: the Compose schema or PyYAML/jsonschema is missing. Run scripts/test.sh (it installs them) !!!!!\n";
+        assert!(!ragtrace_tests::in_ci(), "{msg}");
+        eprintln!("{msg}");
+        return;
+    }
+    run_ok(
+        Command::new("python3")
+            .arg(repo().join("scripts/check-stack.py"))
+            .arg(&schema),
+    );
+}
