@@ -195,6 +195,18 @@ impl TestApp {
     }
 }
 
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Not stopped (a failed assertion): the server and its edge store are dropped later,
+        // with the runtime. Keep the data dir so the store can still flush into it.
+        if self.task.is_some()
+            && let Some(dir) = self._dir.take()
+        {
+            let _ = dir.keep();
+        }
+    }
+}
+
 /// Parses a server-sent events body into (event, data) pairs.
 pub fn parse_sse(body: &str) -> Vec<(String, serde_json::Value)> {
     body.split("\n\n")
