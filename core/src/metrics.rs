@@ -143,7 +143,7 @@ pub fn register_series(chat_model: &str, embedding_model: &str) {
                 .increment(0);
         }
     }
-    for outcome in ["ok", "error"] {
+    for outcome in ["ok", "error", "rejected"] {
         for hit in ["true", "false"] {
             metrics::counter!(metric::CHAT_REQUESTS_TOTAL, "outcome" => outcome, "cache_hit" => hit)
                 .increment(0);

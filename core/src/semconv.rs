@@ -222,7 +222,8 @@ pub mod metric {
     pub const CACHE_REQUESTS_TOTAL: &str = "ragtrace_cache_requests_total";
     /// Errors by type. Label: `type`.
     pub const ERRORS_TOTAL: &str = "ragtrace_errors_total";
-    /// Chat requests by outcome. Labels: `outcome` (`ok`/`error`), `cache_hit`.
+    /// Chat requests by outcome. Labels: `outcome` (`ok`; `error` = the service failed, 5xx or an
+    /// error event mid-stream; `rejected` = the request was invalid, 4xx), `cache_hit`.
     pub const CHAT_REQUESTS_TOTAL: &str = "ragtrace_chat_requests_total";
     /// Configured pool size. Label: `pool` (`vector_store`/`redis`).
     pub const POOL_SIZE: &str = "ragtrace_pool_size";

@@ -166,6 +166,19 @@ async fn bad_input_gets_clear_json_errors() {
         );
         assert_eq!(err["field"].as_str(), *field, "{json}");
     }
+    // Invalid requests are "rejected", not errors of the service: they do not burn the SLO.
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let value = |series: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(series))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or(0.0)
+    };
+    assert!(
+        value(r#"ragtrace_chat_requests_total{outcome="rejected",cache_hit="false"}"#)
+            >= cases.len() as f64
+    );
     let resp = app.get("/v1/nope").await;
     assert_eq!(resp.status(), 404);
     assert_eq!(

@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, ResponseError as _, web};
 use bytes::Bytes;
 use futures::StreamExt as _;
 use ragtrace_core::llm::StreamEvent;
@@ -65,7 +65,14 @@ pub async fn chat(
     let result = handle(&state, &root, payload).await;
     if let Err(e) = &result {
         e.count();
-        count_request("error", false);
+        // The caller's mistakes are not the service's errors: they do not count against the
+        // error-rate SLO.
+        let outcome = if e.status_code().is_client_error() {
+            "rejected"
+        } else {
+            "error"
+        };
+        count_request(outcome, false);
         root.record(attr::ERROR_TYPE, e.kind());
     }
     result
