@@ -17,6 +17,7 @@
 //! - [`llm`]: chat and embeddings over async-openai, with retries, spans and metrics.
 //! - [`catalog`]: the external product-search API client.
 //! - [`tokens`]: token counting with tiktoken.
+//! - [`trace_store`]: the bounded in-process store of recent traces and the time breakdown.
 #![warn(missing_docs)]
 
 pub mod cache;
@@ -29,4 +30,5 @@ pub mod pool;
 pub mod semconv;
 pub mod telemetry;
 pub mod tokens;
+pub mod trace_store;
 pub mod vector_store;
