@@ -2,9 +2,12 @@
 
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use clap::Parser;
 use ragtrace::startup::Application;
 use ragtrace_core::config::{Overrides, Settings};
+use ragtrace_core::trace_store::TraceStore;
 
 /// Retrieval-augmented chat service, traced end to end. With no configuration it runs fully
 /// embedded: in-process vector store, cache and simulated LLM.
@@ -29,15 +32,20 @@ fn main() -> anyhow::Result<()> {
         addr: cli.addr,
         data_dir: cli.data_dir,
     })?;
-    let telemetry = ragtrace_core::telemetry::init(&settings.telemetry, Vec::new())?;
-    let result = actix_web::rt::System::new().block_on(serve(settings));
+    let traces = settings.trace_store.build();
+    let telemetry = ragtrace_core::telemetry::init(
+        &settings.telemetry,
+        ragtrace_core::trace_store::sinks(traces.as_ref()),
+        settings.trace_store.keep_all,
+    )?;
+    let result = actix_web::rt::System::new().block_on(serve(settings, traces));
     // Flushes spans outside the server's runtime, after it has stopped.
     drop(telemetry);
     result
 }
 
-async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let app = Application::build(settings).await?;
+async fn serve(settings: Settings, traces: Option<Arc<TraceStore>>) -> anyhow::Result<()> {
+    let app = Application::build(settings, traces).await?;
     // Signals are registered before the banner says we are up, so none can be missed.
     let handle = app.handle();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

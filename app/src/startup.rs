@@ -18,9 +18,11 @@ use ragtrace_core::llm::LlmClient;
 use ragtrace_core::semconv::metric;
 use ragtrace_core::telemetry::traceparent_of;
 use ragtrace_core::tokens::Tokenizer;
+use ragtrace_core::trace_store::TraceStore;
 use ragtrace_sim::profile::Profiles;
 use ragtrace_sim::{RunningSim, SimOptions};
 use secrecy::SecretString;
+use std::sync::Arc;
 use tracing_actix_web::{DefaultRootSpanBuilder, RootSpan, RootSpanBuilder, TracingLogger};
 
 use crate::pipeline::Pipeline;
@@ -39,6 +41,8 @@ pub struct AppState {
     pub llm_base_url: String,
     /// LLM API key (for readiness).
     pub llm_api_key: Option<SecretString>,
+    /// Recent traces, when the in-process store is on.
+    pub traces: Option<Arc<TraceStore>>,
 }
 
 /// What the app uses for each concern: printed at start, never a secret.
@@ -70,13 +74,18 @@ impl std::fmt::Debug for Application {
 /// attributes the handlers record.
 pub struct RagRootSpan;
 
-/// Probes and scrapes are not traced: a Prometheus scrape every few seconds would bury the
-/// requests worth looking at. They are still counted in the HTTP metrics.
+/// Probes, scrapes and the trace viewer's own API are not traced: a Prometheus scrape every few
+/// seconds, or a viewer polling for traces, would bury the requests worth looking at. They are
+/// still counted in the HTTP metrics.
 pub const UNTRACED_PATHS: [&str; 3] = ["/metrics", "/healthz", "/readyz"];
+
+/// Path prefixes that are not traced (see [`UNTRACED_PATHS`]).
+pub const UNTRACED_PREFIXES: [&str; 1] = ["/api/"];
 
 impl RootSpanBuilder for RagRootSpan {
     fn on_request_start(request: &ServiceRequest) -> tracing::Span {
-        if UNTRACED_PATHS.contains(&request.path()) {
+        let path = request.path();
+        if UNTRACED_PATHS.contains(&path) || UNTRACED_PREFIXES.iter().any(|p| path.starts_with(p)) {
             return tracing::Span::none();
         }
         tracing_actix_web::root_span!(
@@ -140,7 +149,10 @@ async fn http_metrics(
 
 impl Application {
     /// Builds every adapter and binds the listener.
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(
+        settings: Settings,
+        traces: Option<Arc<TraceStore>>,
+    ) -> anyhow::Result<Self> {
         let _ = ragtrace_core::metrics::handle();
         ragtrace_core::metrics::register_series(
             &settings.llm.chat_model,
@@ -314,6 +326,7 @@ impl Application {
                 .context("cannot build the HTTP client")?,
             llm_base_url,
             llm_api_key: settings.llm.api_key.clone(),
+            traces,
         });
 
         let listener = TcpListener::bind(&settings.server.addr).with_context(|| {
@@ -339,6 +352,14 @@ impl Application {
                 .service(web::resource("/healthz").route(web::get().to(routes::health::healthz)))
                 .service(web::resource("/readyz").route(web::get().to(routes::health::readyz)))
                 .service(web::resource("/metrics").route(web::get().to(routes::metrics)))
+                .service(web::resource("/api/traces").route(web::get().to(routes::traces::list)))
+                .service(
+                    web::resource("/api/traces/{trace_id}")
+                        .route(web::get().to(routes::traces::get)),
+                )
+                .service(
+                    web::resource("/api/breakdown").route(web::get().to(routes::traces::breakdown)),
+                )
                 .default_service(web::to(routes::not_found))
         })
         .shutdown_timeout(5)

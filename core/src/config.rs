@@ -52,6 +52,8 @@ pub struct Settings {
     pub simulator: SimulatorSettings,
     /// Traces, logs and metrics.
     pub telemetry: TelemetrySettings,
+    /// The in-process trace store behind `/api/traces`.
+    pub trace_store: TraceStoreSettings,
     /// USD per one million tokens, by model name.
     #[serde(default)]
     pub pricing: BTreeMap<String, ModelPrice>,
@@ -225,6 +227,20 @@ pub struct TelemetrySettings {
     pub log_format: String,
 }
 
+/// In-process trace store settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TraceStoreSettings {
+    /// Keep recent traces in memory and serve them on `/api/traces`.
+    pub enabled: bool,
+    /// Traces kept at most.
+    pub max_traces: usize,
+    /// Approximate bytes kept at most.
+    pub max_bytes: usize,
+    /// Keep every trace even when export is sampled (the sampling ratio then applies to export
+    /// only, by trace id).
+    pub keep_all: bool,
+}
+
 /// Price of a model, USD per one million tokens.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
 pub struct ModelPrice {
@@ -374,6 +390,11 @@ impl Settings {
             "must be set (or QDRANT_URL) when backend = \"qdrant\"",
         )?;
         rule("cache.pool_size", self.cache.pool_size > 0, "must be > 0")?;
+        rule(
+            "trace_store.max_traces",
+            self.trace_store.max_traces > 0,
+            "must be > 0",
+        )?;
         rule("cache.capacity", self.cache.capacity > 0, "must be > 0")?;
         rule(
             "cache.url",

@@ -105,10 +105,13 @@ impl Drop for TelemetryGuard {
 /// Installs the global subscriber, propagator and tracer provider for `service_name`.
 ///
 /// `extra` processors (such as the in-process trace store) receive the same masked spans as the
-/// exporter. Calling `init` twice in one process keeps the first subscriber.
+/// exporter. With `record_all`, every trace is recorded (the extra processors see them all) and
+/// the sampling ratio applies to OTLP export only. Calling `init` twice in one process keeps the
+/// first subscriber.
 pub fn init(
     settings: &TelemetrySettings,
     extra: Vec<Box<dyn SpanProcessor>>,
+    record_all: bool,
 ) -> Result<TelemetryGuard, TelemetryError> {
     global::set_text_map_propagator(TraceContextPropagator::new());
 
@@ -151,14 +154,19 @@ pub fn init(
             inner: bsp,
             in_flight,
             max_in_flight: settings.max_queue_size,
+            export_ratio: (record_all && settings.sample_ratio < 1.0)
+                .then_some(settings.sample_ratio),
         }));
         runtime = Some(rt);
     }
 
+    let sampler = if record_all {
+        Sampler::AlwaysOn
+    } else {
+        Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(settings.sample_ratio)))
+    };
     let provider = SdkTracerProvider::builder()
-        .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
-            settings.sample_ratio,
-        ))))
+        .with_sampler(sampler)
         .with_resource(
             Resource::builder()
                 .with_service_name(settings.service_name.clone())
@@ -314,6 +322,18 @@ struct BoundedExport<P> {
     inner: P,
     in_flight: Arc<AtomicUsize>,
     max_in_flight: usize,
+    // When every trace is recorded (for the in-process store), export keeps this share of them,
+    // chosen by trace id exactly as the SDK's TraceIdRatioBased sampler would.
+    export_ratio: Option<f64>,
+}
+
+/// The SDK's trace-id ratio decision: the low 63 bits of the trace id against the ratio.
+pub fn trace_id_sampled(trace_id: opentelemetry::trace::TraceId, ratio: f64) -> bool {
+    let bound = (ratio.clamp(0.0, 1.0) * (1u64 << 63) as f64) as u64;
+    let bytes = trace_id.to_bytes();
+    let mut low = [0u8; 8];
+    low.copy_from_slice(&bytes[8..]);
+    (u64::from_be_bytes(low) >> 1) < bound
 }
 
 impl<P: SpanProcessor> SpanProcessor for BoundedExport<P> {
@@ -322,6 +342,11 @@ impl<P: SpanProcessor> SpanProcessor for BoundedExport<P> {
     }
 
     fn on_end(&self, span: SpanData) {
+        if let Some(ratio) = self.export_ratio
+            && !trace_id_sampled(span.span_context.trace_id(), ratio)
+        {
+            return;
+        }
         let admitted = self
             .in_flight
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
@@ -568,6 +593,7 @@ mod tests {
             inner: inner.clone(),
             in_flight: in_flight.clone(),
             max_in_flight: 2,
+            export_ratio: None,
         };
         for _ in 0..5 {
             p.on_end(span_with(vec![], "e"));

@@ -255,7 +255,11 @@ impl StoredTrace {
             .max()
             .unwrap_or(0);
         let root = self.root();
-        let find = |key: &str| self.spans.iter().find_map(|s| s.attr(key).cloned());
+        // The root's value wins (the request's cost is on the root; a child's is only its part).
+        let find = |key: &str| {
+            root.and_then(|r| r.attr(key).cloned())
+                .or_else(|| self.spans.iter().find_map(|s| s.attr(key).cloned()))
+        };
         TraceSummary {
             trace_id: self.trace_id.clone(),
             root: root.map(|r| r.name.clone()).unwrap_or_default(),
@@ -303,6 +307,33 @@ pub struct TraceQuery {
     pub limit: Option<usize>,
     /// Traces to skip (pagination).
     pub offset: Option<usize>,
+}
+
+impl TraceQuery {
+    /// Whether `t` passes every filter.
+    pub fn matches(&self, t: &StoredTrace) -> bool {
+        if self
+            .operation
+            .as_ref()
+            .is_some_and(|op| !t.spans.iter().any(|s| &s.name == op))
+        {
+            return false;
+        }
+        let s = t.summary();
+        self.service.as_ref().is_none_or(|v| &s.service == v)
+            && self
+                .min_duration_ms
+                .is_none_or(|ms| s.duration_us as f64 >= ms * 1000.0)
+            && self
+                .max_duration_ms
+                .is_none_or(|ms| s.duration_us as f64 <= ms * 1000.0)
+            && self.error.is_none_or(|e| s.error == e)
+            && self
+                .user_id
+                .as_ref()
+                .is_none_or(|u| s.user_id.as_ref() == Some(u))
+            && self.cache_hit.is_none_or(|c| s.cache_hit == Some(c))
+    }
 }
 
 /// A page of the trace list.
@@ -418,15 +449,17 @@ impl TraceStore {
         Some(t)
     }
 
-    /// The newest `n` traces, newest first.
-    pub fn recent(&self, n: usize) -> Vec<StoredTrace> {
+    /// The newest `n` traces matching the filters of `q` (its paging is ignored), newest first.
+    pub fn matching(&self, q: &TraceQuery, n: usize) -> Vec<StoredTrace> {
         let inner = self.lock();
         inner
             .order
             .iter()
             .rev()
+            .filter_map(|id| inner.traces.get(id))
+            .filter(|t| q.matches(t))
             .take(n)
-            .filter_map(|id| inner.traces.get(id).cloned())
+            .cloned()
             .collect()
     }
 
@@ -440,24 +473,8 @@ impl TraceStore {
             .iter()
             .rev()
             .filter_map(|id| inner.traces.get(id))
-            .filter(|t| {
-                q.operation
-                    .as_ref()
-                    .is_none_or(|op| t.spans.iter().any(|s| &s.name == op))
-            })
+            .filter(|t| q.matches(t))
             .map(StoredTrace::summary)
-            .filter(|s| {
-                q.service.as_ref().is_none_or(|v| &s.service == v)
-                    && q.min_duration_ms
-                        .is_none_or(|ms| s.duration_us as f64 >= ms * 1000.0)
-                    && q.max_duration_ms
-                        .is_none_or(|ms| s.duration_us as f64 <= ms * 1000.0)
-                    && q.error.is_none_or(|e| s.error == e)
-                    && q.user_id
-                        .as_ref()
-                        .is_none_or(|u| s.user_id.as_ref() == Some(u))
-                    && q.cache_hit.is_none_or(|c| s.cache_hit == Some(c))
-            })
             .collect();
         let total = matching.len();
         TracePage {
@@ -559,6 +576,23 @@ pub fn breakdown(traces: &[StoredTrace]) -> Breakdown {
         stages,
         slowest_stage,
     }
+}
+
+impl crate::config::TraceStoreSettings {
+    /// The configured store, or `None` when it is off.
+    pub fn build(&self) -> Option<Arc<TraceStore>> {
+        self.enabled
+            .then(|| Arc::new(TraceStore::new(self.max_traces, self.max_bytes)))
+    }
+}
+
+/// The span processors that feed `store` (none when there is no store), for
+/// [`crate::telemetry::init`].
+pub fn sinks(store: Option<&Arc<TraceStore>>) -> Vec<Box<dyn SpanProcessor>> {
+    store
+        .map(|s| Box::new(TraceStoreProcessor::new(s.clone())) as Box<dyn SpanProcessor>)
+        .into_iter()
+        .collect()
 }
 
 /// Feeds finished spans into a [`TraceStore`].

@@ -34,7 +34,7 @@ fn main() -> anyhow::Result<()> {
     if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
         settings.telemetry.service_name = "ragtrace-sim".into();
     }
-    let telemetry = ragtrace_core::telemetry::init(&settings.telemetry, Vec::new())?;
+    let telemetry = ragtrace_core::telemetry::init(&settings.telemetry, Vec::new(), false)?;
     let _ = ragtrace_core::metrics::handle();
     let result = actix_web::rt::System::new().block_on(serve(cli));
     // Flushes spans outside the server's runtime, after it has stopped.

@@ -113,8 +113,24 @@ pub fn init_telemetry() {
     GUARD.get_or_init(|| {
         let mut s = test_settings(Path::new("/nonexistent"), &[]).telemetry;
         s.log_filter = "warn".into();
-        std::sync::Mutex::new(ragtrace_core::telemetry::init(&s, Vec::new()).expect("telemetry"))
+        std::sync::Mutex::new(
+            ragtrace_core::telemetry::init(
+                &s,
+                ragtrace_core::trace_store::sinks(Some(&trace_store())),
+                false,
+            )
+            .expect("telemetry"),
+        )
     });
+}
+
+/// The test process's trace store (one per process, like the tracer provider).
+pub fn trace_store() -> Arc<ragtrace_core::trace_store::TraceStore> {
+    static STORE: std::sync::OnceLock<Arc<ragtrace_core::trace_store::TraceStore>> =
+        std::sync::OnceLock::new();
+    STORE
+        .get_or_init(|| Arc::new(ragtrace_core::trace_store::TraceStore::new(5000, 256 << 20)))
+        .clone()
 }
 
 impl TestApp {
@@ -130,7 +146,9 @@ impl TestApp {
     /// Starts the app with `settings`.
     pub async fn spawn_with(settings: Settings) -> Self {
         init_telemetry();
-        let app = Application::build(settings).await.expect("app builds");
+        let app = Application::build(settings, Some(trace_store()))
+            .await
+            .expect("app builds");
         let base = format!("http://127.0.0.1:{}", app.port());
         let state = app.state();
         let handle = app.handle();

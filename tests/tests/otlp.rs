@@ -294,3 +294,46 @@ fn content_is_recorded_only_when_switched_on_and_masked() {
     );
     assert!(chat.attr("gen_ai.output.messages").contains("assistant"));
 }
+
+/// The in-process store keeps what the sampler keeps; with `trace_store.keep_all` it keeps every
+/// trace while export stays sampled.
+#[test]
+fn the_store_keeps_every_trace_only_when_asked() {
+    for keep_all in [false, true] {
+        let receiver = OtlpReceiver::start();
+        let dir = tempfile::tempdir().unwrap();
+        let keep = keep_all.to_string();
+        let mut app = Process::ragtrace(
+            dir.path(),
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.as_str()),
+                ("OTEL_TRACES_SAMPLER", "traceidratio"),
+                ("OTEL_TRACES_SAMPLER_ARG", "0.0"),
+                ("RAGTRACE__TRACE_STORE__KEEP_ALL", keep.as_str()),
+            ],
+        );
+        let http = reqwest::blocking::Client::new();
+        for i in 0..3 {
+            let resp = http
+                .post(format!("{}/v1/chat", app.base))
+                .json(&json!({"question": format!("How do I set up the VPN? ({i})")}))
+                .send()
+                .unwrap();
+            assert_eq!(resp.status(), 200);
+        }
+        let listed: serde_json::Value = http
+            .get(format!("{}/api/traces?operation=POST%20/v1/chat", app.base))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert!(app.terminate().success());
+        let stored = listed["total"].as_u64().unwrap();
+        if keep_all {
+            assert_eq!(stored, 3, "every trace is kept: {listed}");
+        } else {
+            assert_eq!(stored, 0, "nothing sampled, nothing stored: {listed}");
+        }
+        assert!(receiver.spans().is_empty(), "export stays sampled at 0 %");
+    }
+}

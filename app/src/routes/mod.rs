@@ -2,6 +2,7 @@
 
 pub mod chat;
 pub mod health;
+pub mod traces;
 
 use actix_web::{HttpRequest, HttpResponse};
 

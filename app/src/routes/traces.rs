@@ -1,0 +1,103 @@
+//! The trace API over the in-process store: `GET /api/traces` (filtered, newest first,
+//! paginated), `GET /api/traces/{trace_id}` (every span) and `GET /api/breakdown` (where the time
+//! of recent requests goes, stage by stage, against each stage's budget).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use ragtrace_core::trace_store::{TraceQuery, TraceStore, breakdown as compute_breakdown};
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+fn store(state: &AppState) -> Result<&TraceStore, ApiError> {
+    state.traces.as_deref().ok_or_else(|| {
+        ApiError::validation(
+            "trace_store.enabled",
+            "is false, so no traces are kept in-process",
+            "set RAGTRACE__TRACE_STORE__ENABLED=true, or look the trace up in Jaeger",
+        )
+    })
+}
+
+fn parse_query<T: serde::de::DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
+    web::Query::<T>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .map_err(|e| ApiError::schema(None, &format!("invalid query string: {e}")))
+}
+
+/// `GET /api/traces?service=&operation=&min_duration_ms=&max_duration_ms=&error=&user_id=&cache_hit=&limit=&offset=`
+pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let store = store(&state)?;
+    let q: TraceQuery = parse_query(&req)?;
+    if let (Some(min), Some(max)) = (q.min_duration_ms, q.max_duration_ms)
+        && min > max
+    {
+        return Err(ApiError::validation(
+            "min_duration_ms",
+            "must not be greater than max_duration_ms",
+            "swap the two bounds",
+        ));
+    }
+    if q.limit.is_some_and(|l| l == 0 || l > 200) {
+        return Err(ApiError::validation(
+            "limit",
+            "must be between 1 and 200",
+            "page with offset",
+        ));
+    }
+    let page = store.list(&q);
+    Ok(HttpResponse::Ok().json(json!({
+        "traces": page.traces,
+        "total": page.total,
+        "offset": page.offset,
+        "limit": page.limit,
+        "store": store.stats(),
+    })))
+}
+
+/// `GET /api/traces/{trace_id}`
+pub async fn get(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let store = store(&state)?;
+    let id = path.into_inner();
+    if id.len() != 32 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(ApiError::validation(
+            "trace_id",
+            "must be 32 hexadecimal characters",
+            "use the trace_id of a chat response or of GET /api/traces",
+        ));
+    }
+    match store.get(&id) {
+        Some(trace) => {
+            let summary = trace.summary();
+            Ok(HttpResponse::Ok().json(json!({"summary": summary, "spans": trace.spans})))
+        }
+        None => Err(ApiError::NotFound {
+            method: "GET".into(),
+            path: format!(
+                "/api/traces/{id} (not in the store: evicted, not sampled, or not finished yet)"
+            ),
+        }),
+    }
+}
+
+/// `GET /api/breakdown?limit=N` plus the filters of `/api/traces` (e.g. `min_duration_ms` for
+/// where the time of slow requests goes).
+pub async fn breakdown(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let store = store(&state)?;
+    let q: TraceQuery = parse_query(&req)?;
+    let n = q.limit.unwrap_or(200);
+    if n == 0 || n > 10_000 {
+        return Err(ApiError::validation(
+            "limit",
+            "must be between 1 and 10000",
+            "omit it for the last 200 traces",
+        ));
+    }
+    Ok(HttpResponse::Ok().json(compute_breakdown(&store.matching(&q, n))))
+}
