@@ -13,6 +13,7 @@
 //! - [`domain`]: request and response types; requests are parsed into types that cannot be invalid.
 //! - [`error`]: the API's one error type and its one mapping to HTTP.
 //! - [`seed`]: indexing of the shipped demo corpus at first start.
+//! - [`stats`]: rolling statistics of recent requests for the viewer's live tiles.
 #![warn(missing_docs)]
 
 pub mod domain;
@@ -21,3 +22,4 @@ pub mod pipeline;
 pub mod routes;
 pub mod seed;
 pub mod startup;
+pub mod stats;

@@ -43,6 +43,10 @@ pub struct AppState {
     pub llm_api_key: Option<SecretString>,
     /// Recent traces, when the in-process store is on.
     pub traces: Option<Arc<TraceStore>>,
+    /// Rolling statistics of recent chat requests, for the viewer's tiles.
+    pub recent: crate::stats::RecentRequests,
+    /// Jaeger UI base URL for trace links.
+    pub jaeger_url: Option<String>,
 }
 
 /// What the app uses for each concern: printed at start, never a secret.
@@ -327,6 +331,9 @@ impl Application {
             llm_base_url,
             llm_api_key: settings.llm.api_key.clone(),
             traces,
+            recent: crate::stats::RecentRequests::default(),
+            jaeger_url: Some(settings.ui.jaeger_url.trim_end_matches('/').to_owned())
+                .filter(|u| !u.is_empty()),
         });
 
         let listener = TcpListener::bind(&settings.server.addr).with_context(|| {
@@ -359,6 +366,10 @@ impl Application {
                 )
                 .service(
                     web::resource("/api/breakdown").route(web::get().to(routes::traces::breakdown)),
+                )
+                .service(web::resource("/api/stats").route(web::get().to(routes::traces::stats)))
+                .service(
+                    web::resource("/api/ui-config").route(web::get().to(routes::traces::ui_config)),
                 )
                 .default_service(web::to(routes::not_found))
         })

@@ -54,6 +54,8 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     /// The in-process trace store behind `/api/traces`.
     pub trace_store: TraceStoreSettings,
+    /// The built-in web UI.
+    pub ui: UiSettings,
     /// USD per one million tokens, by model name.
     #[serde(default)]
     pub pricing: BTreeMap<String, ModelPrice>,
@@ -225,6 +227,13 @@ pub struct TelemetrySettings {
     pub log_filter: String,
     /// `text` or `json`.
     pub log_format: String,
+}
+
+/// Built-in web UI settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct UiSettings {
+    /// Base URL of a Jaeger UI to link traces to; empty = none.
+    pub jaeger_url: String,
 }
 
 /// In-process trace store settings.

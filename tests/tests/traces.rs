@@ -198,3 +198,30 @@ async fn bad_trace_queries_are_rejected() {
     }
     app.stop().await;
 }
+
+/// The live tiles count every chat request; the UI config carries the Jaeger link when set.
+#[actix_web::test]
+async fn live_stats_and_ui_config() {
+    let app = TestApp::spawn(&[("RAGTRACE__UI__JAEGER_URL", "http://localhost:16686/")]).await;
+    let (_, before) = get(&app, "/api/stats").await;
+    assert_eq!(before["window_seconds"], 60);
+    for q in ["How do I reset a Beam bulb?", "How do I reset a Beam bulb?"] {
+        assert_eq!(app.chat(json!({"question": q})).await.status(), 200);
+    }
+    assert_eq!(app.chat_raw(b"{bad").await.status(), 400);
+    let (status, s) = get(&app, "/api/stats").await;
+    assert_eq!(status, 200);
+    assert!(
+        s["requests_per_second"].as_f64().unwrap() >= 2.0 / 60.0,
+        "{s}"
+    );
+    assert!(s["p95_ms"].as_f64().unwrap() > 0.0);
+    assert!(
+        s["cache_hit_rate"].as_f64().unwrap() > 0.0,
+        "one of the two was a hit: {s}"
+    );
+    assert!(s["spend_usd"].as_f64().unwrap() > 0.0);
+    let (_, cfg) = get(&app, "/api/ui-config").await;
+    assert_eq!(cfg["jaeger_url"], "http://localhost:16686");
+    app.stop().await;
+}

@@ -47,12 +47,21 @@ fn count_request(outcome: &'static str, cache_hit: bool) {
         .increment(1);
 }
 
-fn record_answer(root: &tracing::Span, pipeline: &tracing::Span, resp: &ChatResponse) {
+fn record_answer(
+    state: &AppState,
+    started: Instant,
+    root: &tracing::Span,
+    pipeline: &tracing::Span,
+    resp: &ChatResponse,
+) {
     for s in [root, pipeline] {
         s.record(attr::CACHE_HIT, resp.cache_hit);
         s.record(attr::COST_USD, resp.cost_usd);
     }
     count_request("ok", resp.cache_hit);
+    state
+        .recent
+        .record(started.elapsed(), false, resp.cache_hit, resp.cost_usd);
 }
 
 /// The handler.
@@ -62,8 +71,12 @@ pub async fn chat(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let root: tracing::Span = (*root).clone();
-    let result = handle(&state, &root, payload).await;
+    let started = Instant::now();
+    let result = handle(state.clone(), started, &root, payload).await;
     if let Err(e) = &result {
+        if e.status_code().is_server_error() {
+            state.recent.record(started.elapsed(), true, false, 0.0);
+        }
         e.count();
         // The caller's mistakes are not the service's errors: they do not count against the
         // error-rate SLO.
@@ -79,7 +92,8 @@ pub async fn chat(
 }
 
 async fn handle(
-    state: &AppState,
+    state: web::Data<AppState>,
+    started: Instant,
     root: &tracing::Span,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
@@ -124,11 +138,10 @@ async fn handle(
         .map_err(|_| deadline_err())
         .and_then(|r| r)
         .map_err(fail)?;
-        record_answer(root, &pspan, &resp);
+        record_answer(&state, started, root, &pspan, &resp);
         return Ok(HttpResponse::Ok().json(resp));
     }
 
-    let started = Instant::now();
     let outcome = tokio::time::timeout(
         deadline,
         state
@@ -142,7 +155,7 @@ async fn handle(
     .map_err(fail)?;
     let prepared = match outcome {
         Outcome::Cached(resp) => {
-            record_answer(root, &pspan, &resp);
+            record_answer(&state, started, root, &pspan, &resp);
             let events = vec![
                 sse("sources", &json!({"sources": resp.sources})),
                 sse("delta", &json!({"text": resp.answer})),
@@ -180,6 +193,7 @@ async fn handle(
     };
 
     let pipeline = state.pipeline.clone();
+    let app = state.clone();
     let root = root.clone();
     let deadline_at = started + deadline;
     let deadline_ms = settings.deadline_ms;
@@ -197,7 +211,7 @@ async fn handle(
                 Ok(StreamEvent::Done(completion)) => {
                     record_stage(Stage::Llm, llm_started.elapsed().as_secs_f64());
                     let resp = pipeline.finish(prepared, completion, &trace_id).instrument(pspan.clone()).await;
-                    record_answer(&root, &pspan, &resp);
+                    record_answer(&app, started, &root, &pspan, &resp);
                     yield Ok(sse("done", &serde_json::to_value(&resp).unwrap_or_default()));
                     return;
                 }
@@ -205,6 +219,7 @@ async fn handle(
                     record_stage(Stage::Llm, llm_started.elapsed().as_secs_f64());
                     let e = ApiError::from(e);
                     e.count();
+                    app.recent.record(started.elapsed(), true, false, 0.0);
                     count_request("error", false);
                     pspan.record(attr::ERROR_TYPE, e.kind());
                     pspan.record(attr::OTEL_STATUS_CODE, "error");
@@ -217,6 +232,7 @@ async fn handle(
         // The upstream ended without its final event: report it rather than hang up silently.
         let e = ApiError::Llm(ragtrace_core::llm::LlmError::Protocol("the stream ended early".into()));
         e.count();
+        app.recent.record(started.elapsed(), true, false, 0.0);
         yield Ok(sse("error", &e.body()));
     };
     Ok(sse_response(body))

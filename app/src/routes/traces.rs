@@ -101,3 +101,14 @@ pub async fn breakdown(
     }
     Ok(HttpResponse::Ok().json(compute_breakdown(&store.matching(&q, n))))
 }
+
+/// `GET /api/stats`: the live tiles (request rate, p95, error rate, cache hit rate, spend) over
+/// the last minute of chat requests, every request counted whatever the sampling.
+pub async fn stats(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(state.recent.snapshot())
+}
+
+/// `GET /api/ui-config`: what the viewer needs to know about the deployment.
+pub async fn ui_config(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(json!({"jaeger_url": state.jaeger_url}))
+}
