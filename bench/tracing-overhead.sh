@@ -36,13 +36,14 @@ run() { # name, extra env...
   for _ in $(seq 1 300); do curl -sf "127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
   wrk -t2 -c"$conns" -d3s -s bench/question.lua "http://127.0.0.1:$port" >/dev/null   # warm-up
   wrk -t2 -c"$conns" -d"${duration}s" --latency -s bench/question.lua "http://127.0.0.1:$port" > "$work/$name.wrk"
+  dropped=$(curl -s "127.0.0.1:$port/metrics" | awk -F' ' '/^ragtrace_telemetry_spans_total\{outcome="dropped"\}/ {print $2}')
   kill -TERM "$app"; wait "$app" || true
   local rps p50 p99 errs
   rps=$(awk '/Requests\/sec/ {print $2}' "$work/$name.wrk")
   p50=$(awk '$1=="50%" {print $2}' "$work/$name.wrk")
   p99=$(awk '$1=="99%" {print $2}' "$work/$name.wrk")
   errs=$(awk '/Non-2xx/ {print $5}' "$work/$name.wrk")
-  echo "$name $rps $p50 $p99 ${errs:-0}"
+  echo "$name $rps $p50 $p99 ${errs:-0} ${dropped:-0}"
 }
 
 off=$(run off OTEL_TRACES_SAMPLER=always_off)
@@ -50,8 +51,8 @@ on=$(run on OTEL_TRACES_SAMPLER=always_on)
 kill -TERM "$sink"; wait "$sink" || true
 spans=$(cat "$work/sink.out")
 
-printf '%-10s %12s %10s %10s %8s\n' tracing req/s p50 p99 non-2xx
-for line in "$off" "$on"; do printf '%-10s %12s %10s %10s %8s\n' $line; done
+printf '%-10s %12s %10s %10s %8s %14s\n' tracing req/s p50 p99 non-2xx spans-dropped
+for line in "$off" "$on"; do printf '%-10s %12s %10s %10s %8s %14s\n' $line; done
 awk -v a="$(echo "$off" | cut -d' ' -f2)" -v b="$(echo "$on" | cut -d' ' -f2)" \
   'BEGIN { printf "throughput with tracing on = %.1f %% of tracing off\n", 100 * b / a }'
 echo "spans received by the OTLP sink: $spans"
