@@ -24,10 +24,10 @@ export function parseHash(hash) {
 }
 
 const PAGES = {
-  chat: { module: chatPage, nav: "chat" },
-  traces: { module: tracesPage, nav: "traces" },
-  trace: { module: tracePage, nav: "traces" },
-  breakdown: { module: breakdownPage, nav: "breakdown" },
+  chat: { module: chatPage, nav: "chat", title: "Chat" },
+  traces: { module: tracesPage, nav: "traces", title: "Traces" },
+  trace: { module: tracePage, nav: "traces", title: "Trace" },
+  breakdown: { module: breakdownPage, nav: "breakdown", title: "Breakdown" },
 };
 
 let current = null; // {name, id, cleanup, module}
@@ -65,6 +65,7 @@ function route() {
     }
   }
   main.replaceChildren();
+  document.title = `${page.title} · ragtrace`;
   const cleanup = page.module.mount(main, r);
   current = { key, cleanup };
   const h1 = main.querySelector("h1");

@@ -268,3 +268,11 @@ export function errorBox(err, { title = "Something went wrong", extra = null } =
 export function emptyState(message, action = null) {
   return h("div", { class: "empty", "data-testid": "empty" }, h("p", {}, message), action);
 }
+
+/** Whether someone is typing in a field of `container` (then a live refresh should wait). */
+export function isEditing(container) {
+  const el = document.activeElement;
+  if (!el || !container.contains(el)) return false;
+  if (el.tagName === "SELECT" || el.tagName === "TEXTAREA") return true;
+  return el.tagName === "INPUT" && !["checkbox", "radio", "button", "submit"].includes(el.type);
+}

@@ -84,13 +84,18 @@ pub async fn get(
 }
 
 /// `GET /api/breakdown?limit=N` plus the filters of `/api/traces` (e.g. `min_duration_ms` for
-/// where the time of slow requests goes).
+/// where the time of slow requests goes). Without `operation`, only chat requests (traces with
+/// a `rag.pipeline` span) are counted.
 pub async fn breakdown(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let store = store(&state)?;
-    let q: TraceQuery = parse_query(&req)?;
+    let mut q: TraceQuery = parse_query(&req)?;
+    // Chat requests by default: a start-up indexing trace is not a request.
+    if q.operation.is_none() {
+        q.operation = Some(ragtrace_core::semconv::span::CHAT_PIPELINE.to_owned());
+    }
     let n = q.limit.unwrap_or(200);
     if n == 0 || n > 10_000 {
         return Err(ApiError::validation(
