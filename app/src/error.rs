@@ -156,7 +156,7 @@ impl ApiError {
             ),
             ApiError::PayloadTooLarge { .. } => Some("send a shorter question".into()),
             ApiError::NotFound { .. } | ApiError::MethodNotAllowed { .. } => Some(
-                "the API serves POST /v1/chat, GET /healthz, GET /readyz and GET /metrics".into(),
+                "the API is described at GET /openapi.json; the chat endpoint is POST /v1/chat, the UI is at /ui/".into(),
             ),
             ApiError::VectorStore(_) => Some(
                 "the vector store is down or saturated; retry shortly, and check GET /readyz".into(),

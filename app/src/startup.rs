@@ -81,10 +81,10 @@ pub struct RagRootSpan;
 /// Probes, scrapes and the trace viewer's own API are not traced: a Prometheus scrape every few
 /// seconds, or a viewer polling for traces, would bury the requests worth looking at. They are
 /// still counted in the HTTP metrics.
-pub const UNTRACED_PATHS: [&str; 3] = ["/metrics", "/healthz", "/readyz"];
+pub const UNTRACED_PATHS: [&str; 4] = ["/", "/metrics", "/healthz", "/readyz"];
 
 /// Path prefixes that are not traced (see [`UNTRACED_PATHS`]).
-pub const UNTRACED_PREFIXES: [&str; 1] = ["/api/"];
+pub const UNTRACED_PREFIXES: [&str; 3] = ["/api/", "/ui/", "/openapi.json"];
 
 impl RootSpanBuilder for RagRootSpan {
     fn on_request_start(request: &ServiceRequest) -> tracing::Span {
@@ -344,6 +344,10 @@ impl Application {
         })?;
         let local = listener.local_addr()?;
         lines.push(("metrics", format!("http://{local}/metrics")));
+        lines.push((
+            "trace viewer",
+            format!("http://{local}/ui/ (API: /api/traces, /openapi.json)"),
+        ));
         let server_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
@@ -367,6 +371,9 @@ impl Application {
                 .service(
                     web::resource("/api/breakdown").route(web::get().to(routes::traces::breakdown)),
                 )
+                .service(web::resource("/").route(web::get().to(routes::ui::root)))
+                .service(web::resource("/ui/{path:.*}").route(web::get().to(routes::ui::asset)))
+                .service(web::resource("/openapi.json").route(web::get().to(routes::ui::openapi)))
                 .service(web::resource("/api/stats").route(web::get().to(routes::traces::stats)))
                 .service(
                     web::resource("/api/ui-config").route(web::get().to(routes::traces::ui_config)),

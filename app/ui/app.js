@@ -103,7 +103,12 @@ export function renderStats(s) {
   setTile("tile-spend", fmtUsd(s.spend_usd));
   const note = document.getElementById("tiles-note");
   const w = Number(s.window_seconds);
-  note.textContent = Number.isFinite(w) && w > 0 ? `last ${w >= 120 ? `${Math.round(w / 60)} min` : `${w} s`}` : "";
+  const windowText = Number.isFinite(w) && w > 0 ? `last ${w >= 120 ? `${Math.round(w / 60)} min` : `${w} s`}` : "";
+  const spendWindow = document.getElementById("tile-spend-window");
+  spendWindow.textContent =
+    typeof s.spend_window_usd === "number" && Number.isFinite(w) && w > 0 ? `${fmtUsd(s.spend_window_usd)} / ${w} s` : "";
+  spendWindow.title = windowText ? `spend in the ${windowText}` : "";
+  note.textContent = windowText;
   note.removeAttribute("title");
   note.classList.remove("tiles-note-bad");
 }
@@ -116,6 +121,7 @@ async function refreshStats() {
   } catch (e) {
     if (e?.name === "AbortError") return;
     for (const id of ["tile-rps", "tile-p95", "tile-errors", "tile-cache", "tile-spend"]) setTile(id, "—");
+    document.getElementById("tile-spend-window").textContent = "";
     const note = document.getElementById("tiles-note");
     note.textContent = e.type === "network" ? "API unreachable" : "stats unavailable";
     note.title = e.message;

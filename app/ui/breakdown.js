@@ -140,6 +140,14 @@ function render(b, p) {
         ),
       ),
     ),
+    h(
+      "div",
+      { class: "bd-head", "aria-hidden": "true" },
+      h("span", {}, "Stage"),
+      h("span", {}, "Share of stage time"),
+      h("span", {}, "p50 / p95 vs budget"),
+      h("span", {}, "Traces"),
+    ),
     h("ol", { class: "bd-list", "aria-label": "Stages in pipeline order" }, stages.map((s) => stageRow(s, b.slowest_stage))),
     h(
       "p",
@@ -195,7 +203,7 @@ export function mount(main, route) {
       "section",
       { class: "page page-breakdown", "aria-labelledby": "breakdown-title" },
       h("h1", { id: "breakdown-title" }, "Where the time goes"),
-      h("p", { class: "lede" }, "Each stage of recent requests: its share of the time, and its p50/p95 against its budget."),
+      h("p", { class: "lede" }, "Each stage of recent chat requests: its share of the time, and its p50/p95 against its budget."),
       form,
       errorEl,
       result,

@@ -387,7 +387,8 @@ async function send() {
         setChildren(els.error, errorBox(e, { title }));
       } else {
         els.result.hidden = true;
-        setChildren(els.error, errorBox(e, { title, extra: id ? traceLink(id, "View the failed trace") : null }));
+        const label = e.status >= 500 ? "View the failed trace" : "View its trace";
+        setChildren(els.error, errorBox(e, { title, extra: id ? traceLink(id, label) : null }));
       }
     }
   } finally {

@@ -16,6 +16,7 @@ import {
   fmtUsd,
   h,
   isAbort,
+  isTraceId,
   niceStep,
   setChildren,
   sleep,
@@ -137,6 +138,25 @@ function fmtValue(v) {
   return JSON.stringify(v);
 }
 
+/** A dotted key with break opportunities after its dots (`ragtrace.stage.budget_ms`). */
+function breakAtDots(key) {
+  const parts = String(key).split(".");
+  return parts.flatMap((part, i) => (i < parts.length - 1 ? [`${part}.`, h("wbr")] : [part]));
+}
+
+/**
+ * The failed span most likely to explain a failure: the deepest failed span with an error
+ * description, else the deepest failed span. Null when nothing failed.
+ */
+export function rootCause(spans) {
+  const failed = spans.filter((s) => s.status === "error");
+  if (!failed.length) return null;
+  const depth = new Map(buildTree(spans).map((r) => [r.span.span_id, r.depth]));
+  const deepest = (list) => list.reduce((a, b) => ((depth.get(b.span_id) ?? 0) > (depth.get(a.span_id) ?? 0) ? b : a));
+  const described = failed.filter((s) => s.status_message);
+  return deepest(described.length ? described : failed);
+}
+
 let state = null;
 
 function kv(label, ...value) {
@@ -159,7 +179,7 @@ function attrTable(attributes, caption) {
         return h(
           "tr",
           { class: k === ATTR.ERROR_TYPE || (k === "otel.status_code" && String(v).toLowerCase() === "error") ? "attr-error" : null },
-          h("th", { scope: "row", class: "mono attr-key" }, k),
+          h("th", { scope: "row", class: "mono attr-key" }, breakAtDots(k)),
           h("td", { class: ["mono", "attr-value", `attr-${typeof v}`] }, fmtValue(v)),
         );
       }),
@@ -256,18 +276,19 @@ function renderBottleneck(spans, summary, frame) {
   const totalUs = summary?.duration_us || frame.total;
   const b = bottleneck(spans, totalUs);
   const errors = spans.filter((s) => s.status === "error");
-  const errorLine = errors.length
+  const cause = rootCause(spans);
+  const errorLine = cause
     ? h(
         "p",
-        { class: "bottleneck-errors" },
+        { class: "bottleneck-errors", "data-testid": "trace-errors" },
         h("span", { class: "badge badge-error" }, `${errors.length} failed span${errors.length === 1 ? "" : "s"}`),
         " ",
         h(
           "button",
-          { type: "button", class: "link-button", onclick: () => select(errors[0].span_id, { focusPanel: true }) },
-          errors[0].name,
+          { type: "button", class: "link-button", onclick: () => select(cause.span_id, { focusPanel: true }) },
+          cause.name,
         ),
-        errors[0].status_message ? h("span", { class: "muted" }, `: ${errors[0].status_message}`) : null,
+        cause.status_message ? h("span", { class: "muted" }, `: ${cause.status_message}`) : null,
       )
     : null;
   if (!b) {
@@ -362,14 +383,15 @@ function renderWaterfall(spans, frame) {
     h(
       "div",
       { class: "wf-track" },
-      ticks.map((t) => h("span", { class: ["wf-tick", t > total * 0.92 && t > 0 ? "wf-tick-end" : null], style: { left: pct(t) } }, fmtDurationUs(t))),
+      ticks.map((t) => h("span", { class: ["wf-tick", t > total * 0.92 && t > 0 ? "wf-tick-end" : null], style: { left: pct(t) } }, t === 0 ? "0" : fmtDurationUs(t))),
     ),
   );
 
   state.rows = tree.map(({ span, depth }) => {
     const left = ((span.start_us - frame.start) / total) * 100;
     const width = Math.max((span.duration_us / total) * 100, 0.25);
-    const labelLeft = left + width > 72;
+    // The duration goes right of the bar, else inside a wide bar, else left of it.
+    const labelPlace = left + width <= 78 ? "right" : width >= 18 ? "inside" : "left";
     const stage = spanStage(span);
     const isError = span.status === "error";
     const events = Array.isArray(span.events) ? span.events : [];
@@ -392,7 +414,7 @@ function renderWaterfall(spans, frame) {
         "span",
         { class: "wf-name", style: { paddingLeft: `${0.5 + depth * 1.1}rem` } },
         h("span", { class: ["wf-dot", colourClass(span)], "aria-hidden": "true" }),
-        h("span", { class: "wf-label" }, span.name),
+        h("span", { class: "wf-label", title: span.name }, span.name),
         isError ? h("span", { class: "wf-flag wf-flag-error", "aria-hidden": "true", title: span.status_message || "error" }, "!") : null,
         over ? h("span", { class: "wf-flag wf-flag-over", "aria-hidden": "true", title: "over budget" }, "over") : null,
       ),
@@ -413,8 +435,13 @@ function renderWaterfall(spans, frame) {
         h(
           "span",
           {
-            class: ["wf-dur", "mono", labelLeft ? "wf-dur-left" : null],
-            style: labelLeft ? { right: `${100 - left}%` } : { left: `${left + width}%` },
+            class: ["wf-dur", "mono", `wf-dur-${labelPlace}`],
+            style:
+              labelPlace === "right"
+                ? { left: `${left + width}%` }
+                : labelPlace === "inside"
+                  ? { left: `${left}%` }
+                  : { right: `${100 - left}%` },
           },
           fmtDurationUs(span.duration_us),
         ),
@@ -493,11 +520,11 @@ function renderTrace(data, jaegerUrl) {
   state.title.textContent = summary.root || "Trace";
   document.title = `${summary.root || "Trace"} · ${fmtDurationUs(summary.duration_us ?? frame.total)} · ragtrace`;
 
-  // Show something useful at once: the first failed span, else the bottleneck.
-  const firstError = spans.find((s) => s.status === "error");
+  // Show something useful at once: the failed span that explains the failure, else the bottleneck.
+  const cause = rootCause(spans);
   const b = bottleneck(spans, frame.total);
   const keep = state.selected && state.byId.has(state.selected) ? state.selected : null;
-  select(keep || firstError?.span_id || b?.span.span_id || null);
+  select(keep || cause?.span_id || b?.span.span_id || null);
 }
 
 async function load() {
@@ -544,13 +571,10 @@ async function load() {
           extra: h(
             "p",
             { class: "error-actions" },
-            notFound
-              ? h("span", { class: "muted" }, "It may have been evicted, not sampled, or not finished yet. ")
-              : null,
             h("button", { type: "button", class: "button", onclick: () => load() }, "Try again"),
             " ",
             h("a", { class: "button", href: "#/traces" }, "All traces"),
-            jaegerUrl ? [" ", h("a", { class: "button", href: `${jaegerUrl}/trace/${id}`, target: "_blank", rel: "noopener noreferrer" }, "Open in Jaeger")] : null,
+            jaegerUrl && isTraceId(id) ? [" ", h("a", { class: "button", href: `${jaegerUrl}/trace/${id}`, target: "_blank", rel: "noopener noreferrer" }, "Open in Jaeger")] : null,
           ),
         }),
       );

@@ -75,12 +75,12 @@ function select(id, options) {
 
 function buildForm() {
   const inputs = {
-    service: h("input", { id: "f-service", class: "input", type: "text", placeholder: "ragtrace", autocomplete: "off" }),
+    service: h("input", { id: "f-service", class: "input", type: "text", placeholder: "any", autocomplete: "off" }),
     operation: h("input", { id: "f-operation", class: "input", type: "text", list: "f-operations", placeholder: "any span name", autocomplete: "off" }),
     min_duration_ms: h("input", { id: "f-min", class: "input mono", type: "number", min: "0", step: "any", inputmode: "decimal", placeholder: "0" }),
     max_duration_ms: h("input", { id: "f-max", class: "input mono", type: "number", min: "0", step: "any", inputmode: "decimal", placeholder: "∞" }),
     error: select("f-error", [["", "any"], ["true", "errors only"], ["false", "no errors"]]),
-    user_id: h("input", { id: "f-user", class: "input", type: "text", placeholder: "u-42", autocomplete: "off" }),
+    user_id: h("input", { id: "f-user", class: "input", type: "text", placeholder: "any", autocomplete: "off" }),
     cache_hit: select("f-cache", [["", "any"], ["true", "hits only"], ["false", "misses only"]]),
     limit: select("f-limit", [["20", "20"], ["50", "50"], ["100", "100"], ["200", "200"]]),
   };

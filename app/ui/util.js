@@ -246,7 +246,8 @@ export function isAbort(e) {
 
 /** A visible, announced error: type, HTTP status, message, offending field and hint. */
 export function errorBox(err, { title = "Something went wrong", extra = null } = {}) {
-  const status = err?.status ? `HTTP ${err.status}` : err?.type === "network" ? "network" : null;
+  // A mid-stream `error` event arrives on a 200 response: its status says nothing.
+  const status = err?.status >= 400 ? `HTTP ${err.status}` : null;
   return h(
     "div",
     { class: "error-box", role: "alert", "data-testid": "error" },
@@ -255,7 +256,7 @@ export function errorBox(err, { title = "Something went wrong", extra = null } =
       { class: "error-head" },
       h("strong", { class: "error-title" }, title),
       err?.type ? h("span", { class: "badge badge-error mono" }, err.type) : null,
-      status && err?.type !== "network" ? h("span", { class: "badge mono" }, status) : null,
+      status ? h("span", { class: "badge mono" }, status) : null,
     ),
     h("p", { class: "error-message" }, err?.message || String(err)),
     err?.field ? h("p", { class: "error-field" }, "Field: ", h("code", {}, err.field)) : null,

@@ -3,6 +3,7 @@
 pub mod chat;
 pub mod health;
 pub mod traces;
+pub mod ui;
 
 use actix_web::{HttpRequest, HttpResponse};
 

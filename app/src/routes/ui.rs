@@ -1,0 +1,62 @@
+//! The built-in web UI and the OpenAPI description, served from assets compiled into the binary
+//! (`app/ui`), so the viewer needs no Node and no files at run time.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use include_dir::{Dir, include_dir};
+
+use crate::error::ApiError;
+
+/// The UI's files.
+pub static ASSETS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/ui");
+
+fn content_type(path: &str) -> &'static str {
+    match path.rsplit('.').next() {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("json") => "application/json",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("ico") => "image/x-icon",
+        _ => "application/octet-stream",
+    }
+}
+
+/// `GET /` → the UI.
+pub async fn root() -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header((header::LOCATION, "/ui/"))
+        .finish()
+}
+
+/// `GET /ui/{path}`: an embedded asset; `/ui/` is the page.
+pub async fn asset(req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let path = path.into_inner();
+    let path = if path.is_empty() {
+        "index.html".to_owned()
+    } else {
+        path
+    };
+    match ASSETS.get_file(&path) {
+        Some(file) if !path.contains("..") => Ok(HttpResponse::Ok()
+            .content_type(content_type(&path))
+            // Assets change only with the binary; the page itself is always revalidated.
+            .insert_header((header::CACHE_CONTROL, "no-cache"))
+            .body(file.contents())),
+        _ => Err(ApiError::NotFound {
+            method: req.method().to_string(),
+            path: req.path().to_owned(),
+        }),
+    }
+}
+
+/// `GET /openapi.json`: the OpenAPI description of the whole HTTP API.
+pub async fn openapi() -> HttpResponse {
+    match ASSETS.get_file("openapi.json") {
+        Some(f) => HttpResponse::Ok()
+            .content_type("application/json")
+            .body(f.contents()),
+        None => HttpResponse::NotFound().finish(),
+    }
+}
