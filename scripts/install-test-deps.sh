@@ -9,6 +9,9 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 # amtool and a real Alertmanager.
 command -v amtool >/dev/null 2>&1 && command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+# Debian's Chromium and ChromeDriver, for the browser test of the built-in UI.
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 
 # The official OpenAI Python SDK, to prove the simulator speaks the same protocol as OpenAI.
 if ! python3 -c 'import openai' >/dev/null 2>&1; then

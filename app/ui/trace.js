@@ -538,6 +538,15 @@ async function load() {
   for (let attempt = 0; ; attempt += 1) {
     try {
       const data = await getJson(url, { signal: ctrl.signal });
+      // A request that has just answered may still be finishing: its root span lands last.
+      if (data?.summary?.complete === false && attempt < RETRY_DELAYS_MS.length) {
+        try {
+          await sleep(RETRY_DELAYS_MS[attempt], ctrl.signal);
+        } catch {
+          return;
+        }
+        continue;
+      }
       const cfg = await jaeger;
       if (state?.abort !== ctrl) return;
       renderTrace(data, cfg && typeof cfg.jaeger_url === "string" && cfg.jaeger_url ? cfg.jaeger_url : null);

@@ -805,7 +805,7 @@ impl LlmClient {
             let mut resp_model = model.clone();
             let mut first = true;
             loop {
-                let item = match tokio::time::timeout(idle, upstream.next()).await {
+                let item = match tokio::time::timeout(idle, upstream.next()).instrument(span.clone()).await {
                     Ok(Some(item)) => item,
                     Ok(None) => break,
                     Err(_) => {
@@ -858,6 +858,10 @@ impl LlmClient {
             };
             this.record_completion(&span, &completion);
             this.record_success(&span, Operation::Chat, &model, usage, completion.cost_usd, started);
+            // End the span now: the consumer may stop polling after the last item, and the LLM
+            // call is over whatever it does next. (tracing-opentelemetry takes a span's end time
+            // from its last exit, which is why every poll of the upstream is instrumented.)
+            drop(span);
             yield Ok(StreamEvent::Done(completion));
         };
         Ok(Box::pin(stream))

@@ -97,6 +97,9 @@ pub struct StoredSpan {
     pub attributes: Vec<(String, AttrValue)>,
     /// Events.
     pub events: Vec<StoredEvent>,
+    /// Whether this is the local root of the trace (no parent, or a parent in another process):
+    /// once it has ended, the trace is complete as far as this process is concerned.
+    pub local_root: bool,
 }
 
 impl StoredSpan {
@@ -137,6 +140,8 @@ impl StoredSpan {
             } else {
                 span.parent_span_id.to_string()
             },
+            local_root: span.parent_span_id == opentelemetry::trace::SpanId::INVALID
+                || span.parent_span_is_remote,
             name: span.name.to_string(),
             service: service.to_owned(),
             kind: match span.span_kind {
@@ -231,6 +236,8 @@ pub struct TraceSummary {
     pub cache_hit: Option<bool>,
     /// Estimated cost, USD, if recorded.
     pub cost_usd: Option<f64>,
+    /// Whether the trace's local root span has ended (until then, spans may still arrive).
+    pub complete: bool,
 }
 
 impl StoredTrace {
@@ -267,6 +274,7 @@ impl StoredTrace {
             start_us: start,
             duration_us: end.saturating_sub(start),
             span_count: self.spans.len(),
+            complete: self.spans.iter().any(|s| s.local_root),
             error: self.spans.iter().any(|s| s.status == "error"),
             user_id: find(attr::USER_ID)
                 .map(|v| v.as_text())
@@ -665,6 +673,7 @@ mod tests {
             status_message: String::new(),
             attributes: attrs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
             events: vec![],
+            local_root: parent.is_empty(),
         }
     }
 

@@ -225,3 +225,39 @@ async fn live_stats_and_ui_config() {
     assert_eq!(cfg["jaeger_url"], "http://localhost:16686");
     app.stop().await;
 }
+
+/// A streamed answer's LLM span lasts until the last token, not until the stream opened.
+#[actix_web::test]
+async fn streamed_llm_span_covers_the_whole_stream() {
+    let app = TestApp::spawn(&[(
+        "RAGTRACE__SIMULATOR__PROFILE",
+        "scenario=instant,chat.latency_ms=800",
+    )])
+    .await;
+    let body = app
+        .chat(json!({"question": "How do I reset a Beam bulb?", "stream": true, "user_id": "stream-span-test"}))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let done = ragtrace_tests::parse_sse(&body).pop().unwrap().1;
+    let id = done["trace_id"].as_str().unwrap().to_owned();
+    let mut chat_us = 0;
+    for _ in 0..50 {
+        let (_, trace) = get(&app, &format!("/api/traces/{id}")).await;
+        if trace["summary"]["complete"] == true {
+            let chat = trace["spans"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["name"] == "chat sim-gpt-4o-mini")
+                .cloned();
+            chat_us = chat.map_or(0, |c| c["duration_us"].as_u64().unwrap());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // The simulator spreads 800 ms over the stream; a quarter of it comes before the first token.
+    assert!(chat_us >= 600_000, "LLM span lasted {chat_us} µs");
+    app.stop().await;
+}
