@@ -20,11 +20,11 @@ if ! python3 -c 'import openai' >/dev/null 2>&1; then
     || python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --break-system-packages openai
 fi
 
-# PyYAML and jsonschema for scripts/check-stack.py.
-if ! python3 -c 'import yaml, jsonschema' >/dev/null 2>&1; then
-  echo "installing test dependencies: pyyaml jsonschema (Python)" >&2
-  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore pyyaml jsonschema \
-    || python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --break-system-packages pyyaml jsonschema
+# PyYAML and jsonschema for scripts/check-stack.py; openapi-spec-validator for app/ui/openapi.json.
+if ! python3 -c 'import yaml, jsonschema, openapi_spec_validator' >/dev/null 2>&1; then
+  echo "installing test dependencies: pyyaml jsonschema openapi-spec-validator (Python)" >&2
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore pyyaml jsonschema openapi-spec-validator \
+    || python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --break-system-packages pyyaml jsonschema openapi-spec-validator
 fi
 
 # The Compose specification's JSON schema, as shipped inside the docker-compose package on PyPI
