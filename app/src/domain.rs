@@ -5,6 +5,45 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 
+/// Words that make a question a buying question.
+const BUYING_INTENT: &[&str] = &[
+    "price",
+    "prices",
+    "priced",
+    "cost",
+    "costs",
+    "buy",
+    "purchase",
+    "order",
+    "stock",
+    "recommend",
+    "cheapest",
+    "cheap",
+    "expensive",
+    "catalog",
+    "catalogue",
+    "product",
+    "products",
+    "sell",
+    "sells",
+    "offer",
+    "compare",
+    "budget",
+    "shop",
+    "rating",
+    "rated",
+    "usd",
+    "dollars",
+];
+
+/// Words that carry nothing for a product search.
+const FILLER: &[&str] = &[
+    "a", "an", "the", "how", "much", "does", "do", "is", "are", "what", "which", "whats", "of",
+    "for", "to", "in", "on", "i", "you", "we", "my", "your", "me", "can", "could", "would",
+    "should", "it", "its", "there", "any", "some", "please", "tell", "about", "have", "has", "and",
+    "or", "with",
+];
+
 /// Longest accepted `user_id` / `session_id`.
 pub const MAX_ID_CHARS: usize = 128;
 
@@ -75,37 +114,26 @@ impl Question {
 
     /// Whether the question is about buying products (then the product-search tool is called).
     pub fn concerns_products(&self) -> bool {
-        const INTENT: &[&str] = &[
-            "price",
-            "prices",
-            "priced",
-            "cost",
-            "costs",
-            "buy",
-            "purchase",
-            "order",
-            "stock",
-            "recommend",
-            "cheapest",
-            "cheap",
-            "expensive",
-            "catalog",
-            "catalogue",
-            "product",
-            "products",
-            "sell",
-            "sells",
-            "offer",
-            "compare",
-            "budget",
-            "shop",
-            "rating",
-            "rated",
-            "usd",
-            "dollars",
-        ];
         let n = self.normalised();
-        n.contains("how much") || n.split(' ').any(|w| INTENT.contains(&w))
+        n.contains("how much") || n.split(' ').any(|w| BUYING_INTENT.contains(&w))
+    }
+
+    /// What to search the catalog for: the question without its buying and filler words, so
+    /// "How much does a Beam bulb cost?" and "What is the price of the Beam bulb" both search
+    /// (and cache) "beam bulb".
+    pub fn product_query(&self) -> String {
+        let words: Vec<&str> = self.0.split(|c: char| !c.is_alphanumeric()).collect();
+        let kept: Vec<String> = words
+            .iter()
+            .filter(|w| !w.is_empty())
+            .map(|w| w.to_lowercase())
+            .filter(|w| !BUYING_INTENT.contains(&w.as_str()) && !FILLER.contains(&w.as_str()))
+            .collect();
+        if kept.is_empty() {
+            self.normalised()
+        } else {
+            kept.join(" ")
+        }
     }
 }
 
@@ -287,6 +315,15 @@ mod tests {
         let a = Question::parse("How do I reset the Hub?", 100).unwrap();
         let b = Question::parse("how do i   reset the hub", 100).unwrap();
         assert_eq!(a.normalised(), b.normalised());
+    }
+
+    /// Differently worded questions about one product search (and cache) the same query.
+    #[test]
+    fn product_queries_drop_intent_and_filler() {
+        let q = |s: &str| Question::parse(s, 200).unwrap().product_query();
+        assert_eq!(q("How much does a Beam bulb cost?"), "beam bulb");
+        assert_eq!(q("What is the price of the Beam bulb"), "beam bulb");
+        assert_eq!(q("Which motion sensors do you sell?"), "motion sensors");
     }
 
     /// Only buying questions call the product search.

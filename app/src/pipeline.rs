@@ -124,7 +124,7 @@ impl Pipeline {
         let products = if req.question.concerns_products() {
             // The tool is best-effort: without it the answer still comes from the documents.
             self.catalog
-                .search(req.question.as_str())
+                .search(&req.question.product_query())
                 .await
                 .unwrap_or_default()
         } else {

@@ -216,3 +216,52 @@ async fn health_and_readiness() {
     );
     app.stop().await;
 }
+
+/// With the product-search cache on, a differently worded question about the same product is
+/// served from the cache (case study 1's fix), while the answer cache still misses.
+#[actix_web::test]
+async fn product_search_results_are_cached_across_wordings() {
+    let app = TestApp::spawn(&[("RAGTRACE__CATALOG__CACHE_ENABLED", "true")]).await;
+    let hits = |m: &str| -> f64 {
+        m.lines()
+            .find(|l| {
+                l.starts_with(r#"ragtrace_cache_requests_total{cache="catalog",result="hit"}"#)
+            })
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or(0.0)
+    };
+    let first: Value = app
+        .chat(json!({"question": "How much does a Beam bulb cost?"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let before = hits(&app.get("/metrics").await.text().await.unwrap());
+    let second: Value = app
+        .chat(json!({"question": "What is the price of the Beam bulb"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let after = hits(&app.get("/metrics").await.text().await.unwrap());
+    assert_eq!(
+        second["cache_hit"], false,
+        "a different question: the answer cache misses"
+    );
+    assert_eq!(
+        after - before,
+        1.0,
+        "the product search was served from its cache"
+    );
+    let products = |v: &Value| -> Vec<String> {
+        v["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["source"] == "catalog")
+            .map(|s| s["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(products(&first), products(&second));
+    app.stop().await;
+}
