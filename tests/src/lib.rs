@@ -225,6 +225,16 @@ impl Drop for TestApp {
     }
 }
 
+/// The value of one series (exact name and labels, as Prometheus renders them) in a `/metrics`
+/// text, or 0 when the series is absent.
+pub fn metric_value(metrics: &str, series: &str) -> f64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
 /// Parses a server-sent events body into (event, data) pairs.
 pub fn parse_sse(body: &str) -> Vec<(String, serde_json::Value)> {
     body.split("\n\n")

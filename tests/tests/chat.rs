@@ -168,13 +168,7 @@ async fn bad_input_gets_clear_json_errors() {
     }
     // Invalid requests are "rejected", not errors of the service: they do not burn the SLO.
     let metrics = app.get("/metrics").await.text().await.unwrap();
-    let value = |series: &str| -> f64 {
-        metrics
-            .lines()
-            .find(|l| l.starts_with(series))
-            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-            .unwrap_or(0.0)
-    };
+    let value = |series: &str| ragtrace_tests::metric_value(&metrics, series);
     assert!(
         value(r#"ragtrace_chat_requests_total{outcome="rejected",cache_hit="false"}"#)
             >= cases.len() as f64
@@ -222,13 +216,11 @@ async fn health_and_readiness() {
 #[actix_web::test]
 async fn product_search_results_are_cached_across_wordings() {
     let app = TestApp::spawn(&[("RAGTRACE__CATALOG__CACHE_ENABLED", "true")]).await;
-    let hits = |m: &str| -> f64 {
-        m.lines()
-            .find(|l| {
-                l.starts_with(r#"ragtrace_cache_requests_total{cache="catalog",result="hit"}"#)
-            })
-            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-            .unwrap_or(0.0)
+    let hits = |m: &str| {
+        ragtrace_tests::metric_value(
+            m,
+            r#"ragtrace_cache_requests_total{cache="catalog",result="hit"}"#,
+        )
     };
     let first: Value = app
         .chat(json!({"question": "How much does a Beam bulb cost?"}))

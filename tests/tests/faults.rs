@@ -34,11 +34,7 @@ async fn ask(app: &TestApp, q: &str) -> (u16, Value, Duration) {
 fn sim_requests(metrics: &str, endpoint: &str, outcome: &str) -> f64 {
     let series =
         format!(r#"ragtrace_sim_requests_total{{endpoint="{endpoint}",outcome="{outcome}"}}"#);
-    metrics
-        .lines()
-        .find(|l| l.starts_with(&series))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-        .unwrap_or(0.0)
+    ragtrace_tests::metric_value(metrics, &series)
 }
 
 /// An LLM that always answers 500 is tried exactly three times, then the client gets a 502.

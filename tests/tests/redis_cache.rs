@@ -9,11 +9,7 @@ use serde_json::{Value, json};
 
 fn errors(metrics: &str, kind: &str) -> f64 {
     let series = format!(r#"ragtrace_errors_total{{type="{kind}"}}"#);
-    metrics
-        .lines()
-        .find(|l| l.starts_with(&series))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-        .unwrap_or(0.0)
+    ragtrace_tests::metric_value(metrics, &series)
 }
 
 /// Answers are cached in Redis; when Redis dies answers go on without it (counted, and visible
