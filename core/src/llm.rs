@@ -493,24 +493,18 @@ impl LlmClient {
         loop {
             attempt += 1;
             span.record(attr::ATTEMPT, i64::from(attempt));
-            let result =
-                match tokio::time::timeout(Duration::from_millis(s.timeout_ms), call()).await {
-                    Ok(r) => r,
-                    Err(_) => {
-                        // Treated like a transport timeout.
-                        Err(OpenAIError::InvalidArgument("timed out".into()))
-                    }
-                };
-            let err = match result {
-                Ok(v) => return Ok(v),
-                Err(OpenAIError::InvalidArgument(m)) if m == "timed out" => Attempt::Retry(
+            let err = match tokio::time::timeout(Duration::from_millis(s.timeout_ms), call()).await
+            {
+                Ok(Ok(v)) => return Ok(v),
+                Ok(Err(e)) => classify(&e, attempt, s.timeout_ms),
+                // The attempt took longer than its timeout (a hung provider, a slow body).
+                Err(_) => Attempt::Retry(
                     LlmError::Timeout {
                         attempts: attempt,
                         timeout_ms: s.timeout_ms,
                     },
                     None,
                 ),
-                Err(e) => classify(&e, attempt, s.timeout_ms),
             };
             match err {
                 Attempt::Retry(e, retry_after) if attempt < s.max_attempts => {

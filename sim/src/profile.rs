@@ -252,8 +252,7 @@ impl Profiles {
                     "expected ENDPOINT.KEY=VALUE, e.g. chat.latency_ms=800",
                 )
             })?;
-            if let Some(scenario) = key.strip_prefix("scenario").filter(|_| key == "scenario") {
-                let _ = scenario;
+            if key == "scenario" {
                 let s = Scenario::parse(value).ok_or_else(|| {
                     ProfileError::new(
                         "scenario",
