@@ -106,6 +106,17 @@ fn count(endpoint: Endpoint, outcome: &'static str) {
         .increment(1);
 }
 
+/// A 400 in OpenAI's shape for a request to `endpoint`, counted as `bad_request`.
+fn bad_request(endpoint: Endpoint, message: &str, param: &str) -> HttpResponse {
+    count(endpoint, "bad_request");
+    openai_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_request_error",
+        message,
+        Some(param),
+    )
+}
+
 /// Applies the endpoint's profile: returns the latency to spend on success, or the fault
 /// response after spending its share of time.
 async fn apply_profile(state: &SimState, endpoint: Endpoint) -> Result<Duration, HttpResponse> {
@@ -221,22 +232,14 @@ struct ChatRequest {
 async fn chat_completions(state: web::Data<SimState>, req: web::Json<ChatRequest>) -> HttpResponse {
     let req = req.into_inner();
     if req.messages.is_empty() {
-        count(Endpoint::Chat, "bad_request");
-        return openai_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
+        return bad_request(
+            Endpoint::Chat,
             "'messages' must contain at least one message",
-            Some("messages"),
+            "messages",
         );
     }
     if req.model.trim().is_empty() {
-        count(Endpoint::Chat, "bad_request");
-        return openai_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            "'model' must not be empty",
-            Some("model"),
-        );
+        return bad_request(Endpoint::Chat, "'model' must not be empty", "model");
     }
     let latency = match apply_profile(&state, Endpoint::Chat).await {
         Ok(l) => l,
@@ -371,15 +374,7 @@ struct EmbeddingRequest {
 
 async fn embeddings(state: web::Data<SimState>, req: web::Json<EmbeddingRequest>) -> HttpResponse {
     let req = req.into_inner();
-    let bad = |msg: &str, param: &str| {
-        count(Endpoint::Embeddings, "bad_request");
-        openai_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            msg,
-            Some(param),
-        )
-    };
+    let bad = |msg: &str, param: &str| bad_request(Endpoint::Embeddings, msg, param);
     let inputs: Vec<String> = match &req.input {
         Value::String(s) => vec![s.clone()],
         Value::Array(items) if items.iter().all(Value::is_string) => items
@@ -484,22 +479,18 @@ async fn catalog_search(
 ) -> HttpResponse {
     let q = query.q.trim();
     if q.is_empty() {
-        count(Endpoint::Catalog, "bad_request");
-        return openai_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
+        return bad_request(
+            Endpoint::Catalog,
             "query parameter 'q' is required, e.g. /catalog/search?q=motion+sensor",
-            Some("q"),
+            "q",
         );
     }
     let limit = query.limit.unwrap_or(5);
     if !(1..=50).contains(&limit) {
-        count(Endpoint::Catalog, "bad_request");
-        return openai_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
+        return bad_request(
+            Endpoint::Catalog,
             "'limit' must be between 1 and 50",
-            Some("limit"),
+            "limit",
         );
     }
     let latency = match apply_profile(&state, Endpoint::Catalog).await {
