@@ -36,15 +36,31 @@ pub fn require_tool(tool: &str, test: &str) -> Option<PathBuf> {
             .find(|p| p.is_file())
     });
     if found.is_none() {
-        let msg = format!(
-            "\n\n!!!!! SKIPPED {test}: `{tool}` is not installed. Run scripts/test.sh (it installs it) !!!!!\n"
-        );
-        if in_ci() {
-            panic!("{msg} (CI is set, so a missing tool is a failure)");
-        }
-        eprintln!("{msg}");
+        skip(test, &format!("`{tool}` is not installed"));
     }
     found
+}
+
+/// Reports that `test` cannot run because `why`: loudly on a developer's machine, as a failure
+/// (panic) when `CI` is set, where scripts/test.sh has installed everything.
+pub fn skip(test: &str, why: &str) {
+    let msg = format!(
+        "\n\n!!!!! SKIPPED {test}: {why}. Run scripts/test.sh (it installs what the tests need) !!!!!\n"
+    );
+    if in_ci() {
+        panic!("{msg} (CI is set, so a missing dependency is a failure)");
+    }
+    eprintln!("{msg}");
+}
+
+/// A child process killed and reaped on drop.
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// The directory of the workspace's built binaries (`target/debug`), from this test's path.

@@ -2,20 +2,11 @@
 //! (chromedriver + fantoccini). Asks a question on the chat page, sees the answer stream in,
 //! follows the trace link, and finds the waterfall with the LLM span and the bottleneck summary.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{ClientBuilder, Locator};
-use ragtrace_tests::{TestApp, bin_dir, free_port, require_tool};
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use ragtrace_tests::{Killed, TestApp, bin_dir, free_port, require_tool};
 
 /// Chat → streamed answer → trace link → waterfall with the LLM span and the bottleneck.
 #[actix_web::test]
