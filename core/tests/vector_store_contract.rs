@@ -91,6 +91,31 @@ async fn contract(store: Arc<dyn VectorStore>) {
         .unwrap();
     assert_eq!(hits[0].field("title"), "B v2");
 
+    // Listing returns ids with their source, all or by source, across pages.
+    let mut all = store.list_points(None).await.unwrap();
+    all.sort_by_key(|p| p.id);
+    assert_eq!(
+        all.iter().map(|p| (p.id, p.source.as_str())).collect::<Vec<_>>(),
+        vec![
+            (Uuid::from_u128(1), "a.md"),
+            (Uuid::from_u128(2), "a.md"),
+            (Uuid::from_u128(3), "b.md"),
+        ]
+    );
+    let b = store.list_points(Some("b.md")).await.unwrap();
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0].id, Uuid::from_u128(3));
+    assert!(store.list_points(Some("none.md")).await.unwrap().is_empty());
+
+    // Deleting by id removes exactly those points; no ids is a no-op.
+    store.delete_points(vec![]).await.unwrap();
+    store.delete_points(vec![Uuid::from_u128(2)]).await.unwrap();
+    assert_eq!(store.count().await.unwrap(), 2);
+    store
+        .upsert(vec![point(2, [0.9, 0.1, 0., 0., 0., 0., 0., 0.], "a.md", "A2")])
+        .await
+        .unwrap();
+
     // Deleting by source removes exactly that document's points.
     store.delete_by_source("a.md").await.unwrap();
     assert_eq!(store.count().await.unwrap(), 1);
@@ -160,4 +185,28 @@ async fn qdrant_server_meets_the_contract() {
     s.url = url;
     let store = s.build(std::path::Path::new("/nonexistent")).await.unwrap();
     contract(store).await;
+}
+
+/// Listing pages through the whole collection: more points than one page holds all come back,
+/// each once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edge_store_lists_more_than_one_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = settings("pages").build(dir.path()).await.unwrap();
+    let n = 2500u128;
+    let points: Vec<Point> = (1..=n)
+        .map(|i| {
+            let mut v = [0.1; DIM];
+            v[(i % DIM as u128) as usize] = 1.0;
+            point(i, v, if i % 2 == 0 { "even.md" } else { "odd.md" }, "t")
+        })
+        .collect();
+    store.upsert(points).await.unwrap();
+    let all = store.list_points(None).await.unwrap();
+    let ids: std::collections::BTreeSet<Uuid> = all.iter().map(|p| p.id).collect();
+    assert_eq!(all.len(), n as usize);
+    assert_eq!(ids.len(), n as usize, "no point listed twice");
+    let even = store.list_points(Some("even.md")).await.unwrap();
+    assert_eq!(even.len(), (n / 2) as usize);
+    assert!(even.iter().all(|p| p.source == "even.md"));
 }

@@ -15,11 +15,15 @@ use qdrant_edge::{
     Condition, CountRequest, DEFAULT_VECTOR_NAME, Distance, EdgeConfig, EdgeOptimizersConfig,
     EdgeShard, EdgeVectorParams, FieldCondition, Filter, JsonPath, Match, NamedQuery, Payload,
     PointId, PointInsertOperations, PointOperations, PointStructPersisted, QueryEnum, QueryRequest,
-    ScoringQuery, UpdateOperation, VectorStructPersisted, WithPayloadInterface, WithVector,
+    ScoringQuery, ScrollRequest, UpdateOperation, VectorStructPersisted, WithPayloadInterface,
+    WithVector,
 };
 use tracing::Instrument as _;
 
-use super::{Hit, Point, VectorStore, VectorStoreError, db_span, record_hits, record_outcome};
+use super::{
+    Hit, LIST_PAGE, Point, StoredPoint, VectorStore, VectorStoreError, db_span, record_hits,
+    record_outcome,
+};
 use crate::config::VectorStoreSettings;
 use crate::pool::{ConnectionLimit, PoolStatus};
 use crate::semconv::attr;
@@ -245,6 +249,76 @@ impl VectorStore for EdgeStore {
                     shard,
                     &writer,
                     UpdateOperation::PointOperation(PointOperations::DeletePointsByFilter(filter)),
+                )
+            })
+            .instrument(span.clone())
+            .await;
+        record_outcome(&span, &result);
+        result
+    }
+
+    async fn list_points(
+        &self,
+        source: Option<&str>,
+    ) -> Result<Vec<StoredPoint>, VectorStoreError> {
+        let span = db_span("scroll", &self.collection, "in-process");
+        let filter = source.map(source_filter).transpose()?;
+        let fields = ["source", "document_hash"]
+            .iter()
+            .map(|k| k.parse::<JsonPath>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| VectorStoreError::Backend("invalid payload key".into()))?;
+        let result = self
+            .run(&span, move |shard| {
+                let mut out = Vec::new();
+                let mut offset = None;
+                loop {
+                    let (records, next) = shard
+                        .scroll(ScrollRequest {
+                            offset,
+                            limit: Some(LIST_PAGE),
+                            filter: filter.clone(),
+                            with_payload: Some(WithPayloadInterface::Fields(fields.clone())),
+                            with_vector: WithVector::Bool(false),
+                            order_by: None,
+                        })
+                        .map_err(backend)?;
+                    for r in records {
+                        if let PointId::Uuid(id) = r.id {
+                            let payload = r.payload.map(|p| p.0).unwrap_or_default();
+                            out.push(StoredPoint::from_payload(id, &payload));
+                        }
+                    }
+                    match next {
+                        Some(n) => offset = Some(n),
+                        None => break,
+                    }
+                }
+                Ok(out)
+            })
+            .instrument(span.clone())
+            .await;
+        if let Ok(points) = &result {
+            span.record(attr::DB_RESPONSE_RETURNED_ROWS, points.len() as i64);
+        }
+        record_outcome(&span, &result);
+        result
+    }
+
+    async fn delete_points(&self, ids: Vec<uuid::Uuid>) -> Result<(), VectorStoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let span = db_span("delete", &self.collection, "in-process");
+        let writer = self.writer.clone();
+        let result = self
+            .run(&span, move |shard| {
+                Self::write(
+                    shard,
+                    &writer,
+                    UpdateOperation::PointOperation(PointOperations::DeletePoints {
+                        ids: ids.into_iter().map(PointId::Uuid).collect(),
+                    }),
                 )
             })
             .instrument(span.clone())

@@ -48,6 +48,38 @@ impl Hit {
     }
 }
 
+/// What the ingest pipeline needs to know about a stored point: its id and the bookkeeping
+/// fields of its payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPoint {
+    /// Point id.
+    pub id: Uuid,
+    /// Payload `source` (document path), or `""`.
+    pub source: String,
+    /// Payload `document_hash` (SHA-256 of the document text the chunk came from), or `""`.
+    pub document_hash: String,
+}
+
+impl StoredPoint {
+    pub(crate) fn from_payload(id: Uuid, payload: &Map<String, Value>) -> Self {
+        let field = |k: &str| {
+            payload
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        Self {
+            id,
+            source: field("source"),
+            document_hash: field("document_hash"),
+        }
+    }
+}
+
+/// Points read per page when listing.
+const LIST_PAGE: usize = 1024;
+
 /// Errors from a vector store.
 #[derive(Debug, thiserror::Error)]
 pub enum VectorStoreError {
@@ -95,6 +127,10 @@ pub trait VectorStore: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<Hit>, VectorStoreError>;
     /// Removes every point whose payload `source` equals `source`.
     async fn delete_by_source(&self, source: &str) -> Result<(), VectorStoreError>;
+    /// Every point (id, source, document hash), or only those whose `source` equals `source`.
+    async fn list_points(&self, source: Option<&str>) -> Result<Vec<StoredPoint>, VectorStoreError>;
+    /// Removes the points with these ids and waits until the removal is durable.
+    async fn delete_points(&self, ids: Vec<Uuid>) -> Result<(), VectorStoreError>;
     /// Number of points.
     async fn count(&self) -> Result<u64, VectorStoreError>;
     /// Whether the store answers.

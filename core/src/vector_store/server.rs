@@ -7,13 +7,17 @@ use async_trait::async_trait;
 use qdrant_client::qdrant::point_id::PointIdOptions;
 use qdrant_client::qdrant::{
     Condition, CountPointsBuilder, CreateCollectionBuilder, DeletePointsBuilder, Distance, Filter,
-    PointStruct, QueryPointsBuilder, UpsertPointsBuilder, VectorParamsBuilder,
+    PayloadIncludeSelector, PointId, PointStruct, PointsIdsList, QueryPointsBuilder,
+    ScrollPointsBuilder, UpsertPointsBuilder, VectorParamsBuilder,
 };
 use qdrant_client::{Payload, Qdrant, QdrantError};
 use secrecy::ExposeSecret as _;
 use tracing::Instrument as _;
 
-use super::{Hit, Point, VectorStore, VectorStoreError, db_span, record_hits, record_outcome};
+use super::{
+    Hit, LIST_PAGE, Point, StoredPoint, VectorStore, VectorStoreError, db_span, record_hits,
+    record_outcome,
+};
 use crate::config::VectorStoreSettings;
 use crate::pool::{ConnectionLimit, PoolStatus};
 use crate::semconv::attr;
@@ -241,6 +245,83 @@ impl VectorStore for QdrantServerStore {
                             "source",
                             source.to_owned(),
                         )]))
+                        .wait(true),
+                )
+                .await
+                .map(|_| ())
+                .map_err(|e| classify(e, self.timeout_ms()))
+        }
+        .instrument(span.clone())
+        .await;
+        record_outcome(&span, &result);
+        result
+    }
+
+    async fn list_points(
+        &self,
+        source: Option<&str>,
+    ) -> Result<Vec<StoredPoint>, VectorStoreError> {
+        let span = db_span("scroll", &self.collection, &self.host);
+        let result = async {
+            let _slot = self.limit.acquire().await?;
+            let mut out = Vec::new();
+            let mut offset: Option<PointId> = None;
+            loop {
+                let mut req = ScrollPointsBuilder::new(&self.collection)
+                    .limit(LIST_PAGE as u32)
+                    .with_payload(PayloadIncludeSelector::from(vec![
+                        "source".to_owned(),
+                        "document_hash".to_owned(),
+                    ]))
+                    .with_vectors(false);
+                if let Some(s) = source {
+                    req = req.filter(Filter::must([Condition::matches("source", s.to_owned())]));
+                }
+                if let Some(o) = offset.take() {
+                    req = req.offset(o);
+                }
+                let resp = self
+                    .client
+                    .scroll(req)
+                    .await
+                    .map_err(|e| classify(e, self.timeout_ms()))?;
+                for p in resp.result {
+                    let Some(PointIdOptions::Uuid(id)) = p.id.and_then(|id| id.point_id_options)
+                    else {
+                        continue;
+                    };
+                    let Ok(id) = id.parse() else { continue };
+                    let payload = serde_json::Map::from(Payload::from(p.payload));
+                    out.push(StoredPoint::from_payload(id, &payload));
+                }
+                match resp.next_page_offset {
+                    Some(next) => offset = Some(next),
+                    None => break,
+                }
+            }
+            Ok(out)
+        }
+        .instrument(span.clone())
+        .await;
+        if let Ok(points) = &result {
+            span.record(attr::DB_RESPONSE_RETURNED_ROWS, points.len() as i64);
+        }
+        record_outcome(&span, &result);
+        result
+    }
+
+    async fn delete_points(&self, ids: Vec<uuid::Uuid>) -> Result<(), VectorStoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let span = db_span("delete", &self.collection, &self.host);
+        let result = async {
+            let _slot = self.limit.acquire().await?;
+            let ids: Vec<PointId> = ids.iter().map(|id| PointId::from(id.to_string())).collect();
+            self.client
+                .delete_points(
+                    DeletePointsBuilder::new(&self.collection)
+                        .points(PointsIdsList { ids })
                         .wait(true),
                 )
                 .await
