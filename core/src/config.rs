@@ -56,6 +56,10 @@ pub struct Settings {
     pub trace_store: TraceStoreSettings,
     /// The built-in web UI.
     pub ui: UiSettings,
+    /// The ingest pipeline (`ragtrace-ingest`, and `POST /v1/documents`).
+    pub ingest: IngestSettings,
+    /// Meeting transcription (`ragtrace-ingest transcribe`).
+    pub transcription: TranscriptionSettings,
     /// USD per one million tokens, by model name.
     #[serde(default)]
     pub pricing: BTreeMap<String, ModelPrice>,
@@ -172,6 +176,8 @@ pub struct LlmSettings {
     pub chat_model: String,
     /// Embeddings model.
     pub embedding_model: String,
+    /// Speech-to-text model.
+    pub transcription_model: String,
     /// Per-attempt timeout.
     pub timeout_ms: u64,
     /// Connect timeout.
@@ -227,6 +233,77 @@ pub struct TelemetrySettings {
     pub log_filter: String,
     /// `text` or `json`.
     pub log_format: String,
+}
+
+/// Where ingest jobs wait between `POST /v1/documents` and the worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueBackend {
+    /// An in-process queue; the app runs the worker itself.
+    Memory,
+    /// A Redis stream (the cache's Redis, `cache.url` / `REDIS_URL`), consumed by
+    /// `ragtrace-ingest worker`.
+    Redis,
+}
+
+/// Ingest pipeline settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct IngestSettings {
+    /// Chunk size, tokens of `llm.tokenizer`.
+    pub chunk_tokens: usize,
+    /// Tokens shared by consecutive chunks.
+    pub chunk_overlap_tokens: usize,
+    /// Inputs per embeddings request at most (OpenAI: 2048).
+    pub batch_max_items: usize,
+    /// Tokens per embeddings request at most (OpenAI: 300,000).
+    pub batch_max_tokens: usize,
+    /// Files larger than this are refused.
+    pub max_file_bytes: u64,
+    /// Job queue backend.
+    pub queue: QueueBackend,
+    /// Redis stream holding the jobs.
+    pub stream: String,
+    /// Consumer group of the workers.
+    pub group: String,
+    /// How long a job's status is kept, seconds.
+    pub job_ttl_secs: u64,
+    /// Jobs waiting in the in-process queue at most; beyond it uploads get 503.
+    pub queue_capacity: usize,
+    /// Where `ragtrace-ingest worker` serves `/metrics`.
+    pub metrics_addr: String,
+}
+
+/// How `transcribe` handles a recording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TranscribeStrategy {
+    /// Decode everything, cut every chunk up front, send them all at once (the reported failure).
+    Naive,
+    /// Stream the file and keep at most `batch_size` chunks in flight.
+    Bounded,
+}
+
+impl TranscribeStrategy {
+    /// `naive` or `bounded`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Naive => "naive",
+            Self::Bounded => "bounded",
+        }
+    }
+}
+
+/// Meeting transcription settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TranscriptionSettings {
+    /// Default strategy.
+    pub strategy: TranscribeStrategy,
+    /// Chunks in flight at most (bounded strategy).
+    pub batch_size: usize,
+    /// Length of one audio chunk, seconds.
+    pub chunk_seconds: u32,
+    /// Audio shared by consecutive chunks, seconds.
+    pub overlap_seconds: u32,
 }
 
 /// Built-in web UI settings.
@@ -320,7 +397,11 @@ impl Settings {
             // A key alone means OpenAI itself, with the real models the simulator stands in for.
             if self.llm.base_url.is_empty() && non_empty("OPENAI_BASE_URL").is_none() {
                 self.llm.base_url = OPENAI_API_BASE.to_owned();
-                for model in [&mut self.llm.chat_model, &mut self.llm.embedding_model] {
+                for model in [
+                    &mut self.llm.chat_model,
+                    &mut self.llm.embedding_model,
+                    &mut self.llm.transcription_model,
+                ] {
                     if let Some(real) = model.strip_prefix("sim-") {
                         *model = real.to_owned();
                     }
@@ -399,6 +480,54 @@ impl Settings {
             "must be set (or QDRANT_URL) when backend = \"qdrant\"",
         )?;
         rule("cache.pool_size", self.cache.pool_size > 0, "must be > 0")?;
+        let i = &self.ingest;
+        rule(
+            "ingest.chunk_tokens",
+            (16..=8000).contains(&i.chunk_tokens),
+            "must be 16..=8000 (embedding models accept 8191 tokens per input)",
+        )?;
+        rule(
+            "ingest.chunk_overlap_tokens",
+            i.chunk_overlap_tokens < i.chunk_tokens,
+            "must be smaller than ingest.chunk_tokens",
+        )?;
+        rule(
+            "ingest.batch_max_items",
+            (1..=2048).contains(&i.batch_max_items),
+            "must be 1..=2048 (OpenAI's limit per embeddings request)",
+        )?;
+        rule(
+            "ingest.batch_max_tokens",
+            i.batch_max_tokens >= i.chunk_tokens && i.batch_max_tokens <= 300_000,
+            "must be at least ingest.chunk_tokens and at most 300000 (OpenAI's limit per request)",
+        )?;
+        rule("ingest.max_file_bytes", i.max_file_bytes > 0, "must be > 0")?;
+        rule(
+            "ingest.queue_capacity",
+            i.queue_capacity > 0,
+            "must be > 0",
+        )?;
+        rule(
+            "ingest.queue",
+            i.queue != QueueBackend::Redis || !self.cache.url.expose_secret().is_empty(),
+            "\"redis\" needs a Redis URL (REDIS_URL or cache.url)",
+        )?;
+        let t = &self.transcription;
+        rule(
+            "transcription.batch_size",
+            (1..=256).contains(&t.batch_size),
+            "must be 1..=256",
+        )?;
+        rule(
+            "transcription.chunk_seconds",
+            (5..=600).contains(&t.chunk_seconds),
+            "must be 5..=600",
+        )?;
+        rule(
+            "transcription.overlap_seconds",
+            t.overlap_seconds < t.chunk_seconds,
+            "must be smaller than transcription.chunk_seconds",
+        )?;
         rule(
             "trace_store.max_traces",
             self.trace_store.max_traces > 0,

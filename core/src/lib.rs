@@ -25,6 +25,7 @@ pub mod catalog;
 pub mod config;
 pub mod llm;
 pub mod mask;
+pub mod meeting;
 pub mod metrics;
 pub mod pool;
 pub mod semconv;

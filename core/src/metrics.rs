@@ -48,6 +48,18 @@ pub fn handle() -> PrometheusHandle {
                         &metric::POOL_WAIT_BUCKETS,
                     )
                 })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        full(metric::INGEST_EMBED_BATCH_DURATION),
+                        &metric::BATCH_BUCKETS,
+                    )
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        full(metric::INGEST_TRANSCRIBE_BATCH_DURATION),
+                        &metric::BATCH_BUCKETS,
+                    )
+                })
                 .expect("bucket lists are non-empty")
                 .install_recorder()
                 .expect("no other metrics recorder is installed in this process");
@@ -125,6 +137,47 @@ fn describe() {
         "Points in the vector store's collection."
     );
     describe_counter!(
+        metric::INGEST_DOCUMENTS_TOTAL,
+        "Documents ingested, by outcome (ingested, unchanged, failed)."
+    );
+    describe_counter!(
+        metric::INGEST_CHUNKS_TOTAL,
+        "Chunks by result: upserted, skipped (already stored), deleted (stale)."
+    );
+    describe_counter!(
+        metric::INGEST_TOKENS_TOTAL,
+        "Tokens sent to the embeddings model by the ingest pipeline."
+    );
+    describe_histogram!(
+        metric::INGEST_EMBED_BATCH_DURATION,
+        Unit::Seconds,
+        "Duration of one embed-and-upsert batch."
+    );
+    describe_counter!(
+        metric::INGEST_ERRORS_TOTAL,
+        "Ingest errors by stage and cause."
+    );
+    describe_counter!(metric::INGEST_JOBS_TOTAL, "Ingest jobs by outcome.");
+    describe_gauge!(
+        metric::INGEST_CHUNK_BUFFER_BYTES,
+        Unit::Bytes,
+        "Bytes held right now in audio chunk buffers."
+    );
+    describe_gauge!(
+        metric::INGEST_RESIDENT_MEMORY,
+        Unit::Bytes,
+        "Resident memory of the process doing the ingest work."
+    );
+    describe_histogram!(
+        metric::INGEST_TRANSCRIBE_BATCH_DURATION,
+        Unit::Seconds,
+        "Duration of one transcription batch, by strategy."
+    );
+    describe_counter!(
+        metric::INGEST_TRANSCRIBE_CHUNKS_TOTAL,
+        "Audio chunks transcribed, by strategy and outcome."
+    );
+    describe_counter!(
         metric::SIM_REQUESTS_TOTAL,
         "Requests served by the simulator, by endpoint and outcome."
     );
@@ -162,6 +215,56 @@ pub fn register_series(chat_model: &str, embedding_model: &str) {
     }
     for stage in Stage::ALL {
         let _ = metrics::histogram!(metric::STAGE_DURATION, "stage" => stage.as_str());
+    }
+}
+
+/// Registers the ingest pipeline's series at zero, so dashboards and alerts see them before the
+/// first document.
+pub fn register_ingest_series() {
+    let _ = handle();
+    for outcome in ["ingested", "unchanged", "failed"] {
+        metrics::counter!(metric::INGEST_DOCUMENTS_TOTAL, "outcome" => outcome).increment(0);
+    }
+    for result in ["upserted", "skipped", "deleted"] {
+        metrics::counter!(metric::INGEST_CHUNKS_TOTAL, "result" => result).increment(0);
+    }
+    metrics::counter!(metric::INGEST_TOKENS_TOTAL).increment(0);
+    let _ = metrics::histogram!(metric::INGEST_EMBED_BATCH_DURATION);
+    for outcome in ["queued", "done", "failed"] {
+        metrics::counter!(metric::INGEST_JOBS_TOTAL, "outcome" => outcome).increment(0);
+    }
+    metrics::counter!(metric::INGEST_ERRORS_TOTAL, "stage" => "embed", "cause" => "llm_rate_limited")
+        .increment(0);
+    metrics::gauge!(metric::INGEST_CHUNK_BUFFER_BYTES).set(0.0);
+    update_resident_memory();
+    for strategy in ["naive", "bounded"] {
+        let _ = metrics::histogram!(metric::INGEST_TRANSCRIBE_BATCH_DURATION, "strategy" => strategy);
+        for outcome in ["ok", "error"] {
+            metrics::counter!(metric::INGEST_TRANSCRIBE_CHUNKS_TOTAL, "strategy" => strategy, "outcome" => outcome)
+                .increment(0);
+        }
+    }
+}
+
+/// Resident memory of this process in bytes (Linux `/proc/self/statm`), `None` elsewhere.
+pub fn resident_memory_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+/// Peak resident memory of this process in bytes (`VmHWM` of `/proc/self/status`).
+pub fn peak_resident_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Sets the resident-memory gauge from `/proc`.
+pub fn update_resident_memory() {
+    if let Some(b) = resident_memory_bytes() {
+        metrics::gauge!(metric::INGEST_RESIDENT_MEMORY).set(b as f64);
     }
 }
 

@@ -260,6 +260,49 @@ pub mod metric {
         (SIM_REQUESTS_TOTAL, "counter"),
     ];
 
+    /// Documents ingested, by `outcome` (`ingested`, `unchanged`, `failed`).
+    pub const INGEST_DOCUMENTS_TOTAL: &str = "ragtrace_ingest_documents_total";
+    /// Chunks, by `result` (`upserted`, `skipped` = already stored, `deleted` = stale).
+    pub const INGEST_CHUNKS_TOTAL: &str = "ragtrace_ingest_chunks_total";
+    /// Tokens sent to the embeddings model by the ingest pipeline.
+    pub const INGEST_TOKENS_TOTAL: &str = "ragtrace_ingest_tokens_total";
+    /// One embed-and-upsert batch, seconds.
+    pub const INGEST_EMBED_BATCH_DURATION: &str = "ragtrace_ingest_embed_batch_duration_seconds";
+    /// Ingest errors, by `stage` (`read`, `extract`, `embed`, `upsert`, `transcribe`, `queue`)
+    /// and `cause`.
+    pub const INGEST_ERRORS_TOTAL: &str = "ragtrace_ingest_errors_total";
+    /// Ingest jobs, by `outcome` (`queued`, `done`, `failed`).
+    pub const INGEST_JOBS_TOTAL: &str = "ragtrace_ingest_jobs_total";
+    /// Bytes held right now in audio chunk buffers (decoded samples and encoded chunks).
+    pub const INGEST_CHUNK_BUFFER_BYTES: &str = "ragtrace_ingest_chunk_buffer_bytes";
+    /// Resident memory of the ingest process, bytes (from `/proc/self/statm`).
+    pub const INGEST_RESIDENT_MEMORY: &str = "ragtrace_ingest_process_resident_memory_bytes";
+    /// One transcription batch (every chunk of it sent and answered), seconds. Label: `strategy`.
+    pub const INGEST_TRANSCRIBE_BATCH_DURATION: &str =
+        "ragtrace_ingest_transcribe_batch_duration_seconds";
+    /// Audio chunks transcribed, by `strategy` and `outcome` (`ok`, `error`).
+    pub const INGEST_TRANSCRIBE_CHUNKS_TOTAL: &str = "ragtrace_ingest_transcribe_chunks_total";
+
+    /// Every metric of the ingest pipeline, with its Prometheus type: exposed by
+    /// `ragtrace-ingest worker` and by the app (which runs the embedded worker).
+    pub const INGEST_ALL: [(&str, &str); 10] = [
+        (INGEST_DOCUMENTS_TOTAL, "counter"),
+        (INGEST_CHUNKS_TOTAL, "counter"),
+        (INGEST_TOKENS_TOTAL, "counter"),
+        (INGEST_EMBED_BATCH_DURATION, "histogram"),
+        (INGEST_ERRORS_TOTAL, "counter"),
+        (INGEST_JOBS_TOTAL, "counter"),
+        (INGEST_CHUNK_BUFFER_BYTES, "gauge"),
+        (INGEST_RESIDENT_MEMORY, "gauge"),
+        (INGEST_TRANSCRIBE_BATCH_DURATION, "histogram"),
+        (INGEST_TRANSCRIBE_CHUNKS_TOTAL, "counter"),
+    ];
+
+    /// Buckets for ingest and transcription batches, seconds.
+    pub const BATCH_BUCKETS: [f64; 12] = [
+        0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+    ];
+
     /// Requests served by the simulator, by `endpoint` and `outcome` (`ok`, `error`,
     /// `rate_limited`, `hang`, `bad_request`).
     pub const SIM_REQUESTS_TOTAL: &str = "ragtrace_sim_requests_total";

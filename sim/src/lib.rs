@@ -5,7 +5,9 @@
 //!
 //! - an OpenAI-compatible API: `POST /v1/chat/completions` (plain and SSE streaming, with usage
 //!   when `stream_options.include_usage` is set), `POST /v1/embeddings` (deterministic lexical
-//!   vectors), `GET /v1/models`;
+//!   vectors), `GET /v1/models`, `POST /v1/audio/transcriptions` (multipart, 25 MB limit,
+//!   latency per minute of audio, a concurrency limit; transcripts of `ragtrace-ingest
+//!   gen-audio` recordings come from the script hidden in them);
 //! - a product catalog API: `GET /catalog/search?q=&limit=` over `data/catalog/products.json`;
 //! - an admin API to change each endpoint's latency and fault profile at run time:
 //!   `GET /admin/profiles`, `PUT /admin/profiles/{endpoint}`, `GET /admin/scenarios`,
@@ -26,6 +28,7 @@
 #![warn(missing_docs)]
 
 pub mod answer;
+pub mod audio;
 pub mod catalog;
 pub mod embeddings;
 pub mod profile;
@@ -75,6 +78,8 @@ pub struct SimState {
     pub embedding_dim: usize,
     /// Tokenizer for usage counts.
     pub tokenizer: ragtrace_core::tokens::Tokenizer,
+    /// Transcriptions being served (the audio endpoint's concurrency limit).
+    pub audio_slots: audio::Slots,
 }
 
 impl SimState {
@@ -85,6 +90,7 @@ impl SimState {
             catalog: Catalog::shipped(),
             embedding_dim: options.embedding_dim,
             tokenizer: ragtrace_core::tokens::Tokenizer::by_name("o200k_base"),
+            audio_slots: audio::Slots::default(),
         }
     }
 }

@@ -24,15 +24,18 @@ pub enum Endpoint {
     Models,
     /// `GET /catalog/search`.
     Catalog,
+    /// `POST /v1/audio/transcriptions`. Its `latency_ms` is per minute of audio.
+    Audio,
 }
 
 impl Endpoint {
     /// Every endpoint.
-    pub const ALL: [Endpoint; 4] = [
+    pub const ALL: [Endpoint; 5] = [
         Endpoint::Chat,
         Endpoint::Embeddings,
         Endpoint::Models,
         Endpoint::Catalog,
+        Endpoint::Audio,
     ];
 
     /// Name used in profiles, the admin API and metrics.
@@ -42,6 +45,7 @@ impl Endpoint {
             Endpoint::Embeddings => "embeddings",
             Endpoint::Models => "models",
             Endpoint::Catalog => "catalog",
+            Endpoint::Audio => "audio",
         }
     }
 
@@ -68,6 +72,12 @@ pub struct Profile {
     pub retry_after_secs: u64,
     /// How long a hanging request hangs before the connection is closed, milliseconds.
     pub hang_ms: u64,
+    /// Requests served at once at most (0 = no limit). Requests beyond it wait for a slot.
+    #[serde(default)]
+    pub concurrency: u64,
+    /// How long a request waits for a slot before it is refused with 429, milliseconds.
+    #[serde(default)]
+    pub queue_ms: u64,
 }
 
 impl Profile {
@@ -81,6 +91,8 @@ impl Profile {
             hang_rate: 0.0,
             retry_after_secs: 1,
             hang_ms: 600_000,
+            concurrency: 0,
+            queue_ms: 10_000,
         }
     }
 
@@ -165,6 +177,10 @@ pub struct ProfilePatch {
     pub retry_after_secs: Option<u64>,
     /// See [`Profile::hang_ms`].
     pub hang_ms: Option<u64>,
+    /// See [`Profile::concurrency`].
+    pub concurrency: Option<u64>,
+    /// See [`Profile::queue_ms`].
+    pub queue_ms: Option<u64>,
 }
 
 impl ProfilePatch {
@@ -177,6 +193,8 @@ impl ProfilePatch {
             hang_rate: self.hang_rate.unwrap_or(p.hang_rate),
             retry_after_secs: self.retry_after_secs.unwrap_or(p.retry_after_secs),
             hang_ms: self.hang_ms.unwrap_or(p.hang_ms),
+            concurrency: self.concurrency.unwrap_or(p.concurrency),
+            queue_ms: self.queue_ms.unwrap_or(p.queue_ms),
         }
     }
 }
@@ -268,7 +286,7 @@ impl Profiles {
             let endpoint = Endpoint::parse(endpoint).ok_or_else(|| {
                 ProfileError::new(
                     endpoint,
-                    "unknown endpoint; one of chat, embeddings, models, catalog",
+                    "unknown endpoint; one of chat, embeddings, models, catalog, audio",
                 )
             })?;
             let int = || {
@@ -287,13 +305,15 @@ impl Profiles {
                 "jitter_ms" => patch.jitter_ms = Some(int()?),
                 "retry_after_secs" => patch.retry_after_secs = Some(int()?),
                 "hang_ms" => patch.hang_ms = Some(int()?),
+                "concurrency" => patch.concurrency = Some(int()?),
+                "queue_ms" => patch.queue_ms = Some(int()?),
                 "error_rate" => patch.error_rate = Some(rate()?),
                 "rate_limit_rate" => patch.rate_limit_rate = Some(rate()?),
                 "hang_rate" => patch.hang_rate = Some(rate()?),
                 _ => {
                     return Err(ProfileError::new(
                         key,
-                        "unknown key; one of latency_ms, jitter_ms, error_rate, rate_limit_rate, hang_rate, retry_after_secs, hang_ms",
+                        "unknown key; one of latency_ms, jitter_ms, error_rate, rate_limit_rate, hang_rate, retry_after_secs, hang_ms, concurrency, queue_ms",
                     ));
                 }
             }
@@ -371,6 +391,15 @@ impl Scenario {
         p.insert(Endpoint::Embeddings, Profile::healthy(60, 20));
         p.insert(Endpoint::Models, Profile::healthy(5, 0));
         p.insert(Endpoint::Catalog, Profile::healthy(250, 80));
+        // Speech to text: about 3 s per minute of audio, 8 requests at once (like a provider's
+        // concurrency limit); beyond that requests queue for up to 10 s, then get 429.
+        p.insert(
+            Endpoint::Audio,
+            Profile {
+                concurrency: 8,
+                ..Profile::healthy(3000, 500)
+            },
+        );
         let chat = p.get_mut(&Endpoint::Chat).expect("inserted above");
         match self {
             Scenario::Healthy => {}

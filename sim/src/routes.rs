@@ -58,6 +58,10 @@ pub fn configure(
             .route("/v1/chat/completions", web::post().to(chat_completions))
             .route("/v1/embeddings", web::post().to(embeddings))
             .route("/v1/models", web::get().to(models))
+            .route(
+                "/v1/audio/transcriptions",
+                web::post().to(crate::audio::transcriptions),
+            )
             .route("/catalog/search", web::get().to(catalog_search))
             .route("/admin/profiles", web::get().to(get_profiles))
             .route("/admin/profiles/{endpoint}", web::put().to(put_profile))
@@ -81,7 +85,7 @@ pub fn configure(
             openai_error(
                 StatusCode::NOT_FOUND,
                 "invalid_request_error",
-                "unknown route; the simulator serves /v1/chat/completions, /v1/embeddings, /v1/models, /catalog/search and /admin/*",
+                "unknown route; the simulator serves /v1/chat/completions, /v1/embeddings, /v1/models, /v1/audio/transcriptions, /catalog/search and /admin/*",
                 None,
             )
         }));
@@ -101,7 +105,7 @@ pub fn openai_error(
     }))
 }
 
-fn count(endpoint: Endpoint, outcome: &'static str) {
+pub(crate) fn count(endpoint: Endpoint, outcome: &'static str) {
     metrics::counter!(ragtrace_core::semconv::metric::SIM_REQUESTS_TOTAL, "endpoint" => endpoint.as_str(), "outcome" => outcome)
         .increment(1);
 }
@@ -119,7 +123,7 @@ fn bad_request(endpoint: Endpoint, message: &str, param: &str) -> HttpResponse {
 
 /// Applies the endpoint's profile: returns the latency to spend on success, or the fault
 /// response after spending its share of time.
-async fn apply_profile(state: &SimState, endpoint: Endpoint) -> Result<Duration, HttpResponse> {
+pub(crate) async fn apply_profile(state: &SimState, endpoint: Endpoint) -> Result<Duration, HttpResponse> {
     let profile = state
         .profiles
         .read()
@@ -174,7 +178,7 @@ async fn apply_profile(state: &SimState, endpoint: Endpoint) -> Result<Duration,
 }
 
 /// `sim-` + the requested model, so responses say they are simulated.
-fn sim_model(requested: &str) -> String {
+pub(crate) fn sim_model(requested: &str) -> String {
     if requested.starts_with("sim-") {
         requested.to_owned()
     } else {

@@ -1,0 +1,243 @@
+//! Chunking by tokens with overlap (text-splitter, sized by the same tiktoken encoding the chat
+//! pipeline counts with), deterministic point ids, and the payload every point carries.
+
+use ragtrace_core::tokens::Tokenizer;
+use serde_json::{Map, Value, json};
+use sha2::{Digest as _, Sha256};
+use text_splitter::{ChunkConfig, ChunkSizer, MarkdownSplitter, TextSplitter};
+use uuid::Uuid;
+
+use crate::extract::{Document, Format, hex};
+
+/// Namespace of point ids: UUIDv5(namespace, source + chunk content) makes re-ingesting upsert
+/// in place instead of duplicating.
+pub const POINT_NAMESPACE: Uuid = Uuid::from_u128(0x6c1f_3a57_8e0b_4f2a_9d44_2b7e_51c0_a9d3);
+
+/// One chunk of a document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chunk {
+    /// The document's source.
+    pub source: String,
+    /// The document's title.
+    pub title: String,
+    /// Position in the document.
+    pub index: usize,
+    /// Text.
+    pub text: String,
+    /// Tokens of `text`.
+    pub tokens: usize,
+    /// SHA-256 of the document's text.
+    pub document_hash: String,
+}
+
+impl Chunk {
+    /// Deterministic point id: the same source and content give the same id on every run.
+    pub fn id(&self) -> Uuid {
+        Uuid::new_v5(
+            &POINT_NAMESPACE,
+            format!("{}\n{}", self.source, self.text).as_bytes(),
+        )
+    }
+
+    /// The point's payload: `source`, `title`, `chunk_index`, `text`, `token_count`, `hash` (of
+    /// the chunk), `document_hash`.
+    pub fn payload(&self) -> Map<String, Value> {
+        let v = json!({
+            "source": self.source,
+            "title": self.title,
+            "chunk_index": self.index,
+            "text": self.text,
+            "token_count": self.tokens,
+            "hash": hex(&Sha256::digest(self.text.as_bytes())),
+            "document_hash": self.document_hash,
+        });
+        match v {
+            Value::Object(m) => m,
+            _ => unreachable!("json! of an object literal is an object"),
+        }
+    }
+}
+
+/// text-splitter sizes chunks with our tokenizer (its own tiktoken feature would pull in a
+/// second copy of the BPE tables).
+#[derive(Debug, Clone, Copy)]
+struct TokenSizer(Tokenizer);
+
+impl ChunkSizer for TokenSizer {
+    fn size(&self, chunk: &str) -> usize {
+        self.0.count(chunk)
+    }
+}
+
+/// Splits documents into chunks of at most `max_tokens` tokens, neighbours sharing up to
+/// `overlap` tokens, at the highest-level boundary that fits: Markdown sections, paragraphs,
+/// sentences, words.
+#[derive(Debug, Clone)]
+pub struct Chunker {
+    tokenizer: Tokenizer,
+    max_tokens: usize,
+    overlap: usize,
+}
+
+impl Chunker {
+    /// A chunker; `overlap` must be smaller than `max_tokens` (configuration checks it).
+    pub fn new(tokenizer: Tokenizer, max_tokens: usize, overlap: usize) -> Self {
+        Self {
+            tokenizer,
+            max_tokens,
+            overlap: overlap.min(max_tokens.saturating_sub(1)),
+        }
+    }
+
+    /// The size limit.
+    pub fn max_tokens(&self) -> usize {
+        self.max_tokens
+    }
+
+    /// The chunks of `doc`, in order. A chunk whose text repeats an earlier one of the same
+    /// document is dropped (its id would collide).
+    pub fn chunks(&self, doc: &Document) -> Vec<Chunk> {
+        let config = ChunkConfig::new(self.max_tokens)
+            .with_overlap(self.overlap)
+            .expect("overlap < max_tokens")
+            .with_sizer(TokenSizer(self.tokenizer));
+        let pieces: Vec<&str> = match doc.format {
+            Format::Markdown => MarkdownSplitter::new(config).chunks(&doc.text).collect(),
+            _ => TextSplitter::new(config).chunks(&doc.text).collect(),
+        };
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::with_capacity(pieces.len());
+        for piece in pieces {
+            let text = piece.trim();
+            if text.is_empty() || !seen.insert(text) {
+                continue;
+            }
+            // text-splitter keeps chunks within the limit; a single token sequence that cannot
+            // be split (a very long "word") is cut here so the limit always holds.
+            let mut tokens = self.tokenizer.count(text);
+            let text = if tokens > self.max_tokens {
+                let cut = self.tokenizer.truncate(text, self.max_tokens);
+                tokens = self.tokenizer.count(&cut);
+                cut
+            } else {
+                text.to_owned()
+            };
+            out.push(Chunk {
+                source: doc.source.clone(),
+                title: doc.title.clone(),
+                index: out.len(),
+                text,
+                tokens,
+                document_hash: doc.hash.clone(),
+            });
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::extract;
+
+    fn long_doc(paragraphs: usize) -> Document {
+        let mut md = String::from("# Expenses\n\n");
+        for i in 0..paragraphs {
+            md.push_str(&format!(
+                "## Rule {i}\n\nClaim {i} must be filed within {} days with a receipt. \
+                 Hotel limits in Lisbon are {} euros per night. Meals are reimbursed up to {} \
+                 euros when travelling for more than four hours.\n\n",
+                10 + i,
+                120 + i,
+                30 + i
+            ));
+        }
+        extract("docs/expenses.md", md.as_bytes(), Format::Markdown).unwrap()
+    }
+
+    /// No chunk exceeds the limit, neighbours overlap, nothing of the text is lost, and every
+    /// chunk carries its position, token count and document hash.
+    #[test]
+    fn chunks_respect_the_token_limit_and_overlap() {
+        let t = Tokenizer::by_name("o200k_base");
+        let doc = long_doc(40);
+        let max = 120;
+        let chunker = Chunker::new(t, max, 20);
+        let chunks = chunker.chunks(&doc);
+        assert!(chunks.len() > 10, "{}", chunks.len());
+        for (i, c) in chunks.iter().enumerate() {
+            assert_eq!(c.index, i);
+            assert!(c.tokens <= max, "chunk {i} has {} tokens", c.tokens);
+            assert_eq!(c.tokens, t.count(&c.text));
+            assert_eq!(c.document_hash, doc.hash);
+            assert_eq!(c.title, "Expenses");
+        }
+        // Overlap: some chunk starts with text the previous one ended with.
+        let overlapping = chunks
+            .windows(2)
+            .filter(|w| {
+                let head: String = w[1].text.chars().take(25).collect();
+                w[0].text.contains(&head)
+            })
+            .count();
+        assert!(overlapping > 0, "no chunk overlaps its predecessor");
+        // Every sentence of the document is in some chunk.
+        for sentence in doc.text.split(". ") {
+            let probe: String = sentence.trim().chars().take(40).collect();
+            assert!(
+                chunks.iter().any(|c| c.text.contains(probe.trim())),
+                "lost: {probe}"
+            );
+        }
+        // Without overlap, no chunk repeats the start of the next.
+        let plain = Chunker::new(t, max, 0).chunks(&doc);
+        let repeated = plain
+            .windows(2)
+            .filter(|w| {
+                let head: String = w[1].text.chars().take(40).collect();
+                w[0].text.contains(&head)
+            })
+            .count();
+        assert_eq!(repeated, 0);
+    }
+
+    /// Ids depend on source and content only, so they are stable across runs and differ
+    /// between documents.
+    #[test]
+    fn ids_are_deterministic() {
+        let t = Tokenizer::by_name("o200k_base");
+        let chunker = Chunker::new(t, 100, 10);
+        let a = chunker.chunks(&long_doc(10));
+        let b = chunker.chunks(&long_doc(10));
+        assert_eq!(
+            a.iter().map(Chunk::id).collect::<Vec<_>>(),
+            b.iter().map(Chunk::id).collect::<Vec<_>>()
+        );
+        let mut other = long_doc(10);
+        other.source = "docs/other.md".into();
+        let c = chunker.chunks(&other);
+        assert_ne!(a[0].id(), c[0].id());
+        let p = a[0].payload();
+        for key in [
+            "source",
+            "title",
+            "chunk_index",
+            "text",
+            "token_count",
+            "hash",
+            "document_hash",
+        ] {
+            assert!(p.contains_key(key), "{key}");
+        }
+    }
+
+    /// One unbreakable run of text longer than the limit is cut to the limit.
+    #[test]
+    fn unsplittable_text_is_cut() {
+        let t = Tokenizer::by_name("o200k_base");
+        let blob = "x".repeat(5000);
+        let doc = extract("a.txt", blob.as_bytes(), Format::Text).unwrap();
+        let chunks = Chunker::new(t, 50, 5).chunks(&doc);
+        assert!(chunks.iter().all(|c| c.tokens <= 50));
+    }
+}

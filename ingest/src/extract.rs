@@ -1,0 +1,332 @@
+//! Text extraction: Markdown and plain text as they are, HTML to text (html2text), PDF to text
+//! (pdf-extract); then normalisation. Every failure names its cause, so a bad file is reported
+//! and skipped while the others are ingested.
+
+use sha2::{Digest as _, Sha256};
+
+/// A document format ragtrace can ingest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// `.md`, `.markdown`.
+    Markdown,
+    /// `.txt`.
+    Text,
+    /// `.html`, `.htm`.
+    Html,
+    /// `.pdf`.
+    Pdf,
+}
+
+impl Format {
+    /// The format of `path` by its extension, `None` for anything else.
+    pub fn from_path(path: &std::path::Path) -> Option<Self> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "md" | "markdown" => Some(Self::Markdown),
+            "txt" | "text" => Some(Self::Text),
+            "html" | "htm" => Some(Self::Html),
+            "pdf" => Some(Self::Pdf),
+            _ => None,
+        }
+    }
+
+    /// The format of a MIME type (`text/markdown`, `text/plain`, `text/html`, `application/pdf`).
+    pub fn from_mime(mime: &str) -> Option<Self> {
+        let essence = mime.split(';').next().unwrap_or("").trim();
+        match essence.to_ascii_lowercase().as_str() {
+            "text/markdown" | "text/x-markdown" => Some(Self::Markdown),
+            "text/plain" => Some(Self::Text),
+            "text/html" => Some(Self::Html),
+            "application/pdf" => Some(Self::Pdf),
+            _ => None,
+        }
+    }
+
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Markdown => "markdown",
+            Self::Text => "text",
+            Self::Html => "html",
+            Self::Pdf => "pdf",
+        }
+    }
+}
+
+/// Why a file could not be turned into text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExtractError {
+    /// The file cannot be read (missing, no permission, a directory...).
+    #[error("cannot read the file: {0}")]
+    Unreadable(String),
+    /// Larger than `ingest.max_file_bytes`.
+    #[error("the file is {size} bytes, over the {limit}-byte limit (ingest.max_file_bytes)")]
+    TooLarge {
+        /// File size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// Not one of the supported formats.
+    #[error("unsupported file type; ragtrace ingests .md, .txt, .html and .pdf")]
+    Unsupported,
+    /// Zero bytes, or nothing but whitespace after extraction.
+    #[error("the document has no text")]
+    Empty,
+    /// A text format that is not UTF-8.
+    #[error("the file is not valid UTF-8 (first bad byte at offset {0}); save it as UTF-8")]
+    InvalidUtf8(usize),
+    /// A PDF that cannot be parsed.
+    #[error("cannot extract text from the PDF: {0}")]
+    Pdf(String),
+    /// HTML that cannot be converted.
+    #[error("cannot convert the HTML to text: {0}")]
+    Html(String),
+}
+
+impl ExtractError {
+    /// Short cause, for metrics and summaries.
+    pub fn cause(&self) -> &'static str {
+        match self {
+            Self::Unreadable(_) => "unreadable",
+            Self::TooLarge { .. } => "too_large",
+            Self::Unsupported => "unsupported",
+            Self::Empty => "empty",
+            Self::InvalidUtf8(_) => "invalid_utf8",
+            Self::Pdf(_) => "corrupt_pdf",
+            Self::Html(_) => "bad_html",
+        }
+    }
+}
+
+/// A document's text, ready to chunk.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    /// Stable name: the path the points are filed under (`docs/it-vpn-setup.md`).
+    pub source: String,
+    /// Title: the first heading, the HTML `<title>`, the PDF's `Title`, or the first line.
+    pub title: String,
+    /// Normalised text.
+    pub text: String,
+    /// Original format.
+    pub format: Format,
+    /// SHA-256 of the normalised text, hex: a changed document has a new hash.
+    pub hash: String,
+}
+
+/// Extracts the text of `bytes` in `format`, filed under `source`.
+pub fn extract(source: &str, bytes: &[u8], format: Format) -> Result<Document, ExtractError> {
+    if bytes.is_empty() {
+        return Err(ExtractError::Empty);
+    }
+    let (raw, meta_title) = match format {
+        Format::Markdown | Format::Text => (utf8(bytes)?.to_owned(), None),
+        Format::Html => {
+            let html = utf8(bytes)?;
+            let text = html2text::config::plain()
+                .string_from_read(html.as_bytes(), 10_000)
+                .map_err(|e| ExtractError::Html(e.to_string()))?;
+            (text, html_title(html))
+        }
+        Format::Pdf => pdf_text(bytes)?,
+    };
+    let text = normalise(&raw);
+    if text.trim().is_empty() {
+        return Err(ExtractError::Empty);
+    }
+    let title = meta_title
+        .filter(|t| !t.trim().is_empty())
+        .or_else(|| heading(&text))
+        .unwrap_or_else(|| fallback_title(source));
+    let hash = hex(&Sha256::digest(text.as_bytes()));
+    Ok(Document {
+        source: source.to_owned(),
+        title: title.trim().to_owned(),
+        text,
+        format,
+        hash,
+    })
+}
+
+fn utf8(bytes: &[u8]) -> Result<&str, ExtractError> {
+    let s = std::str::from_utf8(bytes).map_err(|e| ExtractError::InvalidUtf8(e.valid_up_to()))?;
+    Ok(s.strip_prefix('\u{feff}').unwrap_or(s))
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// Text of a PDF and its metadata title. pdf-extract can panic on malformed input; a panic is a
+/// corrupt file, not a crash.
+fn pdf_text(bytes: &[u8]) -> Result<(String, Option<String>), ExtractError> {
+    let doc = pdf_extract::Document::load_mem(bytes).map_err(|e| ExtractError::Pdf(e.to_string()))?;
+    let title = pdf_title(&doc);
+    let owned = bytes.to_vec();
+    let text = std::panic::catch_unwind(move || pdf_extract::extract_text_from_mem(&owned))
+        .map_err(|_| ExtractError::Pdf("the PDF's content streams are malformed".into()))?
+        .map_err(|e| ExtractError::Pdf(e.to_string()))?;
+    Ok((text, title))
+}
+
+fn pdf_title(doc: &pdf_extract::Document) -> Option<String> {
+    let info = doc.trailer.get(b"Info").ok()?;
+    let info = match info {
+        pdf_extract::Object::Reference(id) => doc.get_object(*id).ok()?,
+        other => other,
+    };
+    let title = info.as_dict().ok()?.get(b"Title").ok()?;
+    match title {
+        pdf_extract::Object::String(bytes, _) => {
+            // UTF-16BE with a BOM, or PDFDocEncoding (close enough to Latin-1 for titles).
+            if bytes.starts_with(&[0xfe, 0xff]) {
+                let units: Vec<u16> = bytes[2..]
+                    .chunks_exact(2)
+                    .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                    .collect();
+                String::from_utf16(&units).ok()
+            } else {
+                Some(bytes.iter().map(|&b| char::from(b)).collect())
+            }
+        }
+        _ => None,
+    }
+}
+
+fn html_title(html: &str) -> Option<String> {
+    let lower = html.to_ascii_lowercase();
+    let start = lower.find("<title")?;
+    let open_end = lower[start..].find('>')? + start + 1;
+    let end = lower[open_end..].find("</title")? + open_end;
+    let t = html[open_end..end].split_whitespace().collect::<Vec<_>>();
+    (!t.is_empty()).then(|| t.join(" "))
+}
+
+/// The first Markdown heading, or the first non-empty line (shortened).
+fn heading(text: &str) -> Option<String> {
+    if let Some(h) = text.lines().find_map(|l| l.strip_prefix("# ")) {
+        return Some(h.to_owned());
+    }
+    let first = text.lines().map(str::trim).find(|l| !l.is_empty())?;
+    let first = first.trim_start_matches('#').trim();
+    Some(if first.chars().count() > 100 {
+        let cut: String = first.chars().take(100).collect();
+        format!("{cut}…")
+    } else {
+        first.to_owned()
+    })
+}
+
+fn fallback_title(source: &str) -> String {
+    std::path::Path::new(source)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or(source)
+        .replace(['-', '_'], " ")
+}
+
+/// Line endings to `\n`, control characters (but tabs and newlines) removed, trailing spaces
+/// trimmed, runs of blank lines collapsed to one, spaces inside a line collapsed.
+pub fn normalise(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut blank_run = 0;
+    for line in raw.replace("\r\n", "\n").replace('\r', "\n").lines() {
+        let cleaned: String = line
+            .chars()
+            .filter(|c| !c.is_control() || *c == '\t')
+            .map(|c| if c == '\t' || c == '\u{a0}' { ' ' } else { c })
+            .collect();
+        // Collapse runs of spaces, but keep leading indentation (Markdown lists, code).
+        let indent = cleaned.len() - cleaned.trim_start().len();
+        let body = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
+        if body.is_empty() {
+            blank_run += 1;
+            if blank_run == 1 && !out.is_empty() {
+                out.push('\n');
+            }
+            continue;
+        }
+        blank_run = 0;
+        out.push_str(&" ".repeat(indent.min(8)));
+        out.push_str(&body);
+        out.push('\n');
+    }
+    out.trim_end().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Markdown keeps its text; the title is the first heading; the hash follows the text.
+    #[test]
+    fn markdown_title_and_hash() {
+        let d = extract(
+            "docs/a.md",
+            b"# VPN setup\r\n\r\n\r\n\r\nInstall   the client.\n",
+            Format::Markdown,
+        )
+        .unwrap();
+        assert_eq!(d.title, "VPN setup");
+        assert_eq!(d.text, "# VPN setup\n\nInstall the client.");
+        let again = extract("docs/a.md", b"# VPN setup\n\nInstall the client.", Format::Markdown)
+            .unwrap();
+        assert_eq!(d.hash, again.hash, "normalised text decides the hash");
+        let changed = extract("docs/a.md", b"# VPN setup\n\nInstall it.", Format::Markdown).unwrap();
+        assert_ne!(d.hash, changed.hash);
+    }
+
+    /// HTML becomes text: tags, scripts and styles go, the `<title>` is the title.
+    #[test]
+    fn html_to_text() {
+        let html = br#"<!doctype html><html><head><title>Guest Wi-Fi</title>
+            <style>p { color: red }</style><script>var secret = 1;</script></head>
+            <body><h1>Guest network</h1><p>The password rotates <b>every Monday</b>.</p>
+            <ul><li>Lisbon</li><li>Rotterdam</li></ul></body></html>"#;
+        let d = extract("docs/wifi.html", html, Format::Html).unwrap();
+        assert_eq!(d.title, "Guest Wi-Fi");
+        assert!(d.text.contains("The password rotates every Monday."), "{}", d.text);
+        assert!(d.text.contains("Rotterdam"));
+        assert!(!d.text.contains('<'), "{}", d.text);
+        assert!(!d.text.contains("var secret"), "{}", d.text);
+        assert!(!d.text.contains("color: red"), "{}", d.text);
+    }
+
+    /// Every kind of bad input is a typed error with its cause.
+    #[test]
+    fn bad_input_is_reported_by_cause() {
+        let cases: [(&[u8], Format, &str); 5] = [
+            (b"", Format::Markdown, "empty"),
+            (b" \n\t\n ", Format::Text, "empty"),
+            (b"caf\xe9 au lait", Format::Text, "invalid_utf8"),
+            (b"%PDF-1.4 this is not really a pdf", Format::Pdf, "corrupt_pdf"),
+            (b"<html><body>   </body></html>", Format::Html, "empty"),
+        ];
+        for (bytes, format, cause) in cases {
+            let err = extract("x", bytes, format).unwrap_err();
+            assert_eq!(err.cause(), cause, "{err}");
+        }
+        assert_eq!(
+            extract("x", b"caf\xe9", Format::Text).unwrap_err(),
+            ExtractError::InvalidUtf8(3)
+        );
+    }
+
+    /// Formats come from extensions and MIME types.
+    #[test]
+    fn formats() {
+        use std::path::Path;
+        assert_eq!(Format::from_path(Path::new("a/B.MD")), Some(Format::Markdown));
+        assert_eq!(Format::from_path(Path::new("a.htm")), Some(Format::Html));
+        assert_eq!(Format::from_path(Path::new("a.pdf")), Some(Format::Pdf));
+        assert_eq!(Format::from_path(Path::new("a.docx")), None);
+        assert_eq!(Format::from_mime("text/html; charset=utf-8"), Some(Format::Html));
+        assert_eq!(Format::from_mime("image/png"), None);
+    }
+}

@@ -1,0 +1,267 @@
+//! `ragtrace-ingest`: documents and meeting audio into the ragtrace vector store.
+//!
+//! ```text
+//! ragtrace-ingest [--data-dir DIR | --qdrant-url URL] [--json] [--prune] PATH...
+//! ragtrace-ingest worker
+//! ragtrace-ingest gen-audio --minutes N FILE.wav
+//! ragtrace-ingest transcribe [--strategy naive|bounded] [--batch-size N] FILE.wav
+//! ```
+//!
+//! Exit status: 0 when everything was ingested, 1 when any file failed (the others are still
+//! ingested), 2 for usage or configuration errors, 130 when interrupted.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use clap::{Args, Parser, Subcommand};
+use ragtrace_core::config::{Overrides, Settings, TranscribeStrategy};
+
+/// Ingests documents (Markdown, text, HTML, PDF) into the collection the ragtrace chat API
+/// searches. Safe to re-run: unchanged chunks are skipped, changed documents replace their
+/// chunks, and an interrupted run is finished by the next one.
+#[derive(Debug, Parser)]
+#[command(version, about, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Print a JSON summary as the last line of stdout.
+    #[arg(long)]
+    json: bool,
+    /// Remove the points of documents that no longer exist in the folders given.
+    #[arg(long)]
+    prune: bool,
+    /// Files and folders to ingest (folders recursively; .md, .txt, .html, .pdf).
+    #[arg(value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// Where the vector store is.
+#[derive(Debug, Args, Clone)]
+struct StoreArgs {
+    /// Embedded store directory (the app's `--data-dir`; default `data-dir`).
+    #[arg(long, global = true, conflicts_with = "qdrant_url")]
+    data_dir: Option<PathBuf>,
+    /// A Qdrant server (gRPC), instead of the embedded store.
+    #[arg(long, global = true, env = "QDRANT_URL")]
+    qdrant_url: Option<String>,
+    /// Optional TOML file layered over the compiled-in defaults.
+    #[arg(long, global = true, env = "RAGTRACE_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Consume ingest jobs from the Redis stream (`POST /v1/documents` of the app with
+    /// `ingest.queue = "redis"`), serving /metrics.
+    Worker {
+        /// Where to serve /metrics.
+        #[arg(long, env = "RAGTRACE_INGEST_METRICS_ADDR")]
+        metrics_addr: Option<String>,
+    },
+    /// Write a synthetic meeting recording (16 kHz mono WAV), streaming to disk.
+    GenAudio {
+        /// Length in minutes (fractions allowed).
+        #[arg(long)]
+        minutes: f64,
+        /// Script seed: the same seed gives the same meeting.
+        #[arg(long, default_value_t = 1)]
+        seed: u32,
+        /// Output file.
+        file: PathBuf,
+    },
+    /// Transcribe a WAV recording through /v1/audio/transcriptions and index the transcript.
+    Transcribe {
+        /// `naive` (decode everything, send every chunk at once) or `bounded`.
+        #[arg(long, value_parser = parse_strategy)]
+        strategy: Option<TranscribeStrategy>,
+        /// Chunks in flight at most (bounded).
+        #[arg(long)]
+        batch_size: Option<usize>,
+        /// Print a JSON summary as the last line of stdout.
+        #[arg(long)]
+        json: bool,
+        /// Transcribe only; do not index the transcript.
+        #[arg(long)]
+        no_index: bool,
+        /// Write the stitched transcript to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The recording.
+        file: PathBuf,
+    },
+}
+
+fn parse_strategy(s: &str) -> Result<TranscribeStrategy, String> {
+    match s {
+        "naive" => Ok(TranscribeStrategy::Naive),
+        "bounded" => Ok(TranscribeStrategy::Bounded),
+        _ => Err("must be \"naive\" or \"bounded\"".into()),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut env: BTreeMap<String, String> = std::env::vars().collect();
+    if let Some(url) = &cli.store.qdrant_url {
+        env.insert("QDRANT_URL".into(), url.clone());
+    }
+    if !env.contains_key("OTEL_SERVICE_NAME") {
+        env.insert("OTEL_SERVICE_NAME".into(), "ragtrace-ingest".into());
+    }
+    let settings = match Settings::load_from(
+        &Overrides {
+            file: cli.store.config.clone(),
+            addr: None,
+            data_dir: cli.store.data_dir.clone(),
+        },
+        &env,
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ragtrace-ingest: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if cli.command.is_none() && cli.paths.is_empty() {
+        eprintln!(
+            "ragtrace-ingest: nothing to ingest; give files or folders, e.g. `ragtrace-ingest data/docs` (see --help)"
+        );
+        return ExitCode::from(2);
+    }
+    let mut telemetry = match ragtrace_core::telemetry::init(&settings.telemetry, vec![], false) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("ragtrace-ingest: telemetry: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    ragtrace_core::metrics::register_ingest_series();
+    let code = actix_web::rt::System::new().block_on(dispatch(cli, settings));
+    // Flush spans outside the runtime, after the work has stopped (Ctrl-C included).
+    telemetry.shutdown();
+    code
+}
+
+/// Sets `stop` on the first SIGINT/SIGTERM; a second one exits at once.
+fn stop_on_signal() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let registered = (
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()),
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()),
+    );
+    if let (Ok(mut int), Ok(mut term)) = registered {
+        actix_web::rt::spawn(async move {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            eprintln!("ragtrace-ingest: stopping after the batch in flight (again to abort)");
+            flag.store(true, Ordering::Relaxed);
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            std::process::exit(130);
+        });
+    }
+    stop
+}
+
+async fn dispatch(cli: Cli, settings: Settings) -> ExitCode {
+    let stop = stop_on_signal();
+    let result = match cli.command {
+        None => ingest(&settings, cli.paths, cli.prune, cli.json, &stop).await,
+        Some(Command::Worker { metrics_addr }) => {
+            ragtrace_ingest::worker::run_standalone(&settings, metrics_addr, stop.clone()).await
+        }
+        Some(Command::GenAudio {
+            minutes,
+            seed,
+            file,
+        }) => ragtrace_ingest::audio::gen_audio_cli(&file, minutes, seed),
+        Some(Command::Transcribe {
+            strategy,
+            batch_size,
+            json,
+            no_index,
+            out,
+            file,
+        }) => {
+            let options = ragtrace_ingest::transcribe::Options {
+                strategy: strategy.unwrap_or(settings.transcription.strategy),
+                batch_size: batch_size.unwrap_or(settings.transcription.batch_size),
+                chunk_seconds: settings.transcription.chunk_seconds,
+                overlap_seconds: settings.transcription.overlap_seconds,
+            };
+            ragtrace_ingest::transcribe::cli(&settings, &file, options, json, !no_index, out, &stop)
+                .await
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ragtrace-ingest: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn ingest(
+    settings: &Settings,
+    paths: Vec<PathBuf>,
+    prune: bool,
+    json: bool,
+    stop: &AtomicBool,
+) -> anyhow::Result<ExitCode> {
+    let built = ragtrace_ingest::setup::build(settings).await?;
+    let display = ragtrace_ingest::setup::Display::new();
+    let summary = ragtrace_ingest::run::run(
+        &built.ingestor,
+        &ragtrace_ingest::run::RunOptions {
+            paths,
+            prune,
+            max_file_bytes: settings.ingest.max_file_bytes,
+        },
+        &display,
+        stop,
+    )
+    .await;
+    display.finish();
+    if let Some(sim) = built.sim {
+        sim.handle.stop(false).await;
+    }
+    eprintln!(
+        "ingested {} documents ({} chunks: {} upserted, {} already stored, {} stale deleted), {} failed, in {:.2} s{}",
+        summary.documents,
+        summary.chunks,
+        summary.upserted,
+        summary.skipped,
+        summary.deleted,
+        summary.failed,
+        summary.seconds,
+        if summary.interrupted {
+            " (interrupted: run again to finish)"
+        } else {
+            ""
+        }
+    );
+    for f in &summary.failures {
+        eprintln!("  failed: {} ({}): {}", f.source, f.cause, f.error);
+    }
+    if json {
+        println!("{}", serde_json::to_string(&summary)?);
+    }
+    Ok(if summary.interrupted {
+        ExitCode::from(130)
+    } else if summary.failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

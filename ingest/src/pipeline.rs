@@ -1,0 +1,519 @@
+//! The ingest pipeline: documents → chunks → embeddings in bounded batches → upserts, made
+//! idempotent by deterministic ids and by comparing with what the store already holds.
+//!
+//! For each document: chunks whose id is already stored with the same document hash are
+//! skipped; the others are embedded and upserted; once every new chunk of a document is durable,
+//! its stale chunks (ids no longer produced, e.g. after an edit) are deleted. Upserting before
+//! deleting means an interrupted run never loses a document: a re-run finds what is missing or
+//! stale and finishes the job, ending with exactly the points of one clean run.
+
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use ragtrace_core::llm::{LlmClient, LlmError};
+use ragtrace_core::semconv::{attr, metric};
+use ragtrace_core::vector_store::{Point, StoredPoint, VectorStore, VectorStoreError};
+use serde::Serialize;
+use tracing::Instrument as _;
+use uuid::Uuid;
+
+use crate::chunk::{Chunk, Chunker};
+use crate::extract::Document;
+
+/// Limits of one embeddings request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchLimits {
+    /// Inputs per request at most.
+    pub max_items: usize,
+    /// Tokens per request at most.
+    pub max_tokens: usize,
+}
+
+/// Cuts `tokens` (one entry per input, in order) into contiguous batches, each within both
+/// limits. An input larger than `max_tokens` on its own gets a batch to itself (the chunker
+/// never makes one; the provider would reject it and the failure would be reported).
+pub fn plan_batches(tokens: &[usize], limits: BatchLimits) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut sum = 0;
+    for (i, &t) in tokens.iter().enumerate() {
+        let full = i - start >= limits.max_items || (sum + t > limits.max_tokens && i > start);
+        if full {
+            out.push(start..i);
+            start = i;
+            sum = 0;
+        }
+        sum += t;
+    }
+    if start < tokens.len() {
+        out.push(start..tokens.len());
+    }
+    out
+}
+
+/// Where a document failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    /// The document's source (or the path given, when it could not be read).
+    pub source: String,
+    /// `read`, `extract`, `embed`, `upsert`, `list`, `delete`.
+    pub stage: &'static str,
+    /// Short cause (`corrupt_pdf`, `llm_rate_limited`, ...).
+    pub cause: &'static str,
+    /// Human-readable reason.
+    pub error: String,
+}
+
+/// What happened to one document.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DocReport {
+    /// Source.
+    pub source: String,
+    /// Chunks the document has now.
+    pub chunks: usize,
+    /// Chunks embedded and written.
+    pub upserted: usize,
+    /// Chunks already stored.
+    pub skipped: usize,
+    /// Stale chunks removed.
+    pub deleted: usize,
+    /// Set when the document failed.
+    pub failure: Option<Failure>,
+}
+
+/// Progress of a run, for a bar or log lines.
+pub trait Progress: Send + Sync {
+    /// Chunks to embed in this run are known.
+    fn begin(&self, _documents: usize, _chunks_to_embed: usize) {}
+    /// `n` more chunks are durable.
+    fn advance(&self, _n: usize) {}
+    /// A document failed.
+    fn failed(&self, _failure: &Failure) {}
+}
+
+/// No progress reporting.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Quiet;
+impl Progress for Quiet {}
+
+/// The pipeline.
+#[derive(Clone)]
+pub struct Ingestor {
+    store: Arc<dyn VectorStore>,
+    llm: LlmClient,
+    chunker: Chunker,
+    limits: BatchLimits,
+}
+
+impl std::fmt::Debug for Ingestor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ingestor")
+            .field("store", &self.store)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+fn llm_cause(e: &LlmError) -> &'static str {
+    match e {
+        LlmError::Timeout { .. } => "llm_timeout",
+        LlmError::RateLimited { .. } => "llm_rate_limited",
+        LlmError::Upstream { .. } => "llm_upstream",
+        LlmError::Rejected { .. } => "llm_rejected",
+        LlmError::Unreachable { .. } => "llm_unreachable",
+        _ => "llm_protocol",
+    }
+}
+
+fn store_cause(e: &VectorStoreError) -> &'static str {
+    match e {
+        VectorStoreError::Unavailable(_) => "vector_store_unavailable",
+        VectorStoreError::Timeout(_) => "vector_store_timeout",
+        VectorStoreError::PoolExhausted(_) => "vector_store_pool",
+        VectorStoreError::Dimension { .. } => "vector_store_dimension",
+        VectorStoreError::Backend(_) => "vector_store",
+    }
+}
+
+/// Counts an ingest error.
+pub fn count_error(stage: &'static str, cause: &'static str) {
+    metrics::counter!(metric::INGEST_ERRORS_TOTAL, "stage" => stage, "cause" => cause).increment(1);
+}
+
+/// What one document needs.
+struct DocPlan {
+    chunks: usize,
+    skipped: usize,
+    stale: Vec<Uuid>,
+}
+
+impl Ingestor {
+    /// A pipeline writing into `store`, embedding with `llm`.
+    pub fn new(
+        store: Arc<dyn VectorStore>,
+        llm: LlmClient,
+        chunker: Chunker,
+        limits: BatchLimits,
+    ) -> Self {
+        Self {
+            store,
+            llm,
+            chunker,
+            limits,
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn VectorStore> {
+        &self.store
+    }
+
+    /// The chunker.
+    pub fn chunker(&self) -> &Chunker {
+        &self.chunker
+    }
+
+    /// Ingests `docs`. Batches span documents; a failed batch fails the documents it carried
+    /// (their other chunks may already be stored; a re-run completes them). `stop` is checked
+    /// between batches: once set, the run ends after the batch in flight, and the documents not
+    /// finished are reported as interrupted.
+    pub async fn ingest(
+        &self,
+        docs: Vec<Document>,
+        progress: &dyn Progress,
+        stop: &AtomicBool,
+    ) -> Vec<DocReport> {
+        let mut reports: Vec<DocReport> = docs
+            .iter()
+            .map(|d| DocReport {
+                source: d.source.clone(),
+                ..DocReport::default()
+            })
+            .collect();
+        if docs.is_empty() {
+            return reports;
+        }
+        // What the store holds for these documents: one scroll for a batch run, a filtered one
+        // for a single document.
+        let listed = if docs.len() == 1 {
+            self.store.list_points(Some(&docs[0].source)).await
+        } else {
+            self.store.list_points(None).await
+        };
+        let existing: HashMap<String, Vec<StoredPoint>> = match listed {
+            Ok(points) => points.into_iter().fold(HashMap::new(), |mut m, p| {
+                m.entry(p.source.clone()).or_default().push(p);
+                m
+            }),
+            Err(e) => {
+                for r in &mut reports {
+                    r.failure = Some(Failure {
+                        source: r.source.clone(),
+                        stage: "list",
+                        cause: store_cause(&e),
+                        error: e.to_string(),
+                    });
+                }
+                count_error("list", store_cause(&e));
+                return reports;
+            }
+        };
+
+        // Plan: chunk every document, compare with the store.
+        let mut pending: Vec<(usize, Chunk)> = Vec::new();
+        let mut plans = Vec::with_capacity(docs.len());
+        for (i, doc) in docs.iter().enumerate() {
+            let span = tracing::info_span!(
+                "ingest.document",
+                { attr::OTEL_NAME } = %format_args!("ingest {}", doc.source),
+                "ragtrace.ingest.source" = %doc.source,
+                "ragtrace.ingest.format" = doc.format.as_str(),
+                "ragtrace.ingest.chunks" = tracing::field::Empty,
+                "ragtrace.ingest.to_upsert" = tracing::field::Empty,
+                "ragtrace.ingest.stale" = tracing::field::Empty,
+            );
+            let _enter = span.enter();
+            let chunks = self.chunker.chunks(doc);
+            let stored: HashMap<Uuid, &StoredPoint> = existing
+                .get(&doc.source)
+                .map(|v| v.iter().map(|p| (p.id, p)).collect())
+                .unwrap_or_default();
+            let ids: HashSet<Uuid> = chunks.iter().map(Chunk::id).collect();
+            let stale: Vec<Uuid> = stored
+                .keys()
+                .filter(|id| !ids.contains(id))
+                .copied()
+                .collect();
+            let mut skipped = 0;
+            let n = chunks.len();
+            let mut to_upsert = 0;
+            for c in chunks {
+                match stored.get(&c.id()) {
+                    Some(p) if p.document_hash == doc.hash => skipped += 1,
+                    _ => {
+                        to_upsert += 1;
+                        pending.push((i, c));
+                    }
+                }
+            }
+            span.record("ragtrace.ingest.chunks", n as i64);
+            span.record("ragtrace.ingest.to_upsert", to_upsert as i64);
+            span.record("ragtrace.ingest.stale", stale.len() as i64);
+            plans.push(DocPlan {
+                chunks: n,
+                skipped,
+                stale,
+            });
+        }
+        progress.begin(docs.len(), pending.len());
+
+        // Embed and upsert in bounded batches.
+        let tokens: Vec<usize> = pending.iter().map(|(_, c)| c.tokens).collect();
+        let batches = plan_batches(&tokens, self.limits);
+        let total_batches = batches.len();
+        let mut done_upserts = vec![0usize; docs.len()];
+        let mut interrupted = false;
+        for (b, range) in batches.into_iter().enumerate() {
+            if stop.load(Ordering::Relaxed) {
+                interrupted = true;
+                break;
+            }
+            let batch = &pending[range];
+            let failed_docs: HashSet<usize> = reports
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.failure.is_some())
+                .map(|(i, _)| i)
+                .collect();
+            // A document that already failed gets no more writes in this run.
+            let batch: Vec<&(usize, Chunk)> = batch
+                .iter()
+                .filter(|(d, _)| !failed_docs.contains(d))
+                .collect();
+            if batch.is_empty() {
+                continue;
+            }
+            match self.embed_and_upsert(&batch, b, total_batches).await {
+                Ok(()) => {
+                    for (d, _) in &batch {
+                        done_upserts[*d] += 1;
+                    }
+                    progress.advance(batch.len());
+                }
+                Err((stage, cause, error)) => {
+                    let docs_in_batch: HashSet<usize> = batch.iter().map(|(d, _)| *d).collect();
+                    for d in docs_in_batch {
+                        let f = Failure {
+                            source: reports[d].source.clone(),
+                            stage,
+                            cause,
+                            error: error.clone(),
+                        };
+                        progress.failed(&f);
+                        reports[d].failure = Some(f);
+                    }
+                    progress.advance(batch.len());
+                }
+            }
+        }
+
+        // Each document whose new chunks are all durable drops its stale ones.
+        let to_upsert_per_doc = pending.iter().fold(vec![0usize; docs.len()], |mut v, (d, _)| {
+            v[*d] += 1;
+            v
+        });
+        for (i, plan) in plans.into_iter().enumerate() {
+            let r = &mut reports[i];
+            r.chunks = plan.chunks;
+            r.skipped = plan.skipped;
+            r.upserted = done_upserts[i];
+            if r.failure.is_some() {
+                continue;
+            }
+            if done_upserts[i] < to_upsert_per_doc[i] {
+                if interrupted {
+                    r.failure = Some(Failure {
+                        source: r.source.clone(),
+                        stage: "upsert",
+                        cause: "interrupted",
+                        error: "the run was interrupted; run it again to finish".into(),
+                    });
+                }
+                continue;
+            }
+            if !plan.stale.is_empty() {
+                let n = plan.stale.len();
+                match self.store.delete_points(plan.stale).await {
+                    Ok(()) => r.deleted = n,
+                    Err(e) => {
+                        count_error("delete", store_cause(&e));
+                        r.failure = Some(Failure {
+                            source: r.source.clone(),
+                            stage: "delete",
+                            cause: store_cause(&e),
+                            error: e.to_string(),
+                        });
+                    }
+                }
+            }
+        }
+        for r in &reports {
+            let outcome = if r.failure.is_some() {
+                "failed"
+            } else if r.upserted == 0 && r.deleted == 0 {
+                "unchanged"
+            } else {
+                "ingested"
+            };
+            metrics::counter!(metric::INGEST_DOCUMENTS_TOTAL, "outcome" => outcome).increment(1);
+            metrics::counter!(metric::INGEST_CHUNKS_TOTAL, "result" => "upserted")
+                .increment(r.upserted as u64);
+            metrics::counter!(metric::INGEST_CHUNKS_TOTAL, "result" => "skipped")
+                .increment(r.skipped as u64);
+            metrics::counter!(metric::INGEST_CHUNKS_TOTAL, "result" => "deleted")
+                .increment(r.deleted as u64);
+        }
+        ragtrace_core::metrics::update_resident_memory();
+        reports
+    }
+
+    async fn embed_and_upsert(
+        &self,
+        batch: &[&(usize, Chunk)],
+        index: usize,
+        of: usize,
+    ) -> Result<(), (&'static str, &'static str, String)> {
+        let tokens: usize = batch.iter().map(|(_, c)| c.tokens).sum();
+        let span = tracing::info_span!(
+            "ingest.batch",
+            { attr::OTEL_NAME } = "ingest batch",
+            "ragtrace.ingest.batch.index" = index as i64,
+            "ragtrace.ingest.batch.count" = of as i64,
+            "ragtrace.ingest.batch.items" = batch.len() as i64,
+            "ragtrace.ingest.batch.tokens" = tokens as i64,
+            { attr::ERROR_TYPE } = tracing::field::Empty,
+            { attr::OTEL_STATUS_CODE } = tracing::field::Empty,
+        );
+        let started = Instant::now();
+        let result = async {
+            let texts: Vec<String> = batch.iter().map(|(_, c)| c.text.clone()).collect();
+            let emb = self.llm.embed(texts).await.map_err(|e| {
+                count_error("embed", llm_cause(&e));
+                ("embed", llm_cause(&e), e.to_string())
+            })?;
+            metrics::counter!(metric::INGEST_TOKENS_TOTAL).increment(u64::from(emb.input_tokens));
+            let points = batch
+                .iter()
+                .zip(emb.vectors)
+                .map(|((_, c), vector)| Point {
+                    id: c.id(),
+                    vector,
+                    payload: c.payload(),
+                })
+                .collect();
+            self.store.upsert(points).await.map_err(|e| {
+                count_error("upsert", store_cause(&e));
+                ("upsert", store_cause(&e), e.to_string())
+            })
+        }
+        .instrument(span.clone())
+        .await;
+        if let Err((_, cause, _)) = &result {
+            span.record(attr::ERROR_TYPE, *cause);
+            span.record(attr::OTEL_STATUS_CODE, "error");
+        }
+        metrics::histogram!(metric::INGEST_EMBED_BATCH_DURATION)
+            .record(started.elapsed().as_secs_f64());
+        result
+    }
+
+    /// Deletes the points of documents under any of `prefixes` whose source is not in `keep`
+    /// (files that no longer exist). Returns how many points were removed.
+    pub async fn prune(
+        &self,
+        prefixes: &[String],
+        keep: &HashSet<String>,
+    ) -> Result<usize, VectorStoreError> {
+        let span = tracing::info_span!("ingest.prune", { attr::OTEL_NAME } = "ingest prune");
+        async {
+            let points = self.store.list_points(None).await?;
+            let gone: Vec<Uuid> = points
+                .into_iter()
+                .filter(|p| {
+                    prefixes.iter().any(|pre| p.source.starts_with(pre.as_str()))
+                        && !keep.contains(&p.source)
+                })
+                .map(|p| p.id)
+                .collect();
+            let n = gone.len();
+            self.store.delete_points(gone).await?;
+            metrics::counter!(metric::INGEST_CHUNKS_TOTAL, "result" => "deleted")
+                .increment(n as u64);
+            Ok(n)
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Batches never exceed either limit, keep the order and cover every input once.
+    #[test]
+    fn batches_stay_within_item_and_token_limits() {
+        let tokens: Vec<usize> = (0..10_000).map(|i| 50 + (i * 37) % 400).collect();
+        for limits in [
+            BatchLimits {
+                max_items: 2048,
+                max_tokens: 300_000,
+            },
+            BatchLimits {
+                max_items: 7,
+                max_tokens: 1000,
+            },
+            BatchLimits {
+                max_items: 2048,
+                max_tokens: 5_000,
+            },
+        ] {
+            let batches = plan_batches(&tokens, limits);
+            let mut next = 0;
+            for b in &batches {
+                assert_eq!(b.start, next, "contiguous");
+                next = b.end;
+                assert!(!b.is_empty());
+                assert!(b.len() <= limits.max_items, "{limits:?}: {} items", b.len());
+                let sum: usize = tokens[b.clone()].iter().sum();
+                assert!(sum <= limits.max_tokens, "{limits:?}: {sum} tokens");
+            }
+            assert_eq!(next, tokens.len(), "every input in a batch");
+        }
+        // The item limit binds: 10,000 small inputs need 5 batches of at most 2048.
+        let small = vec![1usize; 10_000];
+        let b = plan_batches(
+            &small,
+            BatchLimits {
+                max_items: 2048,
+                max_tokens: 300_000,
+            },
+        );
+        assert_eq!(b.len(), 5);
+        // The token limit binds: 2000 inputs of 8000 tokens need 54 batches of at most 37.
+        let big = vec![8000usize; 2000];
+        let b = plan_batches(
+            &big,
+            BatchLimits {
+                max_items: 2048,
+                max_tokens: 300_000,
+            },
+        );
+        assert!(b.iter().all(|r| r.len() <= 37));
+        assert_eq!(b.len(), 2000usize.div_ceil(37));
+        assert!(plan_batches(&[], BatchLimits { max_items: 1, max_tokens: 1 }).is_empty());
+    }
+}

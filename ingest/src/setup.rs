@@ -1,0 +1,179 @@
+//! Building the pipeline from configuration, with the built-in simulator standing in for an
+//! unconfigured LLM provider (as in the app), and the progress display of the CLI.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use ragtrace_core::config::Settings;
+use ragtrace_core::llm::LlmClient;
+use ragtrace_core::tokens::Tokenizer;
+use ragtrace_sim::profile::Profiles;
+use ragtrace_sim::{RunningSim, SimOptions};
+
+use crate::chunk::Chunker;
+use crate::pipeline::{BatchLimits, Failure, Ingestor, Progress};
+
+/// The pipeline and what it runs on.
+#[derive(Debug)]
+pub struct Built {
+    /// The pipeline.
+    pub ingestor: Ingestor,
+    /// The LLM client (also used for transcription).
+    pub llm: LlmClient,
+    /// The embedded simulator, when no provider is configured. Stop it when done.
+    pub sim: Option<RunningSim>,
+    /// Where the LLM calls go.
+    pub llm_base_url: String,
+}
+
+/// A chunker as configured.
+pub fn chunker(settings: &Settings) -> Chunker {
+    Chunker::new(
+        Tokenizer::by_name(&settings.llm.tokenizer),
+        settings.ingest.chunk_tokens,
+        settings.ingest.chunk_overlap_tokens,
+    )
+}
+
+/// Batch limits as configured.
+pub fn limits(settings: &Settings) -> BatchLimits {
+    BatchLimits {
+        max_items: settings.ingest.batch_max_items,
+        max_tokens: settings.ingest.batch_max_tokens,
+    }
+}
+
+/// Builds the pipeline. Must run inside an actix system (the embedded simulator is an actix
+/// server).
+pub async fn build(settings: &Settings) -> anyhow::Result<Built> {
+    let sim = if settings.llm.base_url.is_empty() {
+        let mut profiles = Profiles::default();
+        profiles
+            .apply_str(&settings.simulator.profile)
+            .map_err(|e| anyhow::anyhow!("invalid simulator.profile: {e}"))?;
+        let listener =
+            TcpListener::bind("127.0.0.1:0").context("cannot bind the embedded simulator")?;
+        Some(ragtrace_sim::start(
+            listener,
+            SimOptions {
+                profiles,
+                embedding_dim: settings.vector_store.dimension,
+                serve_metrics: false,
+                workers: 2,
+            },
+        )?)
+    } else {
+        None
+    };
+    let llm_base_url = if settings.llm.base_url.is_empty() {
+        sim.as_ref()
+            .map(RunningSim::openai_base_url)
+            .unwrap_or_default()
+    } else {
+        settings.llm.base_url.clone()
+    };
+    let store = settings
+        .vector_store
+        .build(&settings.data_dir())
+        .await
+        .context("cannot open the vector store")?;
+    store
+        .ensure_collection()
+        .await
+        .context("the vector store is not ready")?;
+    let llm = LlmClient::new(
+        &settings.llm,
+        &llm_base_url,
+        settings.pricing.clone(),
+        false,
+    )?
+    .with_dimensions(settings.vector_store.dimension);
+    let ingestor = Ingestor::new(
+        Arc::clone(&store),
+        llm.clone(),
+        chunker(settings),
+        limits(settings),
+    );
+    Ok(Built {
+        ingestor,
+        llm,
+        sim,
+        llm_base_url,
+    })
+}
+
+/// Progress on a terminal: a bar over the chunks to embed, failures printed above it. Off a
+/// terminal: one log line per failure and a line every 10 % of the chunks.
+#[derive(Debug)]
+pub struct Display {
+    bar: ProgressBar,
+    tty: bool,
+}
+
+impl Display {
+    /// A display on stderr; a bar only when stderr is a terminal.
+    pub fn new() -> Self {
+        use std::io::IsTerminal as _;
+        let tty = std::io::stderr().is_terminal();
+        let bar = if tty {
+            ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr())
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} {msg} [{bar:30}] {pos}/{len} chunks {per_sec} eta {eta}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_message("embedding");
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Self { bar, tty }
+    }
+
+    /// Clears the bar.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl Default for Display {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Progress for Display {
+    fn begin(&self, documents: usize, chunks_to_embed: usize) {
+        self.bar.set_length(chunks_to_embed as u64);
+        if !self.tty {
+            tracing::info!(documents, chunks_to_embed, "documents planned");
+        }
+    }
+
+    fn advance(&self, n: usize) {
+        let before = self.bar.position();
+        self.bar.inc(n as u64);
+        if !self.tty {
+            let len = self.bar.length().unwrap_or(0).max(1);
+            let step = (len / 10).max(1);
+            let after = self.bar.position();
+            if before / step != after / step || after == len {
+                tracing::info!(done = after, of = len, "chunks embedded and stored");
+            }
+        }
+    }
+
+    fn failed(&self, f: &Failure) {
+        let line = format!("FAILED {} ({}: {}): {}", f.source, f.stage, f.cause, f.error);
+        if self.tty {
+            self.bar.println(line);
+        } else {
+            tracing::warn!("{line}");
+        }
+    }
+}

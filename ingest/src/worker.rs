@@ -1,0 +1,190 @@
+//! The worker: takes jobs from a queue, ingests each in a consumer span that continues the trace
+//! of the request that enqueued it, records the job's status, acknowledges it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use ragtrace_core::config::{Settings, redact_url};
+use ragtrace_core::semconv::{attr, metric};
+use secrecy::ExposeSecret as _;
+use tracing::Instrument as _;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+use crate::extract::extract;
+use crate::pipeline::{Ingestor, Quiet, count_error};
+use crate::queue::{Delivery, JobQueue, JobStatus, RedisQueue, State, now_ms};
+
+/// Processes one delivered job and records its outcome; returns the final status.
+pub async fn process(queue: &dyn JobQueue, ingestor: &Ingestor, delivery: &Delivery) -> JobStatus {
+    let job = &delivery.job;
+    let span = tracing::info_span!(
+        "ingest.job",
+        { attr::OTEL_NAME } = "process ragtrace.ingest",
+        { attr::OTEL_KIND } = "consumer",
+        "messaging.system" = queue.backend(),
+        "messaging.operation.type" = "process",
+        "messaging.operation.name" = "process",
+        "messaging.destination.name" = "ragtrace.ingest",
+        "messaging.message.id" = %job.id,
+        "ragtrace.ingest.source" = %job.source,
+        "ragtrace.ingest.queue_wait_ms" = now_ms().saturating_sub(job.submitted_at_ms) as i64,
+        { attr::ERROR_TYPE } = tracing::field::Empty,
+        { attr::OTEL_STATUS_CODE } = tracing::field::Empty,
+    );
+    // The upload's trace continues here, across the queue.
+    let mut carrier = http::HeaderMap::new();
+    for (k, v) in [("traceparent", &job.traceparent), ("tracestate", &job.tracestate)] {
+        if let Some(v) = v.as_deref().and_then(|v| http::HeaderValue::from_str(v).ok()) {
+            carrier.insert(k, v);
+        }
+    }
+    let _ = span.set_parent(ragtrace_core::telemetry::extract(&carrier));
+
+    let mut status = JobStatus::queued(job);
+    status.status = State::Running;
+    if let Err(e) = queue.set_status(&status).await {
+        tracing::warn!("cannot record the job's status: {e}");
+    }
+    let result = async {
+        let doc = extract(&job.source, &job.content, job.format).map_err(|e| {
+            count_error("extract", e.cause());
+            (e.cause().to_owned(), e.to_string())
+        })?;
+        let stop = AtomicBool::new(false);
+        let report = ingestor
+            .ingest(vec![doc], &Quiet, &stop)
+            .await
+            .into_iter()
+            .next()
+            .expect("one report per document");
+        match report.failure {
+            Some(f) => Err((f.cause.to_owned(), f.error)),
+            None => Ok(report),
+        }
+    }
+    .instrument(span.clone())
+    .await;
+    match result {
+        Ok(r) => {
+            status.status = State::Done;
+            status.chunks = r.chunks;
+            status.upserted = r.upserted;
+            status.skipped = r.skipped;
+            status.deleted = r.deleted;
+            metrics::counter!(metric::INGEST_JOBS_TOTAL, "outcome" => "done").increment(1);
+        }
+        Err((cause, error)) => {
+            span.record(attr::ERROR_TYPE, cause.as_str());
+            span.record(attr::OTEL_STATUS_CODE, "error");
+            tracing::warn!(parent: &span, job = %job.id, source = %job.source, "ingest job failed: {error}");
+            status.status = State::Failed;
+            status.cause = Some(cause);
+            status.error = Some(error);
+            metrics::counter!(metric::INGEST_JOBS_TOTAL, "outcome" => "failed").increment(1);
+        }
+    }
+    status.finished_at_ms = Some(now_ms());
+    if let Err(e) = queue.set_status(&status).await {
+        tracing::warn!("cannot record the job's status: {e}");
+    }
+    ragtrace_core::metrics::update_resident_memory();
+    status
+}
+
+/// Consumes `queue` until `stop` is set.
+pub async fn run_loop(queue: Arc<dyn JobQueue>, ingestor: Ingestor, stop: Arc<AtomicBool>) {
+    let mut backoff = Duration::from_millis(200);
+    while !stop.load(Ordering::Relaxed) {
+        match queue.next(Duration::from_millis(500)).await {
+            Ok(Some(delivery)) => {
+                backoff = Duration::from_millis(200);
+                process(queue.as_ref(), &ingestor, &delivery).await;
+                if let Err(e) = queue.ack(&delivery).await {
+                    tracing::warn!("cannot acknowledge job {}: {e}", delivery.job.id);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                // Redis down: wait and try again, never spin.
+                count_error("queue", "unavailable");
+                tracing::warn!("ingest queue: {e}; retrying in {backoff:?}");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// `ragtrace-ingest worker`: the Redis stream, `/metrics`, until SIGINT/SIGTERM.
+pub async fn run_standalone(
+    settings: &Settings,
+    metrics_addr: Option<String>,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<std::process::ExitCode> {
+    let url = settings.cache.url.expose_secret().to_owned();
+    anyhow::ensure!(
+        !url.is_empty(),
+        "the worker consumes a Redis stream: set REDIS_URL (e.g. redis://127.0.0.1:6379/0)"
+    );
+    let consumer = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| format!("worker-{}", std::process::id()));
+    let queue = RedisQueue::new(
+        &url,
+        &settings.ingest.stream,
+        &settings.ingest.group,
+        &consumer,
+        settings.ingest.job_ttl_secs,
+    )?;
+    queue
+        .ensure_group()
+        .await
+        .context("cannot create the consumer group")?;
+    let built = crate::setup::build(settings).await?;
+    let addr = metrics_addr.unwrap_or_else(|| settings.ingest.metrics_addr.clone());
+    let server = actix_web::HttpServer::new(|| {
+        actix_web::App::new()
+            .route(
+                "/metrics",
+                actix_web::web::get().to(|| async {
+                    ragtrace_core::metrics::update_resident_memory();
+                    actix_web::HttpResponse::Ok()
+                        .content_type("text/plain; version=0.0.4")
+                        .body(ragtrace_core::metrics::handle().render())
+                }),
+            )
+            .route(
+                "/healthz",
+                actix_web::web::get().to(|| async { actix_web::HttpResponse::Ok().body("ok") }),
+            )
+    })
+    .workers(1)
+    .disable_signals()
+    .bind(&addr)
+    .with_context(|| format!("cannot listen on {addr} for /metrics"))?;
+    let bound = server.addrs().first().copied();
+    let server = server.run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    println!(
+        "ragtrace-ingest worker: consuming stream {} (group {}, consumer {}) on {}; LLM at {}; vector store {} {}; metrics on http://{}/metrics",
+        settings.ingest.stream,
+        settings.ingest.group,
+        consumer,
+        redact_url(&url),
+        built.llm_base_url,
+        built.ingestor.store().backend(),
+        built.ingestor.store().location(),
+        bound.map(|a| a.to_string()).unwrap_or(addr),
+    );
+    run_loop(Arc::new(queue), built.ingestor, stop).await;
+    tracing::info!("worker stopped");
+    handle.stop(true).await;
+    if let Some(sim) = built.sim {
+        sim.handle.stop(false).await;
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
