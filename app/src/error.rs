@@ -61,6 +61,21 @@ pub enum ApiError {
         /// Path asked for.
         path: String,
     },
+    /// An upload whose type cannot be ingested.
+    #[error("cannot ingest content of type {got:?}")]
+    UnsupportedMediaType {
+        /// The content type (or file name) given.
+        got: String,
+    },
+    /// No ingest job with this id (never existed, or its status expired).
+    #[error("no ingest job {id}")]
+    JobNotFound {
+        /// The id asked for.
+        id: String,
+    },
+    /// The ingest queue is full or unreachable.
+    #[error("{0}")]
+    QueueUnavailable(String),
     /// The vector store failed.
     #[error(transparent)]
     VectorStore(#[from] VectorStoreError),
@@ -110,7 +125,10 @@ impl ApiError {
             ApiError::BadJson { .. }
             | ApiError::Schema { .. }
             | ApiError::Validation { .. }
-            | ApiError::PayloadTooLarge { .. } => "validation",
+            | ApiError::PayloadTooLarge { .. }
+            | ApiError::UnsupportedMediaType { .. } => "validation",
+            ApiError::JobNotFound { .. } => "not_found",
+            ApiError::QueueUnavailable(_) => "queue",
             ApiError::NotFound { .. } => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::VectorStore(_) => "vector_store",
@@ -154,7 +172,18 @@ impl ApiError {
             ApiError::Schema { .. } => Some(
                 "the body is {\"question\": string, \"user_id\"?: string, \"session_id\"?: string, \"stream\"?: boolean}".into(),
             ),
-            ApiError::PayloadTooLarge { .. } => Some("send a shorter question".into()),
+            ApiError::PayloadTooLarge { .. } => Some(
+                "send a shorter question, or a smaller document (ingest.max_file_bytes)".into(),
+            ),
+            ApiError::UnsupportedMediaType { .. } => Some(
+                "upload Markdown, plain text, HTML or PDF: a multipart `file` field, a raw body with Content-Type text/markdown, text/plain, text/html or application/pdf and ?name=, or JSON {\"name\", \"text\" | \"content_base64\"}".into(),
+            ),
+            ApiError::JobNotFound { .. } => Some(
+                "use the id returned by POST /v1/documents; statuses are kept for ingest.job_ttl_secs".into(),
+            ),
+            ApiError::QueueUnavailable(_) => {
+                Some("the ingest queue is full or unreachable; retry shortly".into())
+            }
             ApiError::NotFound { .. } | ApiError::MethodNotAllowed { .. } => Some(
                 "the API is described at GET /openapi.json; the chat endpoint is POST /v1/chat, the UI is at /ui/".into(),
             ),
@@ -175,7 +204,9 @@ impl ApiError {
     /// the caller's typo, not the service's error.
     pub fn count(&self) {
         match self {
-            ApiError::NotFound { .. } | ApiError::MethodNotAllowed { .. } => {}
+            ApiError::NotFound { .. }
+            | ApiError::MethodNotAllowed { .. }
+            | ApiError::JobNotFound { .. } => {}
             _ => ragtrace_core::metrics::count_error(self.kind()),
         }
     }
@@ -201,7 +232,9 @@ impl ResponseError for ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::NotFound { .. } | ApiError::JobNotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::QueueUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::VectorStore(e) => match e {
                 VectorStoreError::Unavailable(_)

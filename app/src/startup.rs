@@ -13,14 +13,16 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, Error, HttpMessage as _, HttpServer, web};
 use anyhow::Context as _;
-use ragtrace_core::config::{CacheBackend, Settings, VectorStoreBackend, redact_url};
+use ragtrace_core::config::{CacheBackend, QueueBackend, Settings, VectorStoreBackend, redact_url};
 use ragtrace_core::llm::LlmClient;
 use ragtrace_core::semconv::metric;
 use ragtrace_core::telemetry::traceparent_of;
 use ragtrace_core::tokens::Tokenizer;
 use ragtrace_core::trace_store::TraceStore;
+use ragtrace_ingest::queue::{JobQueue, MemoryQueue, RedisQueue};
 use ragtrace_sim::profile::Profiles;
 use ragtrace_sim::{RunningSim, SimOptions};
+use secrecy::ExposeSecret as _;
 use secrecy::SecretString;
 use std::sync::Arc;
 use tracing_actix_web::{DefaultRootSpanBuilder, RootSpan, RootSpanBuilder, TracingLogger};
@@ -47,6 +49,8 @@ pub struct AppState {
     pub recent: crate::stats::RecentRequests,
     /// Jaeger UI base URL for trace links.
     pub jaeger_url: Option<String>,
+    /// Document uploads and their jobs.
+    pub documents: routes::documents::Documents,
 }
 
 /// What the app uses for each concern: printed at start, never a secret.
@@ -64,6 +68,7 @@ pub struct Application {
     sim: Option<RunningSim>,
     backends: Backends,
     state: web::Data<AppState>,
+    worker_stop: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl std::fmt::Debug for Application {
@@ -162,6 +167,7 @@ impl Application {
             &settings.llm.chat_model,
             &settings.llm.embedding_model,
         );
+        ragtrace_core::metrics::register_ingest_series();
         let mut lines = Vec::new();
 
         // The built-in simulator stands in for whatever provider is not configured.
@@ -221,7 +227,8 @@ impl Application {
             &llm_base_url,
             settings.pricing.clone(),
             settings.chat.record_content,
-        )?;
+        )?
+        .with_dimensions(settings.vector_store.dimension);
         let catalog = ragtrace_core::catalog::CatalogClient::new(
             &settings.catalog,
             &catalog_base_url,
@@ -237,8 +244,14 @@ impl Application {
             chat: settings.chat.clone(),
         };
 
+        let ingestor = ragtrace_ingest::pipeline::Ingestor::new(
+            store.clone(),
+            llm.clone(),
+            ragtrace_ingest::setup::chunker(&settings),
+            ragtrace_ingest::setup::limits(&settings),
+        );
         let points = if settings.vector_store.seed_demo_corpus {
-            crate::seed::seed_if_empty(store.as_ref(), &llm).await
+            crate::seed::seed_if_empty(&ingestor).await
         } else {
             store.count().await.ok()
         };
@@ -321,6 +334,49 @@ impl Application {
             },
         ));
 
+        // Uploads go to a queue: in-process (a worker task here) or a Redis stream (consumed by
+        // `ragtrace-ingest worker`).
+        let (queue, worker_stop): (Arc<dyn JobQueue>, _) = match settings.ingest.queue {
+            QueueBackend::Memory => {
+                let queue: Arc<dyn JobQueue> =
+                    Arc::new(MemoryQueue::new(settings.ingest.queue_capacity));
+                let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                actix_web::rt::spawn(ragtrace_ingest::worker::run_loop(
+                    queue.clone(),
+                    ingestor.clone(),
+                    stop.clone(),
+                ));
+                lines.push((
+                    "ingest",
+                    "in-process queue and worker (POST /v1/documents)".to_owned(),
+                ));
+                (queue, Some(stop))
+            }
+            QueueBackend::Redis => {
+                let url = settings.cache.url.expose_secret().to_owned();
+                let queue = RedisQueue::new(
+                    &url,
+                    &settings.ingest.stream,
+                    &settings.ingest.group,
+                    "app",
+                    settings.ingest.job_ttl_secs,
+                )
+                .context("cannot configure the ingest queue")?;
+                if let Err(e) = queue.ensure_group().await {
+                    tracing::warn!("ingest queue not ready yet: {e}");
+                }
+                lines.push((
+                    "ingest",
+                    format!(
+                        "Redis stream {} at {} for `ragtrace-ingest worker` (POST /v1/documents)",
+                        settings.ingest.stream,
+                        redact_url(&url)
+                    ),
+                ));
+                (Arc::new(queue) as Arc<dyn JobQueue>, None)
+            }
+        };
+
         let state = web::Data::new(AppState {
             pipeline,
             max_body_bytes: settings.server.max_body_bytes,
@@ -334,6 +390,10 @@ impl Application {
             recent: crate::stats::RecentRequests::default(),
             jaeger_url: Some(settings.ui.jaeger_url.trim_end_matches('/').to_owned())
                 .filter(|u| !u.is_empty()),
+            documents: routes::documents::Documents {
+                queue,
+                max_bytes: usize::try_from(settings.ingest.max_file_bytes).unwrap_or(usize::MAX),
+            },
         });
 
         let listener = TcpListener::bind(&settings.server.addr).with_context(|| {
@@ -358,6 +418,16 @@ impl Application {
                 .service(
                     web::resource("/v1/chat")
                         .route(web::post().to(routes::chat::chat))
+                        .default_service(web::to(routes::method_not_allowed)),
+                )
+                .service(
+                    web::resource("/v1/documents")
+                        .route(web::post().to(routes::documents::create))
+                        .default_service(web::to(routes::method_not_allowed)),
+                )
+                .service(
+                    web::resource("/v1/documents/{id}")
+                        .route(web::get().to(routes::documents::status))
                         .default_service(web::to(routes::method_not_allowed)),
                 )
                 .service(web::resource("/healthz").route(web::get().to(routes::health::healthz)))
@@ -394,6 +464,7 @@ impl Application {
             sim,
             backends: Backends { lines },
             state,
+            worker_stop,
         })
     }
 
@@ -432,6 +503,9 @@ impl Application {
     /// Serves until stopped (Ctrl-C or SIGTERM), then stops the simulator.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        if let Some(stop) = &self.worker_stop {
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         if let Some(sim) = self.sim {
             sim.handle.stop(true).await;
         }

@@ -502,11 +502,7 @@ impl Settings {
             "must be at least ingest.chunk_tokens and at most 300000 (OpenAI's limit per request)",
         )?;
         rule("ingest.max_file_bytes", i.max_file_bytes > 0, "must be > 0")?;
-        rule(
-            "ingest.queue_capacity",
-            i.queue_capacity > 0,
-            "must be > 0",
-        )?;
+        rule("ingest.queue_capacity", i.queue_capacity > 0, "must be > 0")?;
         rule(
             "ingest.queue",
             i.queue != QueueBackend::Redis || !self.cache.url.expose_secret().is_empty(),

@@ -238,7 +238,8 @@ pub fn register_ingest_series() {
     metrics::gauge!(metric::INGEST_CHUNK_BUFFER_BYTES).set(0.0);
     update_resident_memory();
     for strategy in ["naive", "bounded"] {
-        let _ = metrics::histogram!(metric::INGEST_TRANSCRIBE_BATCH_DURATION, "strategy" => strategy);
+        let _ =
+            metrics::histogram!(metric::INGEST_TRANSCRIBE_BATCH_DURATION, "strategy" => strategy);
         for outcome in ["ok", "error"] {
             metrics::counter!(metric::INGEST_TRANSCRIBE_CHUNKS_TOTAL, "strategy" => strategy, "outcome" => outcome)
                 .increment(0);

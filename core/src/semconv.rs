@@ -309,7 +309,7 @@ pub mod metric {
 
     /// Error types counted in [`ERRORS_TOTAL`]; registered at zero so that alert expressions
     /// and dashboards see the series before the first error.
-    pub const ERROR_TYPES: [&str; 9] = [
+    pub const ERROR_TYPES: [&str; 10] = [
         "validation",
         "llm_timeout",
         "llm_rate_limited",
@@ -318,6 +318,7 @@ pub mod metric {
         "cache",
         "catalog",
         "deadline",
+        "queue",
         "internal",
     ];
 

@@ -95,7 +95,9 @@ async fn contract(store: Arc<dyn VectorStore>) {
     let mut all = store.list_points(None).await.unwrap();
     all.sort_by_key(|p| p.id);
     assert_eq!(
-        all.iter().map(|p| (p.id, p.source.as_str())).collect::<Vec<_>>(),
+        all.iter()
+            .map(|p| (p.id, p.source.as_str()))
+            .collect::<Vec<_>>(),
         vec![
             (Uuid::from_u128(1), "a.md"),
             (Uuid::from_u128(2), "a.md"),
@@ -112,7 +114,12 @@ async fn contract(store: Arc<dyn VectorStore>) {
     store.delete_points(vec![Uuid::from_u128(2)]).await.unwrap();
     assert_eq!(store.count().await.unwrap(), 2);
     store
-        .upsert(vec![point(2, [0.9, 0.1, 0., 0., 0., 0., 0., 0.], "a.md", "A2")])
+        .upsert(vec![point(
+            2,
+            [0.9, 0.1, 0., 0., 0., 0., 0., 0.],
+            "a.md",
+            "A2",
+        )])
         .await
         .unwrap();
 

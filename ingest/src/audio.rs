@@ -27,8 +27,8 @@ pub fn gen_audio(path: &Path, minutes: f64, seed: u32) -> anyhow::Result<u64> {
         minutes.is_finite() && minutes > 0.0 && minutes <= MAX_MINUTES,
         "--minutes must be more than 0 and at most {MAX_MINUTES}"
     );
-    let file = std::fs::File::create(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let mut w = hound::WavWriter::new(std::io::BufWriter::with_capacity(1 << 16, file), spec())
         .context("cannot write the WAV header")?;
     let synth = Synth::new(seed, minutes * 60.0);
@@ -94,7 +94,10 @@ mod tests {
         assert_eq!(r.spec(), spec());
         assert_eq!(r.duration(), 240_000);
         let samples: Vec<i16> = r.into_samples().map(Result::unwrap).collect();
-        assert_eq!(ragtrace_core::meeting::locate(&samples[1000..5000]), Some((3, 1000)));
+        assert_eq!(
+            ragtrace_core::meeting::locate(&samples[1000..5000]),
+            Some((3, 1000))
+        );
         let chunk = encode_wav(&samples[..1600], SAMPLE_RATE);
         let back: Vec<i16> = hound::WavReader::new(chunk.as_slice())
             .unwrap()

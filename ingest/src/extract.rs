@@ -166,7 +166,8 @@ pub fn hex(bytes: &[u8]) -> String {
 /// Text of a PDF and its metadata title. pdf-extract can panic on malformed input; a panic is a
 /// corrupt file, not a crash.
 fn pdf_text(bytes: &[u8]) -> Result<(String, Option<String>), ExtractError> {
-    let doc = pdf_extract::Document::load_mem(bytes).map_err(|e| ExtractError::Pdf(e.to_string()))?;
+    let doc =
+        pdf_extract::Document::load_mem(bytes).map_err(|e| ExtractError::Pdf(e.to_string()))?;
     let title = pdf_title(&doc);
     let owned = bytes.to_vec();
     let text = std::panic::catch_unwind(move || pdf_extract::extract_text_from_mem(&owned))
@@ -275,10 +276,15 @@ mod tests {
         .unwrap();
         assert_eq!(d.title, "VPN setup");
         assert_eq!(d.text, "# VPN setup\n\nInstall the client.");
-        let again = extract("docs/a.md", b"# VPN setup\n\nInstall the client.", Format::Markdown)
-            .unwrap();
+        let again = extract(
+            "docs/a.md",
+            b"# VPN setup\n\nInstall the client.",
+            Format::Markdown,
+        )
+        .unwrap();
         assert_eq!(d.hash, again.hash, "normalised text decides the hash");
-        let changed = extract("docs/a.md", b"# VPN setup\n\nInstall it.", Format::Markdown).unwrap();
+        let changed =
+            extract("docs/a.md", b"# VPN setup\n\nInstall it.", Format::Markdown).unwrap();
         assert_ne!(d.hash, changed.hash);
     }
 
@@ -291,7 +297,11 @@ mod tests {
             <ul><li>Lisbon</li><li>Rotterdam</li></ul></body></html>"#;
         let d = extract("docs/wifi.html", html, Format::Html).unwrap();
         assert_eq!(d.title, "Guest Wi-Fi");
-        assert!(d.text.contains("The password rotates every Monday."), "{}", d.text);
+        assert!(
+            d.text.contains("The password rotates every Monday."),
+            "{}",
+            d.text
+        );
         assert!(d.text.contains("Rotterdam"));
         assert!(!d.text.contains('<'), "{}", d.text);
         assert!(!d.text.contains("var secret"), "{}", d.text);
@@ -305,7 +315,11 @@ mod tests {
             (b"", Format::Markdown, "empty"),
             (b" \n\t\n ", Format::Text, "empty"),
             (b"caf\xe9 au lait", Format::Text, "invalid_utf8"),
-            (b"%PDF-1.4 this is not really a pdf", Format::Pdf, "corrupt_pdf"),
+            (
+                b"%PDF-1.4 this is not really a pdf",
+                Format::Pdf,
+                "corrupt_pdf",
+            ),
             (b"<html><body>   </body></html>", Format::Html, "empty"),
         ];
         for (bytes, format, cause) in cases {
@@ -322,11 +336,17 @@ mod tests {
     #[test]
     fn formats() {
         use std::path::Path;
-        assert_eq!(Format::from_path(Path::new("a/B.MD")), Some(Format::Markdown));
+        assert_eq!(
+            Format::from_path(Path::new("a/B.MD")),
+            Some(Format::Markdown)
+        );
         assert_eq!(Format::from_path(Path::new("a.htm")), Some(Format::Html));
         assert_eq!(Format::from_path(Path::new("a.pdf")), Some(Format::Pdf));
         assert_eq!(Format::from_path(Path::new("a.docx")), None);
-        assert_eq!(Format::from_mime("text/html; charset=utf-8"), Some(Format::Html));
+        assert_eq!(
+            Format::from_mime("text/html; charset=utf-8"),
+            Some(Format::Html)
+        );
         assert_eq!(Format::from_mime("image/png"), None);
     }
 }

@@ -87,7 +87,8 @@ fn walk(dir: &Path, base: &Path, d: &mut Discovery) {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
-            d.unreadable.push((dir.display().to_string(), e.to_string()));
+            d.unreadable
+                .push((dir.display().to_string(), e.to_string()));
             return;
         }
     };
@@ -109,7 +110,9 @@ fn walk(dir: &Path, base: &Path, d: &mut Discovery) {
                 }),
                 None => d.ignored += 1,
             },
-            Err(e) => d.unreadable.push((path.display().to_string(), e.to_string())),
+            Err(e) => d
+                .unreadable
+                .push((path.display().to_string(), e.to_string())),
         }
     }
 }
@@ -117,7 +120,8 @@ fn walk(dir: &Path, base: &Path, d: &mut Discovery) {
 /// Reads and extracts one file, refusing files over `max_bytes` before reading them.
 pub fn load(found: &Found, max_bytes: u64) -> Result<Document, ExtractError> {
     let format = found.format.ok_or(ExtractError::Unsupported)?;
-    let meta = std::fs::metadata(&found.path).map_err(|e| ExtractError::Unreadable(e.to_string()))?;
+    let meta =
+        std::fs::metadata(&found.path).map_err(|e| ExtractError::Unreadable(e.to_string()))?;
     if meta.len() > max_bytes {
         return Err(ExtractError::TooLarge {
             size: meta.len(),

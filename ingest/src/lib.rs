@@ -16,13 +16,13 @@
 //! - [`audio`] and [`transcribe`]: case study 3, meeting recordings and their transcription.
 #![warn(missing_docs)]
 
+pub mod audio;
 pub mod chunk;
 pub mod extract;
 pub mod files;
 pub mod pipeline;
-pub mod run;
-pub mod audio;
 pub mod queue;
+pub mod run;
 pub mod setup;
 pub mod transcribe;
 pub mod worker;

@@ -23,7 +23,7 @@ use ragtrace_core::config::{Overrides, Settings, TranscribeStrategy};
 /// searches. Safe to re-run: unchanged chunks are skipped, changed documents replace their
 /// chunks, and an interrupted run is finished by the next one.
 #[derive(Debug, Parser)]
-#[command(version, about, args_conflicts_with_subcommands = true)]
+#[command(version, about)]
 struct Cli {
     #[command(flatten)]
     store: StoreArgs,

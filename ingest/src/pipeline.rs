@@ -321,10 +321,12 @@ impl Ingestor {
         }
 
         // Each document whose new chunks are all durable drops its stale ones.
-        let to_upsert_per_doc = pending.iter().fold(vec![0usize; docs.len()], |mut v, (d, _)| {
-            v[*d] += 1;
-            v
-        });
+        let to_upsert_per_doc = pending
+            .iter()
+            .fold(vec![0usize; docs.len()], |mut v, (d, _)| {
+                v[*d] += 1;
+                v
+            });
         for (i, plan) in plans.into_iter().enumerate() {
             let r = &mut reports[i];
             r.chunks = plan.chunks;
@@ -443,7 +445,9 @@ impl Ingestor {
             let gone: Vec<Uuid> = points
                 .into_iter()
                 .filter(|p| {
-                    prefixes.iter().any(|pre| p.source.starts_with(pre.as_str()))
+                    prefixes
+                        .iter()
+                        .any(|pre| p.source.starts_with(pre.as_str()))
                         && !keep.contains(&p.source)
                 })
                 .map(|p| p.id)
@@ -514,6 +518,15 @@ mod tests {
         );
         assert!(b.iter().all(|r| r.len() <= 37));
         assert_eq!(b.len(), 2000usize.div_ceil(37));
-        assert!(plan_batches(&[], BatchLimits { max_items: 1, max_tokens: 1 }).is_empty());
+        assert!(
+            plan_batches(
+                &[],
+                BatchLimits {
+                    max_items: 1,
+                    max_tokens: 1
+                }
+            )
+            .is_empty()
+        );
     }
 }

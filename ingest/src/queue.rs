@@ -349,7 +349,10 @@ impl RedisQueue {
         cmd.arg("STREAMS").arg(&self.stream).arg(id);
         let reply: Option<redis::streams::StreamReadReply> =
             cmd.query_async(&mut c).await.map_err(redis_err)?;
-        let Some(entry) = reply.and_then(|r| r.keys.into_iter().next()).and_then(|k| k.ids.into_iter().next()) else {
+        let Some(entry) = reply
+            .and_then(|r| r.keys.into_iter().next())
+            .and_then(|k| k.ids.into_iter().next())
+        else {
             return Ok(None);
         };
         let payload: Option<String> = entry.get("job");
@@ -361,7 +364,10 @@ impl RedisQueue {
                 .arg(&entry.id)
                 .query_async(&mut c)
                 .await;
-            return Err(QueueError::Invalid(format!("stream entry {} has no job", entry.id)));
+            return Err(QueueError::Invalid(format!(
+                "stream entry {} has no job",
+                entry.id
+            )));
         };
         let job: Job = serde_json::from_str(&payload)
             .map_err(|e| QueueError::Invalid(format!("stream entry {}: {e}", entry.id)))?;
@@ -379,7 +385,8 @@ impl JobQueue for RedisQueue {
     }
 
     async fn enqueue(&self, job: Job) -> Result<(), QueueError> {
-        let payload = serde_json::to_string(&job).map_err(|e| QueueError::Invalid(e.to_string()))?;
+        let payload =
+            serde_json::to_string(&job).map_err(|e| QueueError::Invalid(e.to_string()))?;
         self.set_status(&JobStatus::queued(&job)).await?;
         let mut c = self.conn().await?;
         let _: String = redis::cmd("XADD")
@@ -400,7 +407,10 @@ impl JobQueue for RedisQueue {
 
     async fn next(&self, wait: Duration) -> Result<Option<Delivery>, QueueError> {
         // This consumer's pending entries first (a job it took and never acknowledged).
-        if !self.pending_checked.load(std::sync::atomic::Ordering::Relaxed) {
+        if !self
+            .pending_checked
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
             match self.read("0", 0).await? {
                 Some(d) => return Ok(Some(d)),
                 None => self
@@ -466,9 +476,7 @@ mod tests {
             source: format!("uploads/{n}.md"),
             format: Format::Markdown,
             content: vec![b'#', b' ', b'a' + n],
-            traceparent: Some(
-                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into(),
-            ),
+            traceparent: Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into()),
             tracestate: None,
             submitted_at_ms: 1,
         }
@@ -483,7 +491,10 @@ mod tests {
         assert!(matches!(q.enqueue(job(3)).await, Err(QueueError::Full(2))));
         let s = q.status(job(1).id).await.unwrap().unwrap();
         assert_eq!(s.status, State::Queued);
-        assert_eq!(s.trace_id.as_deref(), Some("0af7651916cd43dd8448eb211c80319c"));
+        assert_eq!(
+            s.trace_id.as_deref(),
+            Some("0af7651916cd43dd8448eb211c80319c")
+        );
         let d = q.next(Duration::from_millis(10)).await.unwrap().unwrap();
         assert_eq!(d.job, job(1));
         let d = q.next(Duration::from_millis(10)).await.unwrap().unwrap();

@@ -169,7 +169,10 @@ impl Progress for Display {
     }
 
     fn failed(&self, f: &Failure) {
-        let line = format!("FAILED {} ({}: {}): {}", f.source, f.stage, f.cause, f.error);
+        let line = format!(
+            "FAILED {} ({}: {}): {}",
+            f.source, f.stage, f.cause, f.error
+        );
         if self.tty {
             self.bar.println(line);
         } else {

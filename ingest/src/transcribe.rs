@@ -173,7 +173,11 @@ fn open(path: &Path) -> anyhow::Result<hound::WavReader<std::io::BufReader<std::
         s.bits_per_sample,
         s.sample_format
     );
-    anyhow::ensure!(r.duration() > 0, "{}: the recording is empty", path.display());
+    anyhow::ensure!(
+        r.duration() > 0,
+        "{}: the recording is empty",
+        path.display()
+    );
     Ok(r)
 }
 
@@ -217,7 +221,13 @@ pub async fn transcribe(
                 let mut start = 0;
                 while start < samples.len() {
                     let end = (start + chunk_len).min(samples.len());
-                    chunks.push(make_chunk(chunks.len(), &samples[start..end], start, rate, gauge));
+                    chunks.push(make_chunk(
+                        chunks.len(),
+                        &samples[start..end],
+                        start,
+                        rate,
+                        gauge,
+                    ));
                     if end == samples.len() {
                         break;
                     }
@@ -246,7 +256,8 @@ pub async fn transcribe(
                     batch.push(make_chunk(index, &window, window_start, rate, gauge));
                     index += 1;
                     if batch.len() == options.batch_size || done {
-                        let out = send_batch(llm, std::mem::take(&mut batch), batches, strategy).await;
+                        let out =
+                            send_batch(llm, std::mem::take(&mut batch), batches, strategy).await;
                         results.extend(out);
                         batches += 1;
                         if stop.load(Ordering::Relaxed) {
@@ -390,7 +401,11 @@ fn stitch(results: &[ChunkResult], overlap: f64) -> (Vec<Line>, Vec<(f64, f64, S
     let mut gaps = Vec::new();
     let last = results.len().saturating_sub(1);
     for (i, r) in results.iter().enumerate() {
-        let from = if i == 0 { 0.0 } else { r.start_secs + overlap / 2.0 };
+        let from = if i == 0 {
+            0.0
+        } else {
+            r.start_secs + overlap / 2.0
+        };
         let to = if i == last {
             f64::INFINITY
         } else {
@@ -473,7 +488,11 @@ pub async fn cli(
         std::fs::write(out, &text).with_context(|| format!("cannot write {}", out.display()))?;
     }
     if index && report.lines > 0 {
-        let doc = extract(&format!("meetings/{stem}.md"), text.as_bytes(), Format::Markdown)?;
+        let doc = extract(
+            &format!("meetings/{stem}.md"),
+            text.as_bytes(),
+            Format::Markdown,
+        )?;
         let r = built
             .ingestor
             .ingest(vec![doc], &crate::pipeline::Quiet as &dyn Progress, stop)

@@ -35,8 +35,14 @@ pub async fn process(queue: &dyn JobQueue, ingestor: &Ingestor, delivery: &Deliv
     );
     // The upload's trace continues here, across the queue.
     let mut carrier = http::HeaderMap::new();
-    for (k, v) in [("traceparent", &job.traceparent), ("tracestate", &job.tracestate)] {
-        if let Some(v) = v.as_deref().and_then(|v| http::HeaderValue::from_str(v).ok()) {
+    for (k, v) in [
+        ("traceparent", &job.traceparent),
+        ("tracestate", &job.tracestate),
+    ] {
+        if let Some(v) = v
+            .as_deref()
+            .and_then(|v| http::HeaderValue::from_str(v).ok())
+        {
             carrier.insert(k, v);
         }
     }

@@ -147,7 +147,10 @@ pub async fn transcriptions(state: web::Data<SimState>, payload: Multipart) -> H
     let spec = reader.spec();
     let rate = spec.sample_rate.max(1);
     let samples: Vec<i16> = if spec.bits_per_sample == 16 {
-        reader.into_samples::<i16>().filter_map(Result::ok).collect()
+        reader
+            .into_samples::<i16>()
+            .filter_map(Result::ok)
+            .collect()
     } else {
         Vec::new()
     };

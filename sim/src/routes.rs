@@ -123,7 +123,10 @@ fn bad_request(endpoint: Endpoint, message: &str, param: &str) -> HttpResponse {
 
 /// Applies the endpoint's profile: returns the latency to spend on success, or the fault
 /// response after spending its share of time.
-pub(crate) async fn apply_profile(state: &SimState, endpoint: Endpoint) -> Result<Duration, HttpResponse> {
+pub(crate) async fn apply_profile(
+    state: &SimState,
+    endpoint: Endpoint,
+) -> Result<Duration, HttpResponse> {
     let profile = state
         .profiles
         .read()

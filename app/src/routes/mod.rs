@@ -1,6 +1,7 @@
 //! HTTP routes. Handlers are thin: they parse, call the pipeline, and map errors once.
 
 pub mod chat;
+pub mod documents;
 pub mod health;
 pub mod traces;
 pub mod ui;

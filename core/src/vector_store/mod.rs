@@ -128,7 +128,8 @@ pub trait VectorStore: Send + Sync + std::fmt::Debug {
     /// Removes every point whose payload `source` equals `source`.
     async fn delete_by_source(&self, source: &str) -> Result<(), VectorStoreError>;
     /// Every point (id, source, document hash), or only those whose `source` equals `source`.
-    async fn list_points(&self, source: Option<&str>) -> Result<Vec<StoredPoint>, VectorStoreError>;
+    async fn list_points(&self, source: Option<&str>)
+    -> Result<Vec<StoredPoint>, VectorStoreError>;
     /// Removes the points with these ids and waits until the removal is durable.
     async fn delete_points(&self, ids: Vec<Uuid>) -> Result<(), VectorStoreError>;
     /// Number of points.
