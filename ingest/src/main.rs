@@ -91,6 +91,9 @@ enum Command {
         /// Write the stitched transcript to this file.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Serve /metrics here while transcribing (for Prometheus; e.g. 127.0.0.1:9102).
+        #[arg(long)]
+        metrics_addr: Option<String>,
         /// The recording.
         file: PathBuf,
     },
@@ -191,6 +194,7 @@ async fn dispatch(cli: Cli, settings: Settings) -> ExitCode {
             json,
             no_index,
             out,
+            metrics_addr,
             file,
         }) => {
             let options = ragtrace_ingest::transcribe::Options {
@@ -199,8 +203,13 @@ async fn dispatch(cli: Cli, settings: Settings) -> ExitCode {
                 chunk_seconds: settings.transcription.chunk_seconds,
                 overlap_seconds: settings.transcription.overlap_seconds,
             };
-            ragtrace_ingest::transcribe::cli(&settings, &file, options, json, !no_index, out, &stop)
-                .await
+            let output = ragtrace_ingest::transcribe::CliOutput {
+                json,
+                index: !no_index,
+                out,
+                metrics_addr,
+            };
+            ragtrace_ingest::transcribe::cli(&settings, &file, options, output, &stop).await
         }
     };
     match result {

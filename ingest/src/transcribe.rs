@@ -462,16 +462,41 @@ pub fn render(title: &str, report: &Report) -> String {
     out
 }
 
+/// What `ragtrace-ingest transcribe` does with its result.
+#[derive(Debug, Clone, Default)]
+pub struct CliOutput {
+    /// Print the JSON report as the last line of stdout.
+    pub json: bool,
+    /// Index the transcript into the vector store.
+    pub index: bool,
+    /// Write the transcript here.
+    pub out: Option<PathBuf>,
+    /// Serve /metrics here while transcribing.
+    pub metrics_addr: Option<String>,
+}
+
 /// `ragtrace-ingest transcribe`.
 pub async fn cli(
     settings: &Settings,
     path: &Path,
     options: Options,
-    json: bool,
-    index: bool,
-    out: Option<PathBuf>,
+    output: CliOutput,
     stop: &AtomicBool,
 ) -> anyhow::Result<ExitCode> {
+    let CliOutput {
+        json,
+        index,
+        out,
+        metrics_addr,
+    } = output;
+    let metrics = match &metrics_addr {
+        Some(addr) => {
+            let (handle, bound) = crate::worker::serve_metrics(addr)?;
+            eprintln!("metrics on http://{bound}/metrics while transcribing");
+            Some(handle)
+        }
+        None => None,
+    };
     anyhow::ensure!(
         (1..=4096).contains(&options.batch_size),
         "--batch-size must be 1..=4096"
@@ -504,6 +529,9 @@ pub async fn cli(
     }
     if let Some(sim) = built.sim {
         sim.handle.stop(false).await;
+    }
+    if let Some(m) = metrics {
+        m.stop(false).await;
     }
     let mb = |b: u64| b as f64 / 1_048_576.0;
     eprintln!(

@@ -151,6 +151,32 @@ pub async fn run_standalone(
         .context("cannot create the consumer group")?;
     let built = crate::setup::build(settings).await?;
     let addr = metrics_addr.unwrap_or_else(|| settings.ingest.metrics_addr.clone());
+    let (handle, bound) = serve_metrics(&addr)?;
+    println!(
+        "ragtrace-ingest worker: consuming stream {} (group {}, consumer {}) on {}; LLM at {}; vector store {} {}; metrics on http://{}/metrics",
+        settings.ingest.stream,
+        settings.ingest.group,
+        consumer,
+        redact_url(&url),
+        built.llm_base_url,
+        built.ingestor.store().backend(),
+        built.ingestor.store().location(),
+        bound,
+    );
+    run_loop(Arc::new(queue), built.ingestor, stop).await;
+    tracing::info!("worker stopped");
+    handle.stop(true).await;
+    if let Some(sim) = built.sim {
+        sim.handle.stop(false).await;
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// Serves `/metrics` (and `/healthz`) on `addr` until the handle stops it; returns the handle
+/// and the address bound.
+pub fn serve_metrics(
+    addr: &str,
+) -> anyhow::Result<(actix_web::dev::ServerHandle, std::net::SocketAddr)> {
     let server = actix_web::HttpServer::new(|| {
         actix_web::App::new()
             .route(
@@ -169,28 +195,15 @@ pub async fn run_standalone(
     })
     .workers(1)
     .disable_signals()
-    .bind(&addr)
+    .bind(addr)
     .with_context(|| format!("cannot listen on {addr} for /metrics"))?;
-    let bound = server.addrs().first().copied();
+    let bound = server
+        .addrs()
+        .first()
+        .copied()
+        .context("no address bound")?;
     let server = server.run();
     let handle = server.handle();
     actix_web::rt::spawn(server);
-    println!(
-        "ragtrace-ingest worker: consuming stream {} (group {}, consumer {}) on {}; LLM at {}; vector store {} {}; metrics on http://{}/metrics",
-        settings.ingest.stream,
-        settings.ingest.group,
-        consumer,
-        redact_url(&url),
-        built.llm_base_url,
-        built.ingestor.store().backend(),
-        built.ingestor.store().location(),
-        bound.map(|a| a.to_string()).unwrap_or(addr),
-    );
-    run_loop(Arc::new(queue), built.ingestor, stop).await;
-    tracing::info!("worker stopped");
-    handle.stop(true).await;
-    if let Some(sim) = built.sim {
-        sim.handle.stop(false).await;
-    }
-    Ok(std::process::ExitCode::SUCCESS)
+    Ok((handle, bound))
 }
