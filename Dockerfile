@@ -42,10 +42,8 @@ RUN find . -type f ! -name Cargo.toml ! -name Cargo.lock -delete \
 # ---------------------------------------------------------------------------------------------
 FROM toolchain AS builder
 
-# The binaries to build and ship. When ingest/ (binary `ragtrace-ingest`) lands, this is the one
-# line to change:
-#   ARG BINS="ragtrace ragtrace-sim ragtrace-ingest"
-ARG BINS="ragtrace ragtrace-sim"
+# The binaries to build and ship.
+ARG BINS="ragtrace ragtrace-sim ragtrace-ingest"
 
 COPY --from=manifests /src/ ./
 
