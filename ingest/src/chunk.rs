@@ -155,10 +155,10 @@ mod tests {
         extract("docs/expenses.md", md.as_bytes(), Format::Markdown).unwrap()
     }
 
-    /// No chunk exceeds the limit, neighbours overlap, nothing of the text is lost, and every
+    /// No chunk exceeds the limit, nothing of the text is lost, and every
     /// chunk carries its position, token count and document hash.
     #[test]
-    fn chunks_respect_the_token_limit_and_overlap() {
+    fn chunks_respect_the_token_limit() {
         let t = Tokenizer::by_name("o200k_base");
         let doc = long_doc(40);
         let max = 120;
@@ -172,15 +172,6 @@ mod tests {
             assert_eq!(c.document_hash, doc.hash);
             assert_eq!(c.title, "Expenses");
         }
-        // Overlap: some chunk starts with text the previous one ended with.
-        let overlapping = chunks
-            .windows(2)
-            .filter(|w| {
-                let head: String = w[1].text.chars().take(25).collect();
-                w[0].text.contains(&head)
-            })
-            .count();
-        assert!(overlapping > 0, "no chunk overlaps its predecessor");
         // Every sentence of the document is in some chunk.
         for sentence in doc.text.split(". ") {
             let probe: String = sentence.trim().chars().take(40).collect();
@@ -199,6 +190,41 @@ mod tests {
             })
             .count();
         assert_eq!(repeated, 0);
+    }
+
+    /// A long run of sentences is cut with overlap: neighbours share text; without overlap
+    /// they do not. (Whole Markdown sections that fit are not repeated.)
+    #[test]
+    fn long_paragraphs_are_cut_with_overlap() {
+        let t = Tokenizer::by_name("o200k_base");
+        let text: String = (0..60)
+            .map(|i| {
+                format!(
+                    "Sentence number {i} says the badge office opens at {} o'clock. ",
+                    7 + i % 5
+                )
+            })
+            .collect();
+        let doc = extract("notes.txt", text.as_bytes(), Format::Text).unwrap();
+        let shared = |chunks: &[Chunk]| {
+            chunks
+                .windows(2)
+                .filter(|w| {
+                    let head: String = w[1].text.chars().take(30).collect();
+                    w[0].text.contains(&head)
+                })
+                .count()
+        };
+        let with = Chunker::new(t, 80, 20).chunks(&doc);
+        assert!(with.len() > 5);
+        assert!(with.iter().all(|c| c.tokens <= 80));
+        assert!(
+            shared(&with) >= with.len() / 2,
+            "neighbours overlap: {:#?}",
+            with.iter().take(3).map(|c| &c.text).collect::<Vec<_>>()
+        );
+        let without = Chunker::new(t, 80, 0).chunks(&doc);
+        assert_eq!(shared(&without), 0);
     }
 
     /// Ids depend on source and content only, so they are stable across runs and differ

@@ -124,7 +124,7 @@ pub fn extract(source: &str, bytes: &[u8], format: Format) -> Result<Document, E
         Format::Markdown | Format::Text => (utf8(bytes)?.to_owned(), None),
         Format::Html => {
             let html = utf8(bytes)?;
-            let text = html2text::config::plain()
+            let text = html2text::config::plain_no_decorate()
                 .string_from_read(html.as_bytes(), 10_000)
                 .map_err(|e| ExtractError::Html(e.to_string()))?;
             (text, html_title(html))
