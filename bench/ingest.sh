@@ -20,10 +20,10 @@ minutes=("$@")
 profile=${PROFILE:-release}
 if [ "$profile" = release ]; then
   target=${CARGO_TARGET_DIR:-$HOME/.cache/ragtrace/target-release}
-  CARGO_TARGET_DIR=$target cargo build --release --locked --bin ragtrace-ingest >&2
+  CARGO_TARGET_DIR=$target cargo build --release --locked -p ragtrace-ingest --bin ragtrace-ingest >&2
 else
   target=${CARGO_TARGET_DIR:-$HOME/.cache/ragtrace/target}
-  CARGO_TARGET_DIR=$target cargo build --locked --bin ragtrace-ingest >&2
+  CARGO_TARGET_DIR=$target cargo build --locked -p ragtrace-ingest --bin ragtrace-ingest >&2
 fi
 bin=$target/$profile/ragtrace-ingest
 work=$(mktemp -d)
