@@ -20,8 +20,7 @@ use ragtrace_core::telemetry::traceparent_of;
 use ragtrace_core::tokens::Tokenizer;
 use ragtrace_core::trace_store::TraceStore;
 use ragtrace_ingest::queue::{JobQueue, MemoryQueue, RedisQueue};
-use ragtrace_sim::profile::Profiles;
-use ragtrace_sim::{RunningSim, SimOptions};
+use ragtrace_sim::RunningSim;
 use secrecy::ExposeSecret as _;
 use secrecy::SecretString;
 use std::sync::Arc;
@@ -172,20 +171,9 @@ impl Application {
 
         // The built-in simulator stands in for whatever provider is not configured.
         let sim = if settings.uses_embedded_simulator() {
-            let mut profiles = Profiles::default();
-            profiles
-                .apply_str(&settings.simulator.profile)
-                .map_err(|e| anyhow::anyhow!("invalid simulator.profile: {e}"))?;
-            let listener =
-                TcpListener::bind("127.0.0.1:0").context("cannot bind the embedded simulator")?;
-            Some(ragtrace_sim::start(
-                listener,
-                SimOptions {
-                    profiles,
-                    embedding_dim: settings.vector_store.dimension,
-                    serve_metrics: false,
-                    workers: 2,
-                },
+            Some(ragtrace_sim::start_embedded(
+                &settings.simulator.profile,
+                settings.vector_store.dimension,
             )?)
         } else {
             None

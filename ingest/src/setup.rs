@@ -1,7 +1,6 @@
 //! Building the pipeline from configuration, with the built-in simulator standing in for an
 //! unconfigured LLM provider (as in the app), and the progress display of the CLI.
 
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,8 +9,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ragtrace_core::config::Settings;
 use ragtrace_core::llm::LlmClient;
 use ragtrace_core::tokens::Tokenizer;
-use ragtrace_sim::profile::Profiles;
-use ragtrace_sim::{RunningSim, SimOptions};
+use ragtrace_sim::RunningSim;
 
 use crate::chunk::Chunker;
 use crate::pipeline::{BatchLimits, Failure, Ingestor, Progress};
@@ -50,20 +48,9 @@ pub fn limits(settings: &Settings) -> BatchLimits {
 /// server).
 pub async fn build(settings: &Settings) -> anyhow::Result<Built> {
     let sim = if settings.llm.base_url.is_empty() {
-        let mut profiles = Profiles::default();
-        profiles
-            .apply_str(&settings.simulator.profile)
-            .map_err(|e| anyhow::anyhow!("invalid simulator.profile: {e}"))?;
-        let listener =
-            TcpListener::bind("127.0.0.1:0").context("cannot bind the embedded simulator")?;
-        Some(ragtrace_sim::start(
-            listener,
-            SimOptions {
-                profiles,
-                embedding_dim: settings.vector_store.dimension,
-                serve_metrics: false,
-                workers: 2,
-            },
+        Some(ragtrace_sim::start_embedded(
+            &settings.simulator.profile,
+            settings.vector_store.dimension,
         )?)
     } else {
         None

@@ -139,3 +139,25 @@ pub fn start(listener: TcpListener, options: SimOptions) -> std::io::Result<Runn
     actix_web::rt::spawn(server);
     Ok(RunningSim { addr, handle })
 }
+
+/// Starts a simulator on a free loopback port with the default profiles and `profile` (a
+/// profile string such as `scenario=instant`) applied over them: how the app and
+/// `ragtrace-ingest` stand in for an unconfigured provider. Must run inside an actix system.
+pub fn start_embedded(profile: &str, embedding_dim: usize) -> anyhow::Result<RunningSim> {
+    use anyhow::Context as _;
+    let mut profiles = Profiles::default();
+    profiles
+        .apply_str(profile)
+        .map_err(|e| anyhow::anyhow!("invalid simulator.profile: {e}"))?;
+    let listener =
+        TcpListener::bind("127.0.0.1:0").context("cannot bind the embedded simulator")?;
+    Ok(start(
+        listener,
+        SimOptions {
+            profiles,
+            embedding_dim,
+            serve_metrics: false,
+            workers: 2,
+        },
+    )?)
+}
