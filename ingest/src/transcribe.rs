@@ -150,17 +150,6 @@ pub struct Report {
     pub gaps: Vec<(f64, f64, String)>,
 }
 
-fn llm_cause(e: &LlmError) -> &'static str {
-    match e {
-        LlmError::Timeout { .. } => "timeout",
-        LlmError::RateLimited { .. } => "rate_limited",
-        LlmError::Upstream { .. } => "upstream",
-        LlmError::Rejected { .. } => "rejected",
-        LlmError::Unreachable { .. } => "unreachable",
-        _ => "protocol",
-    }
-}
-
 fn open(path: &Path) -> anyhow::Result<hound::WavReader<std::io::BufReader<std::fs::File>>> {
     let r = hound::WavReader::open(path)
         .with_context(|| format!("cannot read {} as a WAV file", path.display()))?;
@@ -281,7 +270,7 @@ pub async fn transcribe(
     let mut errors = std::collections::BTreeMap::new();
     for r in &results {
         if let Err(e) = &r.outcome {
-            *errors.entry(llm_cause(e).to_owned()).or_insert(0) += 1;
+            *errors.entry(e.kind().to_owned()).or_insert(0) += 1;
         }
     }
     span.record("ragtrace.transcribe.chunks", results.len() as i64);
@@ -362,9 +351,9 @@ async fn send_batch(
             let outcome_label = match &outcome {
                 Ok(_) => "ok",
                 Err(e) => {
-                    tracing::Span::current().record(attr::ERROR_TYPE, llm_cause(e));
+                    tracing::Span::current().record(attr::ERROR_TYPE, e.kind());
                     tracing::Span::current().record(attr::OTEL_STATUS_CODE, "error");
-                    count_error("transcribe", llm_cause(e));
+                    count_error("transcribe", e.kind());
                     "error"
                 }
             };
@@ -423,7 +412,7 @@ fn stitch(results: &[ChunkResult], overlap: f64) -> (Vec<Line>, Vec<(f64, f64, S
                     }
                 }
             }
-            Err(e) => gaps.push((from, to.min(r.end_secs), llm_cause(e).to_owned())),
+            Err(e) => gaps.push((from, to.min(r.end_secs), e.kind().to_owned())),
         }
     }
     lines.sort_by(|a, b| a.start.total_cmp(&b.start));
