@@ -146,6 +146,7 @@ pub fn count_error(stage: &'static str, cause: &'static str) {
 /// What one document needs.
 struct DocPlan {
     chunks: usize,
+    to_upsert: usize,
     skipped: usize,
     stale: Vec<Uuid>,
 }
@@ -264,6 +265,7 @@ impl Ingestor {
             span.record("ragtrace.ingest.stale", stale.len() as i64);
             plans.push(DocPlan {
                 chunks: n,
+                to_upsert,
                 skipped,
                 stale,
             });
@@ -281,17 +283,10 @@ impl Ingestor {
                 interrupted = true;
                 break;
             }
-            let batch = &pending[range];
-            let failed_docs: HashSet<usize> = reports
-                .iter()
-                .enumerate()
-                .filter(|(_, r)| r.failure.is_some())
-                .map(|(i, _)| i)
-                .collect();
             // A document that already failed gets no more writes in this run.
-            let batch: Vec<&(usize, Chunk)> = batch
+            let batch: Vec<&(usize, Chunk)> = pending[range]
                 .iter()
-                .filter(|(d, _)| !failed_docs.contains(d))
+                .filter(|(d, _)| reports[*d].failure.is_none())
                 .collect();
             if batch.is_empty() {
                 continue;
@@ -321,12 +316,6 @@ impl Ingestor {
         }
 
         // Each document whose new chunks are all durable drops its stale ones.
-        let to_upsert_per_doc = pending
-            .iter()
-            .fold(vec![0usize; docs.len()], |mut v, (d, _)| {
-                v[*d] += 1;
-                v
-            });
         for (i, plan) in plans.into_iter().enumerate() {
             let r = &mut reports[i];
             r.chunks = plan.chunks;
@@ -335,7 +324,7 @@ impl Ingestor {
             if r.failure.is_some() {
                 continue;
             }
-            if done_upserts[i] < to_upsert_per_doc[i] {
+            if done_upserts[i] < plan.to_upsert {
                 if interrupted {
                     r.failure = Some(Failure {
                         source: r.source.clone(),
