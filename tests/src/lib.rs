@@ -528,6 +528,20 @@ impl OtlpReceiver {
     }
 }
 
+/// The command of workspace binary `name` in the test environment: the simulator answering
+/// instantly, and no OTLP endpoint, Qdrant, Redis or OpenAI settings leaking in from the shell
+/// (a test sets the ones it wants after this).
+pub fn command(name: &str) -> Command {
+    let mut cmd = Command::new(bin(name));
+    cmd.env("RAGTRACE__SIMULATOR__PROFILE", "scenario=instant")
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .env_remove("QDRANT_URL")
+        .env_remove("REDIS_URL")
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("OPENAI_BASE_URL");
+    cmd
+}
+
 /// A workspace binary running as a child process; SIGTERM then wait on drop.
 pub struct Process {
     child: Child,
@@ -540,15 +554,9 @@ pub struct Process {
 impl Process {
     /// Starts `ragtrace --addr 127.0.0.1:0 --data-dir DIR` with `env`, and waits for its banner.
     pub fn ragtrace(data_dir: &Path, env: &[(&str, &str)]) -> Self {
-        let mut cmd = Command::new(bin("ragtrace"));
+        let mut cmd = command("ragtrace");
         cmd.args(["--addr", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
-            .env("RAGTRACE__SIMULATOR__PROFILE", "scenario=instant")
-            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-            .env_remove("QDRANT_URL")
-            .env_remove("REDIS_URL")
-            .env_remove("OPENAI_API_KEY")
-            .env_remove("OPENAI_BASE_URL")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (k, v) in env {

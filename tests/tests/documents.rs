@@ -4,7 +4,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ragtrace_tests::{Killed, OtlpReceiver, Process, RedisServer, TestApp, bin, free_port};
+use ragtrace_tests::{Killed, OtlpReceiver, Process, RedisServer, TestApp, command, free_port};
 use serde_json::{Value, json};
 
 async fn wait_done(http: &reqwest::Client, base: &str, id: &str) -> Value {
@@ -220,7 +220,7 @@ fn redis_stream_hop_carries_the_trace_context() {
     let mut app = Process::ragtrace(app_dir.path(), &common);
     let metrics_port = free_port();
     let mut worker = Killed(
-        Command::new(bin("ragtrace-ingest"))
+        command("ragtrace-ingest")
             .args(["--data-dir"])
             .arg(worker_dir.path())
             .args([
@@ -228,11 +228,7 @@ fn redis_stream_hop_carries_the_trace_context() {
                 "--metrics-addr",
                 &format!("127.0.0.1:{metrics_port}"),
             ])
-            .env("RAGTRACE__SIMULATOR__PROFILE", "scenario=instant")
             .envs(common)
-            .env_remove("QDRANT_URL")
-            .env_remove("OPENAI_API_KEY")
-            .env_remove("OPENAI_BASE_URL")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

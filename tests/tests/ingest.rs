@@ -5,23 +5,15 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use ragtrace_tests::{Killed, bin, test_settings};
+use ragtrace_tests::{Killed, bin, command, test_settings};
 use serde_json::Value;
 use uuid::Uuid;
 
 const DOCS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/docs");
 
 fn ingest_cmd(data_dir: &Path, env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(bin("ragtrace-ingest"));
-    cmd.arg("--data-dir")
-        .arg(data_dir)
-        .env("RAGTRACE__SIMULATOR__PROFILE", "scenario=instant")
-        .env("RUST_LOG", "warn")
-        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .env_remove("QDRANT_URL")
-        .env_remove("REDIS_URL")
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("OPENAI_BASE_URL");
+    let mut cmd = command("ragtrace-ingest");
+    cmd.arg("--data-dir").arg(data_dir).env("RUST_LOG", "warn");
     for (k, v) in env {
         cmd.env(k, v);
     }
