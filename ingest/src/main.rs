@@ -91,9 +91,14 @@ enum Command {
         /// Write the stitched transcript to this file.
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Serve /metrics here while transcribing (for Prometheus; e.g. 127.0.0.1:9102).
+        /// Serve /metrics here while transcribing (for Prometheus; e.g. 0.0.0.0:9103, the
+        /// compose stack's `transcribe` scrape target).
         #[arg(long)]
         metrics_addr: Option<String>,
+        /// With --metrics-addr: keep serving /metrics this many seconds after the run, so that
+        /// Prometheus scrapes the final counts (Ctrl-C ends the wait).
+        #[arg(long, default_value_t = 15, requires = "metrics_addr")]
+        metrics_linger: u64,
         /// The recording.
         file: PathBuf,
     },
@@ -195,6 +200,7 @@ async fn dispatch(cli: Cli, settings: Settings) -> ExitCode {
             no_index,
             out,
             metrics_addr,
+            metrics_linger,
             file,
         }) => {
             let options = ragtrace_ingest::transcribe::Options {
@@ -208,6 +214,7 @@ async fn dispatch(cli: Cli, settings: Settings) -> ExitCode {
                 index: !no_index,
                 out,
                 metrics_addr,
+                metrics_linger: std::time::Duration::from_secs(metrics_linger),
             };
             ragtrace_ingest::transcribe::cli(&settings, &file, options, output, &stop).await
         }

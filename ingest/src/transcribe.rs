@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use bytes::Bytes;
@@ -462,6 +462,8 @@ pub struct CliOutput {
     pub out: Option<PathBuf>,
     /// Serve /metrics here while transcribing.
     pub metrics_addr: Option<String>,
+    /// How long /metrics stays up after the run (so the last scrape sees the final counts).
+    pub metrics_linger: Duration,
 }
 
 /// `ragtrace-ingest transcribe`.
@@ -477,6 +479,7 @@ pub async fn cli(
         index,
         out,
         metrics_addr,
+        metrics_linger,
     } = output;
     let metrics = match &metrics_addr {
         Some(addr) => {
@@ -519,9 +522,6 @@ pub async fn cli(
     if let Some(sim) = built.sim {
         sim.handle.stop(false).await;
     }
-    if let Some(m) = metrics {
-        m.stop(false).await;
-    }
     let mb = |b: u64| b as f64 / 1_048_576.0;
     eprintln!(
         "transcribed {:.1} min in {} chunks ({} batches, strategy {}, batch size {}): {} failed = {:.1} % errors {:?}; peak chunk buffers {:.1} MiB, peak RSS {}; {} lines in {:.1} s",
@@ -543,6 +543,19 @@ pub async fn cli(
     );
     if json {
         println!("{}", serde_json::to_string(&report)?);
+    }
+    if let Some(m) = metrics {
+        if !metrics_linger.is_zero() && !stop.load(Ordering::Relaxed) {
+            eprintln!(
+                "serving /metrics {} s more for the last scrape (Ctrl-C to end now)",
+                metrics_linger.as_secs()
+            );
+            let deadline = tokio::time::Instant::now() + metrics_linger;
+            while tokio::time::Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        m.stop(false).await;
     }
     Ok(if report.failed_chunks > 0 {
         ExitCode::from(1)
