@@ -13,6 +13,15 @@ use crate::semconv::{Stage, metric};
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
+/// Content type of the Prometheus text exposition served on `/metrics`.
+pub const EXPOSITION_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The body of a `/metrics` scrape: every metric of this process. The app, the simulator and
+/// the ingest worker all serve this.
+pub fn render() -> String {
+    handle().render()
+}
+
 /// The process's Prometheus handle, installing the recorder on first use. Every binary and every
 /// in-process test app shares it (a process can have only one global recorder).
 pub fn handle() -> PrometheusHandle {
@@ -233,7 +242,7 @@ pub fn register_ingest_series() {
     for outcome in ["queued", "done", "failed"] {
         metrics::counter!(metric::INGEST_JOBS_TOTAL, "outcome" => outcome).increment(0);
     }
-    metrics::counter!(metric::INGEST_ERRORS_TOTAL, "stage" => "embed", "cause" => "llm_rate_limited")
+    metrics::counter!(metric::INGEST_ERRORS_TOTAL, "stage" => "embed", "cause" => "rate_limited")
         .increment(0);
     metrics::gauge!(metric::INGEST_CHUNK_BUFFER_BYTES).set(0.0);
     update_resident_memory();

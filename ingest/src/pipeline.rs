@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use ragtrace_core::llm::{LlmClient, LlmError};
+use ragtrace_core::llm::LlmClient;
 use ragtrace_core::semconv::{attr, metric};
 use ragtrace_core::vector_store::{Point, StoredPoint, VectorStore, VectorStoreError};
 use serde::Serialize;
@@ -61,7 +61,8 @@ pub struct Failure {
     pub source: String,
     /// `read`, `extract`, `embed`, `upsert`, `list`, `delete`.
     pub stage: &'static str,
-    /// Short cause (`corrupt_pdf`, `llm_rate_limited`, ...).
+    /// Short cause: the file's (`corrupt_pdf`, `empty`, ...) or the failing component's error kind
+    /// (`rate_limited` from the LLM at stage `embed`, `unavailable` from the store at `upsert`, ...).
     pub cause: &'static str,
     /// Human-readable reason.
     pub error: String,
@@ -114,27 +115,6 @@ impl std::fmt::Debug for Ingestor {
             .field("store", &self.store)
             .field("limits", &self.limits)
             .finish_non_exhaustive()
-    }
-}
-
-fn llm_cause(e: &LlmError) -> &'static str {
-    match e {
-        LlmError::Timeout { .. } => "llm_timeout",
-        LlmError::RateLimited { .. } => "llm_rate_limited",
-        LlmError::Upstream { .. } => "llm_upstream",
-        LlmError::Rejected { .. } => "llm_rejected",
-        LlmError::Unreachable { .. } => "llm_unreachable",
-        _ => "llm_protocol",
-    }
-}
-
-fn store_cause(e: &VectorStoreError) -> &'static str {
-    match e {
-        VectorStoreError::Unavailable(_) => "vector_store_unavailable",
-        VectorStoreError::Timeout(_) => "vector_store_timeout",
-        VectorStoreError::PoolExhausted(_) => "vector_store_pool",
-        VectorStoreError::Dimension { .. } => "vector_store_dimension",
-        VectorStoreError::Backend(_) => "vector_store",
     }
 }
 
@@ -214,11 +194,11 @@ impl Ingestor {
                     r.failure = Some(Failure {
                         source: r.source.clone(),
                         stage: "list",
-                        cause: store_cause(&e),
+                        cause: e.kind(),
                         error: e.to_string(),
                     });
                 }
-                count_error("list", store_cause(&e));
+                count_error("list", e.kind());
                 return reports;
             }
         };
@@ -340,11 +320,11 @@ impl Ingestor {
                 match self.store.delete_points(plan.stale).await {
                     Ok(()) => r.deleted = n,
                     Err(e) => {
-                        count_error("delete", store_cause(&e));
+                        count_error("delete", e.kind());
                         r.failure = Some(Failure {
                             source: r.source.clone(),
                             stage: "delete",
-                            cause: store_cause(&e),
+                            cause: e.kind(),
                             error: e.to_string(),
                         });
                     }
@@ -392,8 +372,8 @@ impl Ingestor {
         let result = async {
             let texts: Vec<String> = batch.iter().map(|(_, c)| c.text.clone()).collect();
             let emb = self.llm.embed(texts).await.map_err(|e| {
-                count_error("embed", llm_cause(&e));
-                ("embed", llm_cause(&e), e.to_string())
+                count_error("embed", e.kind());
+                ("embed", e.kind(), e.to_string())
             })?;
             metrics::counter!(metric::INGEST_TOKENS_TOTAL).increment(u64::from(emb.input_tokens));
             let points = batch
@@ -406,8 +386,8 @@ impl Ingestor {
                 })
                 .collect();
             self.store.upsert(points).await.map_err(|e| {
-                count_error("upsert", store_cause(&e));
-                ("upsert", store_cause(&e), e.to_string())
+                count_error("upsert", e.kind());
+                ("upsert", e.kind(), e.to_string())
             })
         }
         .instrument(span.clone())

@@ -184,8 +184,8 @@ pub fn serve_metrics(
                 actix_web::web::get().to(|| async {
                     ragtrace_core::metrics::update_resident_memory();
                     actix_web::HttpResponse::Ok()
-                        .content_type("text/plain; version=0.0.4")
-                        .body(ragtrace_core::metrics::handle().render())
+                        .content_type(ragtrace_core::metrics::EXPOSITION_CONTENT_TYPE)
+                        .body(ragtrace_core::metrics::render())
                 }),
             )
             .route(

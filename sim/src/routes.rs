@@ -76,8 +76,8 @@ pub fn configure(
                 "/metrics",
                 web::get().to(|| async {
                     HttpResponse::Ok()
-                        .content_type("text/plain; version=0.0.4")
-                        .body(ragtrace_core::metrics::handle().render())
+                        .content_type(ragtrace_core::metrics::EXPOSITION_CONTENT_TYPE)
+                        .body(ragtrace_core::metrics::render())
                 }),
             );
         }

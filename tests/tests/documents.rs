@@ -249,7 +249,7 @@ fn redis_stream_hop_carries_the_trace_context() {
     assert_eq!(resp.status(), 202);
     let v: Value = resp.json().unwrap();
     assert_eq!(v["trace_id"], caller_trace);
-    let done = wait_done_blocking(&http, &app.base, v["id"].as_str().unwrap());
+    let done = wait_done_blocking(&app.base, v["id"].as_str().unwrap());
     assert_eq!(done["status"], "done", "{done}");
     assert!(done["upserted"].as_u64().unwrap() >= 1);
 
@@ -301,19 +301,11 @@ fn redis_stream_hop_carries_the_trace_context() {
     );
 }
 
-fn wait_done_blocking(http: &reqwest::blocking::Client, base: &str, id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let s: Value = http
-            .get(format!("{base}/v1/documents/{id}"))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        if s["status"] == "done" || s["status"] == "failed" {
-            return s;
-        }
-        assert!(Instant::now() < deadline, "job not finished: {s}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+/// [`wait_done`] for a test that runs outside an async runtime.
+fn wait_done_blocking(base: &str, id: &str) -> Value {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(wait_done(&reqwest::Client::new(), base, id))
 }

@@ -13,8 +13,8 @@ use crate::error::ApiError;
 /// `GET /metrics`: the Prometheus exposition of every metric in `semconv::metric`.
 pub async fn metrics() -> HttpResponse {
     HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(ragtrace_core::metrics::handle().render())
+        .content_type(ragtrace_core::metrics::EXPOSITION_CONTENT_TYPE)
+        .body(ragtrace_core::metrics::render())
 }
 
 /// Unknown routes: a JSON 404 that says where to look.

@@ -105,6 +105,20 @@ pub enum VectorStoreError {
     Backend(String),
 }
 
+impl VectorStoreError {
+    /// A short label for spans (`error.type`) and metrics (the ingest pipeline's `cause`):
+    /// `unavailable`, `timeout`, `pool_exhausted`, `dimension` or `backend`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            VectorStoreError::Unavailable(_) => "unavailable",
+            VectorStoreError::Timeout(_) => "timeout",
+            VectorStoreError::PoolExhausted(_) => "pool_exhausted",
+            VectorStoreError::Dimension { .. } => "dimension",
+            VectorStoreError::Backend(_) => "backend",
+        }
+    }
+}
+
 /// A vector store holding one collection.
 #[async_trait]
 pub trait VectorStore: Send + Sync + std::fmt::Debug {
@@ -183,14 +197,7 @@ pub(crate) fn db_span(operation: &'static str, collection: &str, server: &str) -
 pub(crate) fn record_outcome<T>(span: &tracing::Span, result: &Result<T, VectorStoreError>) {
     use crate::semconv::attr;
     if let Err(e) = result {
-        let kind = match e {
-            VectorStoreError::Unavailable(_) => "unavailable",
-            VectorStoreError::Timeout(_) => "timeout",
-            VectorStoreError::PoolExhausted(_) => "pool_exhausted",
-            VectorStoreError::Dimension { .. } => "dimension",
-            VectorStoreError::Backend(_) => "backend",
-        };
-        span.record(attr::ERROR_TYPE, kind);
+        span.record(attr::ERROR_TYPE, e.kind());
         span.record(attr::OTEL_STATUS_CODE, "error");
         span.record(attr::OTEL_STATUS_DESCRIPTION, e.to_string().as_str());
     }
