@@ -8,6 +8,7 @@
 #      simulator's default (healthy) audio profile: ~3 s per audio minute, 8 requests at once.
 #
 #   bench/ingest.sh [COPIES] [MINUTES...]
+#   QDRANT_URL=http://localhost:6334 bench/ingest.sh   # also into a Qdrant server (gRPC URL)
 #
 # Uses the release binary in $CARGO_TARGET_DIR (default ~/.cache/ragtrace/target-release);
 # set PROFILE=debug to use a debug build instead.
@@ -45,6 +46,20 @@ import json, sys
 s = json.loads(sys.argv[1])
 print(f"re-run: upserted {s['upserted']}, skipped {s['skipped']}, {s['seconds']:.2f} s")
 PY
+
+if [ -n "${QDRANT_URL:-}" ]; then
+  echo
+  echo "## chunks per second into the Qdrant server at $QDRANT_URL ($profile build)"
+  collection="bench_ingest_$$"
+  summary=$(RAGTRACE__SIMULATOR__PROFILE=scenario=instant RAGTRACE__VECTOR_STORE__COLLECTION=$collection \
+    "$bin" --qdrant-url "$QDRANT_URL" --json "$work/corpus" | tail -1)
+  python3 - "$summary" <<'PY'
+import json, sys
+s = json.loads(sys.argv[1])
+print(f"documents {s['documents']}, chunks {s['upserted']}, {s['seconds']:.2f} s, {s['upserted']/s['seconds']:.0f} chunks/s")
+PY
+  echo "(collection $collection is left on the server; delete it when done)"
+fi
 
 echo
 echo "## transcription ($profile build, simulator's default audio profile)"
