@@ -118,7 +118,7 @@ pub struct Line {
 pub struct Report {
     /// `naive` or `bounded`.
     pub strategy: &'static str,
-    /// Chunks per batch.
+    /// Chunks per batch (naive: every chunk, in one batch).
     pub batch_size: usize,
     /// Length of the recording, seconds.
     pub audio_seconds: f64,
@@ -189,7 +189,7 @@ pub async fn transcribe(
         "transcribe",
         { attr::OTEL_NAME } = %format_args!("transcribe {}", strategy.as_str()),
         "ragtrace.transcribe.strategy" = strategy.as_str(),
-        "ragtrace.transcribe.batch_size" = options.batch_size as i64,
+        "ragtrace.transcribe.batch_size" = tracing::field::Empty,
         "ragtrace.transcribe.audio_seconds" = total as f64 / f64::from(rate),
         "ragtrace.transcribe.chunks" = tracing::field::Empty,
         "ragtrace.transcribe.failed_chunks" = tracing::field::Empty,
@@ -273,13 +273,18 @@ pub async fn transcribe(
             *errors.entry(e.kind().to_owned()).or_insert(0) += 1;
         }
     }
+    let batch_size = match strategy {
+        TranscribeStrategy::Naive => results.len(),
+        TranscribeStrategy::Bounded => options.batch_size,
+    };
+    span.record("ragtrace.transcribe.batch_size", batch_size as i64);
     span.record("ragtrace.transcribe.chunks", results.len() as i64);
     span.record("ragtrace.transcribe.failed_chunks", failed as i64);
     span.record("ragtrace.transcribe.peak_buffer_bytes", gauge.peak() as i64);
     ragtrace_core::metrics::update_resident_memory();
     Ok(Report {
         strategy: strategy.as_str(),
-        batch_size: options.batch_size,
+        batch_size,
         audio_seconds: total as f64 / f64::from(rate),
         chunks: results.len(),
         failed_chunks: failed,
