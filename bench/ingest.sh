@@ -30,6 +30,9 @@ bin=$target/$profile/ragtrace-ingest
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export RUST_LOG=warn
+# The embedded runs must not pick up QDRANT_URL (ragtrace-ingest reads it as --qdrant-url).
+qdrant_url=${QDRANT_URL:-}
+unset QDRANT_URL
 
 echo "## chunks per second into the embedded store ($profile build)"
 mkdir -p "$work/corpus"
@@ -47,12 +50,12 @@ s = json.loads(sys.argv[1])
 print(f"re-run: upserted {s['upserted']}, skipped {s['skipped']}, {s['seconds']:.2f} s")
 PY
 
-if [ -n "${QDRANT_URL:-}" ]; then
+if [ -n "$qdrant_url" ]; then
   echo
-  echo "## chunks per second into the Qdrant server at $QDRANT_URL ($profile build)"
+  echo "## chunks per second into the Qdrant server at $qdrant_url ($profile build)"
   collection="bench_ingest_$$"
   summary=$(RAGTRACE__SIMULATOR__PROFILE=scenario=instant RAGTRACE__VECTOR_STORE__COLLECTION=$collection \
-    "$bin" --qdrant-url "$QDRANT_URL" --json "$work/corpus" | tail -1)
+    "$bin" --qdrant-url "$qdrant_url" --json "$work/corpus" | tail -1)
   python3 - "$summary" <<'PY'
 import json, sys
 s = json.loads(sys.argv[1])
