@@ -486,6 +486,10 @@ pub async fn cli(
         metrics_addr,
         metrics_linger,
     } = output;
+    anyhow::ensure!(
+        (1..=4096).contains(&options.batch_size),
+        "--batch-size must be 1..=4096"
+    );
     let metrics = match &metrics_addr {
         Some(addr) => {
             let (handle, bound) = crate::worker::serve_metrics(addr)?;
@@ -494,10 +498,6 @@ pub async fn cli(
         }
         None => None,
     };
-    anyhow::ensure!(
-        (1..=4096).contains(&options.batch_size),
-        "--batch-size must be 1..=4096"
-    );
     let built = crate::setup::build(settings).await?;
     let gauge = Arc::new(BufferGauge::default());
     let mut report = transcribe(&built.llm, path, options, &gauge, stop).await?;

@@ -269,6 +269,29 @@ fn usage_errors_exit_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--minutes"));
+    // Lingering only means something when /metrics is served.
+    let out = Command::new(bin("ragtrace-ingest"))
+        .args(["transcribe", "--metrics-linger", "5"])
+        .arg(tmp.path().join("x.wav"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--metrics-addr"));
+    let out = ingest_cmd(tmp.path(), &[])
+        .args(["transcribe", "--batch-size", "0"])
+        .arg(tmp.path().join("x.wav"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--batch-size must be 1..=4096"));
+    let out = ingest_cmd(tmp.path(), &[])
+        .args(["transcribe", "--no-index"])
+        .arg(tmp.path().join("missing.wav"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("missing.wav") && err.contains("WAV"), "{err}");
 }
 
 /// The shipped PDFs and an HTML page come out as text with their titles.
