@@ -65,8 +65,8 @@ enum Command {
     },
     /// Write a synthetic meeting recording (16 kHz mono WAV), streaming to disk.
     GenAudio {
-        /// Length in minutes (fractions allowed).
-        #[arg(long)]
+        /// Length in minutes (fractions allowed, up to a day).
+        #[arg(long, value_parser = parse_minutes)]
         minutes: f64,
         /// Script seed: the same seed gives the same meeting.
         #[arg(long, default_value_t = 1)]
@@ -79,8 +79,8 @@ enum Command {
         /// `naive` (decode everything, send every chunk at once) or `bounded`.
         #[arg(long, value_parser = parse_strategy)]
         strategy: Option<TranscribeStrategy>,
-        /// Chunks in flight at most (bounded).
-        #[arg(long)]
+        /// Chunks in flight at most (bounded), 1 to 4096.
+        #[arg(long, value_parser = parse_batch_size)]
         batch_size: Option<usize>,
         /// Print a JSON summary as the last line of stdout.
         #[arg(long)]
@@ -102,6 +102,23 @@ enum Command {
         /// The recording.
         file: PathBuf,
     },
+}
+
+fn parse_minutes(s: &str) -> Result<f64, String> {
+    let max = ragtrace_ingest::audio::MAX_MINUTES;
+    match s.parse::<f64>() {
+        Ok(m) if m.is_finite() && m > 0.0 && m <= max => Ok(m),
+        _ => Err(format!(
+            "must be a number of minutes above 0 and at most {max}"
+        )),
+    }
+}
+
+fn parse_batch_size(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=4096).contains(&n) => Ok(n),
+        _ => Err("must be a whole number from 1 to 4096".into()),
+    }
 }
 
 fn parse_strategy(s: &str) -> Result<TranscribeStrategy, String> {

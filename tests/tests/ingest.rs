@@ -267,7 +267,7 @@ fn usage_errors_exit_2() {
         .arg(tmp.path().join("x.wav"))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--minutes"));
     // Lingering only means something when /metrics is served.
     let out = Command::new(bin("ragtrace-ingest"))
@@ -282,8 +282,12 @@ fn usage_errors_exit_2() {
         .arg(tmp.path().join("x.wav"))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--batch-size must be 1..=4096"));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--batch-size") && err.contains("1 to 4096"),
+        "{err}"
+    );
     let out = ingest_cmd(tmp.path(), &[])
         .args(["transcribe", "--no-index"])
         .arg(tmp.path().join("missing.wav"))
