@@ -22,7 +22,7 @@ use tracing::Instrument as _;
 
 use super::{
     Hit, LIST_PAGE, Point, StoredPoint, VectorStore, VectorStoreError, db_span, record_hits,
-    record_outcome,
+    record_listed, record_outcome,
 };
 use crate::config::VectorStoreSettings;
 use crate::pool::{ConnectionLimit, PoolStatus};
@@ -298,10 +298,7 @@ impl VectorStore for EdgeStore {
             })
             .instrument(span.clone())
             .await;
-        if let Ok(points) = &result {
-            span.record(attr::DB_RESPONSE_RETURNED_ROWS, points.len() as i64);
-        }
-        record_outcome(&span, &result);
+        record_listed(&span, &result);
         result
     }
 

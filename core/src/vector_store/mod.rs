@@ -203,6 +203,20 @@ pub(crate) fn record_outcome<T>(span: &tracing::Span, result: &Result<T, VectorS
     }
 }
 
+/// Records the outcome of a listing on its span: the points returned, or the error.
+pub(crate) fn record_listed(
+    span: &tracing::Span,
+    result: &Result<Vec<StoredPoint>, VectorStoreError>,
+) {
+    if let Ok(points) = result {
+        span.record(
+            crate::semconv::attr::DB_RESPONSE_RETURNED_ROWS,
+            points.len() as i64,
+        );
+    }
+    record_outcome(span, result);
+}
+
 /// Records search results on the span.
 pub(crate) fn record_hits(span: &tracing::Span, hits: &[Hit]) {
     use crate::semconv::attr;

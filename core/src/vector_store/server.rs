@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use qdrant_client::qdrant::point_id::PointIdOptions;
+use qdrant_client::qdrant::points_selector::PointsSelectorOneOf;
 use qdrant_client::qdrant::{
     Condition, CountPointsBuilder, CreateCollectionBuilder, DeletePointsBuilder, Distance, Filter,
     PayloadIncludeSelector, PointId, PointStruct, PointsIdsList, QueryPointsBuilder,
@@ -16,7 +17,7 @@ use tracing::Instrument as _;
 
 use super::{
     Hit, LIST_PAGE, Point, StoredPoint, VectorStore, VectorStoreError, db_span, record_hits,
-    record_outcome,
+    record_listed, record_outcome,
 };
 use crate::config::VectorStoreSettings;
 use crate::pool::{ConnectionLimit, PoolStatus};
@@ -104,6 +105,27 @@ impl QdrantServerStore {
 
     fn timeout_ms(&self) -> u64 {
         self.timeout.as_millis() as u64
+    }
+
+    /// Deletes the selected points (by filter or by ids) and waits until that is durable.
+    async fn delete(&self, points: impl Into<PointsSelectorOneOf>) -> Result<(), VectorStoreError> {
+        let span = db_span("delete", &self.collection, &self.host);
+        let result = async {
+            let _slot = self.limit.acquire().await?;
+            self.client
+                .delete_points(
+                    DeletePointsBuilder::new(&self.collection)
+                        .points(points)
+                        .wait(true),
+                )
+                .await
+                .map(|_| ())
+                .map_err(|e| classify(e, self.timeout_ms()))
+        }
+        .instrument(span.clone())
+        .await;
+        record_outcome(&span, &result);
+        result
     }
 }
 
@@ -235,26 +257,11 @@ impl VectorStore for QdrantServerStore {
     }
 
     async fn delete_by_source(&self, source: &str) -> Result<(), VectorStoreError> {
-        let span = db_span("delete", &self.collection, &self.host);
-        let result = async {
-            let _slot = self.limit.acquire().await?;
-            self.client
-                .delete_points(
-                    DeletePointsBuilder::new(&self.collection)
-                        .points(Filter::must([Condition::matches(
-                            "source",
-                            source.to_owned(),
-                        )]))
-                        .wait(true),
-                )
-                .await
-                .map(|_| ())
-                .map_err(|e| classify(e, self.timeout_ms()))
-        }
-        .instrument(span.clone())
-        .await;
-        record_outcome(&span, &result);
-        result
+        self.delete(Filter::must([Condition::matches(
+            "source",
+            source.to_owned(),
+        )]))
+        .await
     }
 
     async fn list_points(
@@ -303,10 +310,7 @@ impl VectorStore for QdrantServerStore {
         }
         .instrument(span.clone())
         .await;
-        if let Ok(points) = &result {
-            span.record(attr::DB_RESPONSE_RETURNED_ROWS, points.len() as i64);
-        }
-        record_outcome(&span, &result);
+        record_listed(&span, &result);
         result
     }
 
@@ -314,24 +318,8 @@ impl VectorStore for QdrantServerStore {
         if ids.is_empty() {
             return Ok(());
         }
-        let span = db_span("delete", &self.collection, &self.host);
-        let result = async {
-            let _slot = self.limit.acquire().await?;
-            let ids: Vec<PointId> = ids.iter().map(|id| PointId::from(id.to_string())).collect();
-            self.client
-                .delete_points(
-                    DeletePointsBuilder::new(&self.collection)
-                        .points(PointsIdsList { ids })
-                        .wait(true),
-                )
-                .await
-                .map(|_| ())
-                .map_err(|e| classify(e, self.timeout_ms()))
-        }
-        .instrument(span.clone())
-        .await;
-        record_outcome(&span, &result);
-        result
+        let ids = ids.iter().map(|id| PointId::from(id.to_string())).collect();
+        self.delete(PointsIdsList { ids }).await
     }
 
     async fn count(&self) -> Result<u64, VectorStoreError> {
