@@ -178,20 +178,16 @@ impl Application {
         } else {
             None
         };
-        let llm_base_url = if settings.llm.base_url.is_empty() {
-            sim.as_ref()
-                .map(RunningSim::openai_base_url)
-                .unwrap_or_default()
-        } else {
-            settings.llm.base_url.clone()
-        };
-        let catalog_base_url = if settings.catalog.base_url.is_empty() {
-            sim.as_ref()
-                .map(RunningSim::catalog_base_url)
-                .unwrap_or_default()
-        } else {
-            settings.catalog.base_url.clone()
-        };
+        let llm_base_url = ragtrace_sim::configured_or(
+            &settings.llm.base_url,
+            sim.as_ref(),
+            RunningSim::openai_base_url,
+        );
+        let catalog_base_url = ragtrace_sim::configured_or(
+            &settings.catalog.base_url,
+            sim.as_ref(),
+            RunningSim::catalog_base_url,
+        );
 
         let data_dir = settings.data_dir();
         let store = settings

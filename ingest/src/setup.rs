@@ -55,13 +55,11 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Built> {
     } else {
         None
     };
-    let llm_base_url = if settings.llm.base_url.is_empty() {
-        sim.as_ref()
-            .map(RunningSim::openai_base_url)
-            .unwrap_or_default()
-    } else {
-        settings.llm.base_url.clone()
-    };
+    let llm_base_url = ragtrace_sim::configured_or(
+        &settings.llm.base_url,
+        sim.as_ref(),
+        RunningSim::openai_base_url,
+    );
     let store = settings
         .vector_store
         .build(&settings.data_dir())
