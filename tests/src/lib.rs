@@ -241,6 +241,18 @@ impl Drop for TestApp {
     }
 }
 
+/// GETs `url` and parses the answer as JSON.
+pub async fn get_json(http: &reqwest::Client, url: impl AsRef<str>) -> serde_json::Value {
+    let url = url.as_ref();
+    http.get(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: not JSON: {e}"))
+}
+
 /// The value of one series (exact name and labels, as Prometheus renders them) in a `/metrics`
 /// text, or 0 when the series is absent.
 pub fn metric_value(metrics: &str, series: &str) -> f64 {

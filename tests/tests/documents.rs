@@ -4,20 +4,15 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ragtrace_tests::{Killed, OtlpReceiver, Process, RedisServer, TestApp, command, free_port};
+use ragtrace_tests::{
+    Killed, OtlpReceiver, Process, RedisServer, TestApp, command, free_port, get_json,
+};
 use serde_json::{Value, json};
 
 async fn wait_done(http: &reqwest::Client, base: &str, id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let s: Value = http
-            .get(format!("{base}/v1/documents/{id}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let s = get_json(http, format!("{base}/v1/documents/{id}")).await;
         if s["status"] == "done" || s["status"] == "failed" {
             return s;
         }

@@ -13,6 +13,7 @@ use async_openai::types::embeddings::CreateEmbeddingRequestArgs;
 use futures::StreamExt as _;
 use ragtrace_sim::profile::Profiles;
 use ragtrace_sim::{RunningSim, SimOptions};
+use ragtrace_tests::get_json;
 use serde_json::{Value, json};
 
 fn start() -> RunningSim {
@@ -184,14 +185,11 @@ async fn admin_profiles_drive_faults() {
     assert_eq!(chat().await.unwrap().status(), 200);
 
     // Catalog search and its validation.
-    let r: Value = http
-        .get(format!("{base}/catalog/search?q=motion+sensor&limit=3"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r = get_json(
+        &http,
+        format!("{base}/catalog/search?q=motion+sensor&limit=3"),
+    )
+    .await;
     assert_eq!(r["results"].as_array().unwrap().len(), 3);
     let r = http
         .get(format!("{base}/catalog/search?q="))
@@ -205,14 +203,7 @@ async fn admin_profiles_drive_faults() {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
-    let models: Value = http
-        .get(format!("{base}/v1/models"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let models = get_json(&http, format!("{base}/v1/models")).await;
     assert!(
         models["data"]
             .as_array()

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ragtrace_tests::{Killed, TestApp, command, free_port, require_tool};
+use ragtrace_tests::{Killed, TestApp, command, free_port, get_json, require_tool};
 use serde_json::{Value, json};
 
 fn repo() -> PathBuf {
@@ -260,14 +260,7 @@ async fn prometheus_scrapes_the_app_and_every_query_has_data() {
     }
 
     // Rules: every one evaluated without error; every recording rule produced data.
-    let rules: Value = http
-        .get(format!("{base}/api/v1/rules"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rules = get_json(&http, format!("{base}/api/v1/rules")).await;
     let groups = rules["data"]["groups"].as_array().expect("rule groups");
     assert!(!groups.is_empty());
     let mut alerts = 0;
@@ -394,7 +387,14 @@ fn start_alertmanager(
     (Killed(child), port, log)
 }
 
-async fn wait_ready(http: &reqwest::Client, port: u16, log: &std::sync::Mutex<String>) {
+/// Waits until the Alertmanager on `port` is ready, checks that its entrypoint said `banner`
+/// (which configuration it chose), and posts [`critical_alert`] to it.
+async fn post_critical_alert_when_ready(
+    http: &reqwest::Client,
+    port: u16,
+    log: &std::sync::Mutex<String>,
+    banner: &str,
+) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !http
         .get(format!("http://127.0.0.1:{port}/-/ready"))
@@ -409,6 +409,18 @@ async fn wait_ready(http: &reqwest::Client, port: u16, log: &std::sync::Mutex<St
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    assert!(
+        log.lock().unwrap().contains(banner),
+        "{}",
+        log.lock().unwrap()
+    );
+    let resp = http
+        .post(format!("http://127.0.0.1:{port}/api/v2/alerts"))
+        .json(&critical_alert())
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
 }
 
 fn critical_alert() -> Value {
@@ -441,19 +453,7 @@ async fn alertmanager_delivers_a_critical_alert_to_slack() {
         &format!("http://127.0.0.1:{hook_port}/services/T000/B000/XXXX"),
     );
     let http = reqwest::Client::new();
-    wait_ready(&http, port, &log).await;
-    assert!(
-        log.lock().unwrap().contains("Slack webhook URL found"),
-        "{}",
-        log.lock().unwrap()
-    );
-    let resp = http
-        .post(format!("http://127.0.0.1:{port}/api/v2/alerts"))
-        .json(&critical_alert())
-        .send()
-        .await
-        .unwrap();
-    assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+    post_critical_alert_when_ready(&http, port, &log, "Slack webhook URL found").await;
 
     let payload =
         tokio::task::spawn_blocking(move || received.recv_timeout(Duration::from_secs(60)))
@@ -485,27 +485,8 @@ async fn alertmanager_without_slack_is_a_clear_noop() {
     let dir = tempfile::tempdir().unwrap();
     let (_am, port, log) = start_alertmanager(&binary, dir.path(), "");
     let http = reqwest::Client::new();
-    wait_ready(&http, port, &log).await;
-    assert!(
-        log.lock().unwrap().contains("Slack notifications are off"),
-        "{}",
-        log.lock().unwrap()
-    );
-    let resp = http
-        .post(format!("http://127.0.0.1:{port}/api/v2/alerts"))
-        .json(&critical_alert())
-        .send()
-        .await
-        .unwrap();
-    assert!(resp.status().is_success());
-    let alerts: Value = http
-        .get(format!("http://127.0.0.1:{port}/api/v2/alerts"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    post_critical_alert_when_ready(&http, port, &log, "Slack notifications are off").await;
+    let alerts = get_json(&http, format!("http://127.0.0.1:{port}/api/v2/alerts")).await;
     assert_eq!(
         alerts.as_array().unwrap().len(),
         1,
