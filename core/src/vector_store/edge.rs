@@ -128,6 +128,20 @@ impl EdgeStore {
         shard.flush();
         Ok(())
     }
+
+    /// Runs a delete operation (by filter or by ids) and flushes it.
+    async fn delete(&self, op: PointOperations) -> Result<(), VectorStoreError> {
+        let span = db_span("delete", &self.collection, "in-process");
+        let writer = self.writer.clone();
+        let result = self
+            .run(&span, move |shard| {
+                Self::write(shard, &writer, UpdateOperation::PointOperation(op))
+            })
+            .instrument(span.clone())
+            .await;
+        record_outcome(&span, &result);
+        result
+    }
 }
 
 #[async_trait]
@@ -240,21 +254,9 @@ impl VectorStore for EdgeStore {
     }
 
     async fn delete_by_source(&self, source: &str) -> Result<(), VectorStoreError> {
-        let span = db_span("delete", &self.collection, "in-process");
         let filter = source_filter(source)?;
-        let writer = self.writer.clone();
-        let result = self
-            .run(&span, move |shard| {
-                Self::write(
-                    shard,
-                    &writer,
-                    UpdateOperation::PointOperation(PointOperations::DeletePointsByFilter(filter)),
-                )
-            })
-            .instrument(span.clone())
-            .await;
-        record_outcome(&span, &result);
-        result
+        self.delete(PointOperations::DeletePointsByFilter(filter))
+            .await
     }
 
     async fn list_points(
@@ -306,22 +308,10 @@ impl VectorStore for EdgeStore {
         if ids.is_empty() {
             return Ok(());
         }
-        let span = db_span("delete", &self.collection, "in-process");
-        let writer = self.writer.clone();
-        let result = self
-            .run(&span, move |shard| {
-                Self::write(
-                    shard,
-                    &writer,
-                    UpdateOperation::PointOperation(PointOperations::DeletePoints {
-                        ids: ids.into_iter().map(PointId::Uuid).collect(),
-                    }),
-                )
-            })
-            .instrument(span.clone())
-            .await;
-        record_outcome(&span, &result);
-        result
+        self.delete(PointOperations::DeletePoints {
+            ids: ids.into_iter().map(PointId::Uuid).collect(),
+        })
+        .await
     }
 
     async fn count(&self) -> Result<u64, VectorStoreError> {
