@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The test suite: installs what the tests need beyond cargo, builds every binary once (the
-# end-to-end tests spawn them), then runs every test of the workspace.
+# The test suite: installs what the tests need beyond cargo, builds every binary and test once
+# (the end-to-end tests spawn the binaries), then runs every test of the workspace.
 #
 #   scripts/test.sh                 # everything
 #   scripts/test.sh --test otlp     # extra arguments go to `cargo test`
@@ -8,7 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-test-deps.sh
-cargo build --workspace --bins --locked
+# Binaries and tests in one build: built apart, the binaries would resolve the dependencies'
+# features without the test-only ones and compile a second copy of half the dependency tree.
+cargo build --workspace --bins --tests --locked
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -8,8 +8,11 @@
 //! # Layout
 //!
 //! - [`startup`]: builds the adapters from configuration and runs the HTTP server.
-//! - [`routes`]: thin HTTP handlers (`/v1/chat`, `/healthz`, `/readyz`, `/metrics`).
-//! - [`pipeline`]: the chat pipeline, one span and one metric per stage.
+//! - [`state`]: what every handler shares.
+//! - [`middleware`]: the root span of each request, `traceresponse`, HTTP metrics.
+//! - [`routes`]: the route table and thin HTTP handlers (`/v1/chat`, `/v1/documents`,
+//!   `/healthz`, `/readyz`, `/metrics`, the viewer's `/api/*`, the UI at `/ui/`).
+//! - [`pipeline`]: the chat pipeline, which owns a chat request from question to answer.
 //! - [`domain`]: request and response types; requests are parsed into types that cannot be invalid.
 //! - [`error`]: the API's one error type and its one mapping to HTTP.
 //! - [`seed`]: indexing of the shipped demo corpus at first start.
@@ -18,8 +21,10 @@
 
 pub mod domain;
 pub mod error;
+pub mod middleware;
 pub mod pipeline;
 pub mod routes;
 pub mod seed;
 pub mod startup;
+pub mod state;
 pub mod stats;

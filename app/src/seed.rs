@@ -37,6 +37,28 @@ pub fn corpus_documents() -> Vec<Document> {
         .collect()
 }
 
+/// Makes the store ready at start: creates the collection, indexes the demo corpus into it when
+/// `seed_demo_corpus` is on and it is empty, and sets the points gauge. Returns the point count,
+/// or `None` when the store cannot be reached: a Qdrant server that is down at start is not
+/// fatal (requests get a 503 until it is back, and the app recovers without a restart).
+pub async fn prepare_store(ingestor: &Ingestor, seed_demo_corpus: bool) -> Option<u64> {
+    let store = ingestor.store();
+    if let Err(e) = store.ensure_collection().await {
+        tracing::warn!(
+            "vector store not ready yet ({e}); chat requests will answer 503 until it is"
+        );
+    }
+    let points = if seed_demo_corpus {
+        seed_if_empty(ingestor).await
+    } else {
+        store.count().await.ok()
+    };
+    if let Some(n) = points {
+        metrics::gauge!(ragtrace_core::semconv::metric::VECTOR_STORE_POINTS).set(n as f64);
+    }
+    points
+}
+
 /// Indexes the demo corpus when the store is empty; returns the store's point count, or `None`
 /// when the store cannot be reached (the app still starts, and `/readyz` says why).
 pub async fn seed_if_empty(ingestor: &Ingestor) -> Option<u64> {

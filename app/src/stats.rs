@@ -41,6 +41,20 @@ pub struct LiveStats {
     pub spend_window_usd: f64,
 }
 
+/// How a chat request ended, as the tiles count it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Finished {
+    /// Answered (from the cache or not), at this cost.
+    Answered {
+        /// Whether the answer came from the cache.
+        cache_hit: bool,
+        /// Estimated cost, USD.
+        cost_usd: f64,
+    },
+    /// The service failed (a 5xx, or an error event mid-stream).
+    Failed,
+}
+
 /// The rolling window.
 #[derive(Debug, Default)]
 pub struct RecentRequests {
@@ -49,7 +63,14 @@ pub struct RecentRequests {
 
 impl RecentRequests {
     /// Records one finished chat request.
-    pub fn record(&self, duration: Duration, error: bool, cache_hit: bool, cost_usd: f64) {
+    pub fn record(&self, duration: Duration, finished: Finished) {
+        let (error, cache_hit, cost_usd) = match finished {
+            Finished::Answered {
+                cache_hit,
+                cost_usd,
+            } => (false, cache_hit, cost_usd),
+            Finished::Failed => (true, false, 0.0),
+        };
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         inner.1 += cost_usd;
         if inner.0.len() >= MAX_SAMPLES {
@@ -108,7 +129,15 @@ mod tests {
         let r = RecentRequests::default();
         assert_eq!(r.snapshot().p95_ms, None);
         for i in 1..=20 {
-            r.record(Duration::from_millis(i * 10), i == 20, i % 4 == 0, 0.001);
+            let finished = if i == 20 {
+                Finished::Failed
+            } else {
+                Finished::Answered {
+                    cache_hit: i % 4 == 0,
+                    cost_usd: 0.001,
+                }
+            };
+            r.record(Duration::from_millis(i * 10), finished);
         }
         let s = r.snapshot();
         assert_eq!(s.requests_per_second, 20.0 / 60.0);
@@ -116,6 +145,6 @@ mod tests {
         assert_eq!(s.error_rate, Some(0.05));
         // 19 answered, of which 4 hits (4, 8, 12, 16).
         assert_eq!(s.cache_hit_rate, Some(4.0 / 19.0));
-        assert!((s.spend_usd - 0.02).abs() < 1e-12);
+        assert!((s.spend_usd - 0.019).abs() < 1e-12);
     }
 }

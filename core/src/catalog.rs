@@ -1,15 +1,16 @@
 //! The external product-search API: its wire types and a client with a timeout, an HTTP client
-//! span, `traceparent` injection, and an optional result cache (case study 1's fix).
+//! span, `traceparent` injection, and an optional result cache (case study 1's fix). The chat
+//! pipeline calls it as the GenAI tool `product_search` and makes the tool's span itself.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tracing::Instrument as _;
 
 use crate::cache::{Cache, catalog_key};
 use crate::config::CatalogSettings;
-use crate::semconv::{Stage, attr, span};
+use crate::semconv::attr;
 use crate::telemetry::inject_current;
 
 /// A product of the catalog.
@@ -64,6 +65,37 @@ pub enum CatalogError {
     Transport(String),
 }
 
+/// What a product search found, and whether the result cache answered it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProductSearch {
+    /// Best matches first.
+    pub products: Vec<ScoredProduct>,
+    /// Whether the result cache answered; `None` when the cache is off.
+    pub cache_hit: Option<bool>,
+}
+
+impl CatalogError {
+    /// A short class for `error.type`: `timeout`, `http_status` or `transport`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CatalogError::Timeout(_) => "timeout",
+            CatalogError::Status(_) => "http_status",
+            CatalogError::Transport(_) => "transport",
+        }
+    }
+}
+
+impl CatalogSettings {
+    /// The client for `base_url`, caching results in `cache` when `cache_enabled` is set.
+    pub fn build(
+        &self,
+        base_url: &str,
+        cache: Arc<dyn Cache>,
+    ) -> Result<CatalogClient, CatalogError> {
+        CatalogClient::new(self, base_url, cache)
+    }
+}
+
 /// The product-search client.
 #[derive(Clone)]
 pub struct CatalogClient {
@@ -116,64 +148,30 @@ impl CatalogClient {
         self.cache.is_some()
     }
 
-    /// Searches products: the GenAI tool span `execute_tool product_search`, with the cache
-    /// lookup and the HTTP call under it.
-    pub async fn search(&self, query: &str) -> Result<Vec<ScoredProduct>, CatalogError> {
-        let tool = tracing::info_span!(
-            "tool",
-            { attr::OTEL_NAME } = span::TOOL_PRODUCT_SEARCH,
-            { attr::OTEL_KIND } = "internal",
-            { attr::GEN_AI_OPERATION_NAME } = "execute_tool",
-            { attr::GEN_AI_TOOL_NAME } = span::PRODUCT_SEARCH_TOOL,
-            { attr::GEN_AI_TOOL_TYPE } = "function",
-            { attr::STAGE } = Stage::ExternalApi.as_str(),
-            { attr::STAGE_BUDGET_MS } = Stage::ExternalApi.budget_ms() as i64,
-            { attr::CACHE_HIT } = tracing::field::Empty,
-            { attr::TOOL_RESULTS } = tracing::field::Empty,
-            { attr::ERROR_TYPE } = tracing::field::Empty,
-            { attr::OTEL_STATUS_CODE } = tracing::field::Empty,
-            { attr::OTEL_STATUS_DESCRIPTION } = tracing::field::Empty,
-        );
-        let started = Instant::now();
-        let result = self
-            .search_inner(query, &tool)
-            .instrument(tool.clone())
-            .await;
-        crate::metrics::record_stage(Stage::ExternalApi, started.elapsed().as_secs_f64());
-        match &result {
-            Ok(r) => {
-                tool.record(attr::TOOL_RESULTS, r.len() as i64);
-            }
-            Err(e) => {
-                crate::metrics::count_error("catalog");
-                tool.record(
-                    attr::ERROR_TYPE,
-                    match e {
-                        CatalogError::Timeout(_) => "timeout",
-                        CatalogError::Status(_) => "http_status",
-                        CatalogError::Transport(_) => "transport",
-                    },
-                );
-                tool.record(attr::OTEL_STATUS_CODE, "error");
-                tool.record(attr::OTEL_STATUS_DESCRIPTION, e.to_string().as_str());
-            }
-        }
-        result
+    /// What this client calls and whether it caches, for the start-up banner.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} (result cache {})",
+            self.base_url,
+            if self.cache.is_some() { "on" } else { "off" }
+        )
     }
 
-    async fn search_inner(
-        &self,
-        query: &str,
-        tool: &tracing::Span,
-    ) -> Result<Vec<ScoredProduct>, CatalogError> {
+    /// Searches products: from the result cache when it is on and holds the query, otherwise
+    /// from the API (an HTTP client span), storing the answer in the cache. A cache that fails
+    /// is skipped: the API still answers.
+    pub async fn search(&self, query: &str) -> Result<ProductSearch, CatalogError> {
         let key = catalog_key(query, self.limit);
+        let mut cache_hit = None;
         if let Some((cache, _)) = &self.cache {
             match cache.get(&key).await {
                 Ok(Some(hit)) => {
-                    if let Ok(results) = serde_json::from_str::<Vec<ScoredProduct>>(&hit) {
+                    if let Ok(products) = serde_json::from_str::<Vec<ScoredProduct>>(&hit) {
                         crate::metrics::count_cache("catalog", "hit");
-                        tool.record(attr::CACHE_HIT, true);
-                        return Ok(results);
+                        return Ok(ProductSearch {
+                            products,
+                            cache_hit: Some(true),
+                        });
                     }
                     crate::metrics::count_cache("catalog", "miss");
                 }
@@ -184,17 +182,20 @@ impl CatalogClient {
                     tracing::warn!(error.type = e.kind(), "catalog cache lookup failed, calling the API: {e}");
                 }
             }
-            tool.record(attr::CACHE_HIT, false);
+            cache_hit = Some(false);
         }
-        let results = self.fetch(query).await?;
+        let products = self.fetch(query).await?;
         if let Some((cache, ttl)) = &self.cache {
-            let value = serde_json::to_string(&results).unwrap_or_default();
+            let value = serde_json::to_string(&products).unwrap_or_default();
             if let Err(e) = cache.set(&key, &value, *ttl).await {
                 crate::metrics::count_error("cache");
                 tracing::warn!(error.type = e.kind(), "catalog cache store failed: {e}");
             }
         }
-        Ok(results)
+        Ok(ProductSearch {
+            products,
+            cache_hit,
+        })
     }
 
     async fn fetch(&self, query: &str) -> Result<Vec<ScoredProduct>, CatalogError> {

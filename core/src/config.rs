@@ -235,6 +235,22 @@ pub struct TelemetrySettings {
     pub log_format: String,
 }
 
+impl TelemetrySettings {
+    /// Where traces go and how many are kept, for the start-up banner.
+    pub fn describe(&self) -> String {
+        let sampling = format!("sampling {:.0} %", self.sample_ratio * 100.0);
+        if self.otlp_endpoint.is_empty() {
+            format!("not exported (set OTEL_EXPORTER_OTLP_ENDPOINT); {sampling}")
+        } else {
+            format!(
+                "OTLP gRPC to {} as service {}; {sampling}",
+                redact_url(&self.otlp_endpoint),
+                self.service_name
+            )
+        }
+    }
+}
+
 /// Where ingest jobs wait between `POST /v1/documents` and the worker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]

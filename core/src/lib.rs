@@ -8,6 +8,7 @@
 //! - [`config`]: compiled-in defaults, an optional file, `RAGTRACE__...` and the ecosystem's own
 //!   environment variables, validated into [`config::Settings`].
 //! - [`semconv`]: every span name, attribute key and metric name, in one place.
+//! - [`stage`]: the stage timer, the one place a chat pipeline stage is measured.
 //! - [`telemetry`]: the tracing subscriber, OTLP export, masking and W3C propagation helpers.
 //! - [`metrics`]: the Prometheus recorder and the helpers that record into it.
 //! - [`mask`]: masking of secrets and e-mail addresses.
@@ -29,6 +30,7 @@ pub mod meeting;
 pub mod metrics;
 pub mod pool;
 pub mod semconv;
+pub mod stage;
 pub mod telemetry;
 pub mod tokens;
 pub mod trace_store;

@@ -28,7 +28,7 @@ use secrecy::ExposeSecret as _;
 use tracing::Instrument as _;
 
 use crate::config::{LlmSettings, ModelPrice};
-use crate::semconv::{attr, metric};
+use crate::semconv::{Stage, attr, metric};
 use crate::telemetry::traceparent_of;
 
 /// Errors from the LLM provider, after retries.
@@ -287,6 +287,23 @@ fn http_service(
     })
 }
 
+impl LlmSettings {
+    /// The client for `base_url` (ending in `/v1`), pricing calls with `pricing`, asking for
+    /// embeddings of `dimensions`. `record_content` puts prompt and completion text on spans.
+    pub fn build(
+        &self,
+        base_url: &str,
+        pricing: &BTreeMap<String, ModelPrice>,
+        record_content: bool,
+        dimensions: usize,
+    ) -> Result<LlmClient, LlmError> {
+        Ok(
+            LlmClient::new(self, base_url, pricing.clone(), record_content)?
+                .with_dimensions(dimensions),
+        )
+    }
+}
+
 /// A chat prompt: system instructions and the user turn (with the context in it).
 #[derive(Debug, Clone)]
 pub struct Prompt {
@@ -369,6 +386,9 @@ pub struct TranscriptSegment {
 #[derive(Clone)]
 pub struct LlmClient {
     client: Client<OpenAIConfig>,
+    // The same HTTP client, for the readiness check (async-openai has no `GET /models` probe
+    // that goes through our span layer without a model list we do not need).
+    http: reqwest::Client,
     settings: LlmSettings,
     base_url: String,
     pricing: BTreeMap<String, ModelPrice>,
@@ -427,9 +447,11 @@ impl LlmClient {
             .read_timeout(Duration::from_millis(settings.timeout_ms))
             .build()
             .map_err(|e| LlmError::Protocol(format!("cannot build the HTTP client: {e}")))?;
-        let client = Client::build(http.clone(), config).with_http_service(http_service(http));
+        let client =
+            Client::build(http.clone(), config).with_http_service(http_service(http.clone()));
         Ok(Self {
             client,
+            http,
             settings: settings.clone(),
             base_url: base_url.to_owned(),
             pricing,
@@ -459,6 +481,44 @@ impl LlmClient {
         &self.base_url
     }
 
+    /// Where the calls go and with which models, for the start-up banner (never the key).
+    pub fn describe(&self) -> String {
+        format!(
+            "{} (chat {}, embeddings {}{})",
+            crate::config::redact_url(&self.base_url),
+            self.settings.chat_model,
+            self.settings.embedding_model,
+            if self.settings.api_key.is_some() {
+                ", API key set"
+            } else {
+                ""
+            },
+        )
+    }
+
+    /// Whether the provider answers `GET /models` with this client's key: the readiness check.
+    pub async fn ready(&self) -> Result<(), LlmError> {
+        let mut req = self
+            .http
+            .get(format!("{}/models", self.base_url.trim_end_matches('/')));
+        if let Some(key) = &self.settings.api_key {
+            req = req.bearer_auth(key.expose_secret().trim());
+        }
+        let resp = req.send().await.map_err(|e| LlmError::Unreachable {
+            message: e.to_string(),
+            attempts: 1,
+        })?;
+        let status = resp.status();
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(LlmError::Rejected {
+                status: status.as_u16(),
+                message: format!("GET /models answered HTTP {}", status.as_u16()),
+            })
+        }
+    }
+
     /// Estimated cost of `usage` on `model`.
     pub fn cost(&self, model: &str, usage: Usage) -> f64 {
         self.pricing.get(model).map_or(0.0, |p| {
@@ -469,13 +529,14 @@ impl LlmClient {
 
     fn genai_span(&self, op: Operation, model: &str, stream: bool) -> tracing::Span {
         let s = &self.settings;
+        let stage = Stage::current();
         let host = url::Url::parse(&self.base_url)
             .ok()
             .and_then(|u| u.host_str().map(str::to_owned))
             .unwrap_or_default();
         tracing::info_span!(
             "gen_ai",
-            { attr::OTEL_NAME } = %format_args!("{} {model}", op.as_str()),
+            { attr::OTEL_NAME } = crate::semconv::span::genai(op.as_str(), model),
             { attr::OTEL_KIND } = "client",
             { attr::GEN_AI_OPERATION_NAME } = op.as_str(),
             { attr::GEN_AI_PROVIDER_NAME } = "openai",
@@ -498,11 +559,9 @@ impl LlmClient {
             { attr::ERROR_TYPE } = tracing::field::Empty,
             { attr::OTEL_STATUS_CODE } = tracing::field::Empty,
             { attr::OTEL_STATUS_DESCRIPTION } = tracing::field::Empty,
-            { attr::STAGE } = match op {
-                Operation::Chat => "llm",
-                Operation::Embeddings => "embeddings",
-                Operation::Transcription => "transcription",
-            },
+            // The stage this call serves, when the chat pipeline's stage timer runs it.
+            { attr::STAGE } = stage.map(Stage::as_str),
+            { attr::STAGE_BUDGET_MS } = stage.map(|s| s.budget_ms() as i64),
         )
     }
 

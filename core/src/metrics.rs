@@ -192,6 +192,14 @@ fn describe() {
     );
 }
 
+/// Installs the process's recorder (once) and registers every series the app exposes at zero:
+/// the chat series for the configured models and the ingest series (the app runs the embedded
+/// worker).
+pub fn install(llm: &crate::config::LlmSettings) {
+    register_series(&llm.chat_model, &llm.embedding_model);
+    register_ingest_series();
+}
+
 /// Registers the labelled series a dashboard or alert expects before the first event: error
 /// types, cache results, stages, outcomes, and the models in use.
 pub fn register_series(chat_model: &str, embedding_model: &str) {

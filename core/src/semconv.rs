@@ -14,7 +14,7 @@ pub mod span {
     pub const CACHE_LOOKUP: &str = "cache.lookup";
     /// Answer-cache store stage.
     pub const CACHE_STORE: &str = "cache.store";
-    /// Retrieval stage (embeddings + vector search).
+    /// The vector search: the GenAI retrieval span (named after its operation).
     pub const RETRIEVAL: &str = "retrieval";
     /// Prompt build stage, including token counting and trimming.
     pub const PROMPT_BUILD: &str = "prompt.build";
@@ -24,6 +24,29 @@ pub mod span {
     pub const TOOL_PRODUCT_SEARCH: &str = "execute_tool product_search";
     /// Name of the product-search tool.
     pub const PRODUCT_SEARCH_TOOL: &str = "product_search";
+    /// The HTTP server span of a chat request (tracing-actix-web names it by route).
+    pub const CHAT_ROUTE: &str = "POST /v1/chat";
+
+    /// The name of a GenAI client span: `{operation} {model}`, e.g. `chat gpt-4o-mini`.
+    pub fn genai(operation: &str, model: &str) -> String {
+        format!("{operation} {model}")
+    }
+
+    /// The span names of one chat request, in pipeline order, with the models in use.
+    pub fn chat_request(chat_model: &str, embedding_model: &str) -> Vec<String> {
+        vec![
+            CHAT_ROUTE.to_owned(),
+            CHAT_PIPELINE.to_owned(),
+            CACHE_LOOKUP.to_owned(),
+            genai("embeddings", embedding_model),
+            RETRIEVAL.to_owned(),
+            TOOL_PRODUCT_SEARCH.to_owned(),
+            PROMPT_BUILD.to_owned(),
+            genai("chat", chat_model),
+            POSTPROCESS.to_owned(),
+            CACHE_STORE.to_owned(),
+        ]
+    }
 }
 
 /// Pipeline stages: the label of `ragtrace_stage_duration_seconds` and the `ragtrace.stage`
@@ -57,6 +80,19 @@ impl Stage {
         Stage::Llm,
         Stage::Postprocess,
     ];
+
+    /// What people call the stage, for the viewer and the docs.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Stage::Cache => "Cache",
+            Stage::Embeddings => "Embeddings",
+            Stage::Retrieval => "Retrieval",
+            Stage::ExternalApi => "Product search API",
+            Stage::Prompt => "Prompt build",
+            Stage::Llm => "LLM call",
+            Stage::Postprocess => "Post-processing",
+        }
+    }
 
     /// Label value.
     pub const fn as_str(self) -> &'static str {
@@ -122,6 +158,12 @@ pub mod attr {
     pub const GEN_AI_OUTPUT_MESSAGES: &str = "gen_ai.output.messages";
     /// Whether the response was streamed.
     pub const GEN_AI_REQUEST_STREAM: &str = "gen_ai.request.stream";
+    /// The collection a retrieval searched (GenAI retrieval spans).
+    pub const GEN_AI_DATA_SOURCE_ID: &str = "gen_ai.data_source.id";
+    /// Documents a retrieval asked for at most (GenAI retrieval spans).
+    pub const GEN_AI_RETRIEVAL_TOP_K: &str = "gen_ai.retrieval.top_k";
+    /// The conversation a request belongs to (the chat API's `session_id`).
+    pub const GEN_AI_CONVERSATION_ID: &str = "gen_ai.conversation.id";
     /// Time to first token, seconds (streaming only).
     pub const GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: &str = "gen_ai.response.time_to_first_chunk";
 
@@ -164,8 +206,6 @@ pub mod attr {
     // Business attributes
     /// End user id (as sent by the caller).
     pub const USER_ID: &str = "user.id";
-    /// Conversation id.
-    pub const SESSION_ID: &str = "session.id";
     /// Whether the answer came from the cache.
     pub const CACHE_HIT: &str = "ragtrace.cache_hit";
     /// Estimated cost of the request, USD.
@@ -180,8 +220,6 @@ pub mod attr {
     pub const CACHE_NAME: &str = "ragtrace.cache.name";
     /// Best similarity score of a search.
     pub const RETRIEVAL_TOP_SCORE: &str = "ragtrace.retrieval.top_score";
-    /// top_k asked for.
-    pub const RETRIEVAL_TOP_K: &str = "ragtrace.retrieval.top_k";
     /// Score threshold.
     pub const RETRIEVAL_SCORE_THRESHOLD: &str = "ragtrace.retrieval.score_threshold";
     /// Time spent waiting for a pooled connection, seconds.

@@ -437,6 +437,15 @@ impl<'a> MakeWriter<'a> for MaskingWriter {
     }
 }
 
+/// Marks `span` failed: its `error.type` (a short class such as `timeout`), an error status and
+/// a description. Every span of ragtrace records a failure this way, so the viewer, Jaeger and
+/// the error filters all see the same three fields.
+pub fn mark_failed(span: &tracing::Span, kind: &str, description: &str) {
+    span.record(crate::semconv::attr::ERROR_TYPE, kind);
+    span.record(crate::semconv::attr::OTEL_STATUS_CODE, "error");
+    span.record(crate::semconv::attr::OTEL_STATUS_DESCRIPTION, description);
+}
+
 /// The W3C trace id of the current span, if it is being traced.
 pub fn current_trace_id() -> Option<String> {
     trace_id_of(&tracing::Span::current())

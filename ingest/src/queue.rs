@@ -154,6 +154,8 @@ pub struct Delivery {
 pub trait JobQueue: Send + Sync + std::fmt::Debug {
     /// `memory` or `redis`.
     fn backend(&self) -> &'static str;
+    /// Where jobs wait and who takes them, for the start-up banner (never a password).
+    fn describe(&self) -> String;
     /// Adds a job (and its `queued` status).
     async fn enqueue(&self, job: Job) -> Result<(), QueueError>;
     /// The next job, waiting up to `wait`; `None` when there is none yet.
@@ -200,6 +202,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl JobQueue for MemoryQueue {
     fn backend(&self) -> &'static str {
         "memory"
+    }
+
+    fn describe(&self) -> String {
+        "in-process queue and worker (POST /v1/documents)".to_owned()
     }
 
     async fn enqueue(&self, job: Job) -> Result<(), QueueError> {
@@ -266,6 +272,7 @@ impl MemoryQueue {
 #[derive(Debug)]
 pub struct RedisQueue {
     pool: deadpool_redis::Pool,
+    location: String,
     stream: String,
     group: String,
     consumer: String,
@@ -301,6 +308,7 @@ impl RedisQueue {
             .map_err(redis_err)?;
         Ok(Self {
             pool,
+            location: ragtrace_core::config::redact_url(url),
             stream: stream.to_owned(),
             group: group.to_owned(),
             consumer: consumer.to_owned(),
@@ -382,6 +390,13 @@ impl RedisQueue {
 impl JobQueue for RedisQueue {
     fn backend(&self) -> &'static str {
         "redis"
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "Redis stream {} at {} for `ragtrace-ingest worker` (POST /v1/documents)",
+            self.stream, self.location
+        )
     }
 
     async fn enqueue(&self, job: Job) -> Result<(), QueueError> {

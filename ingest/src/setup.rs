@@ -2,17 +2,21 @@
 //! unconfigured LLM provider (as in the app), and the progress display of the CLI.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use ragtrace_core::config::Settings;
+use ragtrace_core::config::{QueueBackend, Settings};
 use ragtrace_core::llm::LlmClient;
 use ragtrace_core::tokens::Tokenizer;
+use ragtrace_core::vector_store::VectorStore;
 use ragtrace_sim::RunningSim;
+use secrecy::ExposeSecret as _;
 
 use crate::chunk::Chunker;
 use crate::pipeline::{BatchLimits, Failure, Ingestor, Progress};
+use crate::queue::{JobQueue, MemoryQueue, RedisQueue};
 
 /// The pipeline and what it runs on.
 #[derive(Debug)]
@@ -44,6 +48,46 @@ pub fn limits(settings: &Settings) -> BatchLimits {
     }
 }
 
+/// The ingest pipeline over `store` and `llm`, chunking and batching as configured.
+pub fn ingestor(settings: &Settings, store: Arc<dyn VectorStore>, llm: LlmClient) -> Ingestor {
+    Ingestor::new(store, llm, chunker(settings), limits(settings))
+}
+
+/// The app's document queue: in-process, with a worker task consuming it until the returned
+/// flag is set; or a Redis stream, consumed by `ragtrace-ingest worker` processes.
+pub async fn app_queue(
+    settings: &Settings,
+    ingestor: Ingestor,
+) -> anyhow::Result<(Arc<dyn JobQueue>, Option<Arc<AtomicBool>>)> {
+    match settings.ingest.queue {
+        QueueBackend::Memory => {
+            let queue: Arc<dyn JobQueue> =
+                Arc::new(MemoryQueue::new(settings.ingest.queue_capacity));
+            let stop = Arc::new(AtomicBool::new(false));
+            actix_web::rt::spawn(crate::worker::run_loop(
+                queue.clone(),
+                ingestor,
+                stop.clone(),
+            ));
+            Ok((queue, Some(stop)))
+        }
+        QueueBackend::Redis => {
+            let queue = RedisQueue::new(
+                settings.cache.url.expose_secret(),
+                &settings.ingest.stream,
+                &settings.ingest.group,
+                "app",
+                settings.ingest.job_ttl_secs,
+            )
+            .context("cannot configure the ingest queue")?;
+            if let Err(e) = queue.ensure_group().await {
+                tracing::warn!("ingest queue not ready yet: {e}");
+            }
+            Ok((Arc::new(queue), None))
+        }
+    }
+}
+
 /// Builds the pipeline. Must run inside an actix system (the embedded simulator is an actix
 /// server).
 pub async fn build(settings: &Settings) -> anyhow::Result<Built> {
@@ -69,19 +113,13 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Built> {
         .ensure_collection()
         .await
         .context("the vector store is not ready")?;
-    let llm = LlmClient::new(
-        &settings.llm,
+    let llm = settings.llm.build(
         &llm_base_url,
-        settings.pricing.clone(),
+        &settings.pricing,
         false,
-    )?
-    .with_dimensions(settings.vector_store.dimension);
-    let ingestor = Ingestor::new(
-        Arc::clone(&store),
-        llm.clone(),
-        chunker(settings),
-        limits(settings),
-    );
+        settings.vector_store.dimension,
+    )?;
+    let ingestor = ingestor(settings, store, llm.clone());
     Ok(Built {
         ingestor,
         llm,

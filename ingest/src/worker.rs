@@ -153,14 +153,13 @@ pub async fn run_standalone(
     let addr = metrics_addr.unwrap_or_else(|| settings.ingest.metrics_addr.clone());
     let (handle, bound) = serve_metrics(&addr)?;
     println!(
-        "ragtrace-ingest worker: consuming stream {} (group {}, consumer {}) on {}; LLM at {}; vector store {} {}; metrics on http://{}/metrics",
+        "ragtrace-ingest worker: consuming stream {} (group {}, consumer {}) on {}; LLM at {}; vector store {}; metrics on http://{}/metrics",
         settings.ingest.stream,
         settings.ingest.group,
         consumer,
         redact_url(&url),
         built.llm_base_url,
-        built.ingestor.store().backend(),
-        built.ingestor.store().location(),
+        built.ingestor.store().describe(),
         bound,
     );
     run_loop(Arc::new(queue), built.ingestor, stop).await;

@@ -154,6 +154,17 @@ pub fn configured_or(
     }
 }
 
+/// The embedded simulator, started when the LLM or the product-search API is not configured
+/// (`None` when both are).
+pub fn embedded_for(
+    settings: &ragtrace_core::config::Settings,
+) -> anyhow::Result<Option<RunningSim>> {
+    if !settings.uses_embedded_simulator() {
+        return Ok(None);
+    }
+    start_embedded(&settings.simulator.profile, settings.vector_store.dimension).map(Some)
+}
+
 /// Starts a simulator on a free loopback port with the default profiles and `profile` (a
 /// profile string such as `scenario=instant`) applied over them: how the app and
 /// `ragtrace-ingest` stand in for an unconfigured provider. Must run inside an actix system.

@@ -12,7 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ragtrace::startup::{AppState, Application};
+use ragtrace::startup::Application;
+use ragtrace::state::AppState;
 use ragtrace_core::config::{Overrides, Settings};
 
 /// A free TCP port on 127.0.0.1.

@@ -2,29 +2,19 @@
 //! id; `GET /v1/documents/{id}` reports the job. The upload's trace continues in the worker: the
 //! job carries the `traceparent` of a producer span, and the worker's consumer span is its child.
 
-use std::sync::Arc;
-
 use actix_multipart::Multipart;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures::StreamExt as _;
 use ragtrace_core::semconv::{attr, metric};
 use ragtrace_ingest::extract::Format;
-use ragtrace_ingest::queue::{Job, JobQueue, JobStatus, decode_base64, now_ms};
+use ragtrace_ingest::queue::{Job, JobStatus, decode_base64, now_ms};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::startup::AppState;
-
-/// The ingest side of the app.
-#[derive(Debug, Clone)]
-pub struct Documents {
-    /// Where jobs go.
-    pub queue: Arc<dyn JobQueue>,
-    /// Largest document accepted.
-    pub max_bytes: usize,
-}
+use crate::routes::read_body;
+use crate::state::AppState;
 
 /// JSON upload: text, or base64 for binary formats.
 #[derive(Debug, Deserialize)]
@@ -183,7 +173,7 @@ pub async fn create(
         } else {
             docs.max_bytes
         };
-        let body = read_body(payload, limit).await?;
+        let body = read_body(payload, limit, "send the document as the request body").await?;
         if essence == "application/json" {
             let up: JsonUpload = serde_json::from_slice(&body).map_err(|e| {
                 ApiError::schema(None, &format!("invalid upload: {e}; the body is {{\"name\": string, \"text\": string}} or {{\"name\": string, \"content_base64\": string}}"))
@@ -271,23 +261,6 @@ pub async fn create(
             "status_url": format!("/v1/documents/{id}"),
             "trace_id": status.trace_id,
         })))
-}
-
-async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes, ApiError> {
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::bad_json(
-                &format!("cannot read the body: {e}"),
-                "send the document as the request body",
-            )
-        })?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::PayloadTooLarge { limit });
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
 }
 
 /// `GET /v1/documents/{id}`.

@@ -5,7 +5,7 @@ use std::time::Duration;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// How long each readiness check may take.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -56,23 +56,10 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         )
     };
     let llm = async {
-        let mut req = state.http.get(format!(
-            "{}/models",
-            state.llm_base_url.trim_end_matches('/')
-        ));
-        if let Some(key) = &state.llm_api_key {
-            use secrecy::ExposeSecret as _;
-            req = req.bearer_auth(key.expose_secret());
-        }
-        let resp = req.send().await.map_err(|e| e.to_string())?;
-        if resp.status().is_success() {
-            Ok(json!({"base_url": state.llm_base_url}))
-        } else {
-            Err(format!(
-                "GET /models answered HTTP {}",
-                resp.status().as_u16()
-            ))
-        }
+        p.llm.ready().await?;
+        Ok::<_, ragtrace_core::llm::LlmError>(
+            json!({"base_url": ragtrace_core::config::redact_url(p.llm.base_url())}),
+        )
     };
     let ((s_ok, s), (c_ok, c), (l_ok, l)) = tokio::join!(check(store), check(cache), check(llm));
     let ready = s_ok && c_ok && l_ok;

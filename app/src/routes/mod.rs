@@ -1,14 +1,59 @@
-//! HTTP routes. Handlers are thin: they parse, call the pipeline, and map errors once.
+//! HTTP routes: the route table ([`configure`]) and thin handlers that parse, call the pipeline
+//! or an adapter, and map errors once (through [`ApiError`]).
 
 pub mod chat;
 pub mod documents;
 pub mod health;
 pub mod traces;
 pub mod ui;
+pub mod viewer;
 
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, web};
+use bytes::Bytes;
+use futures::StreamExt as _;
 
 use crate::error::ApiError;
+
+/// The route table. Every resource answers a wrong method with a JSON 405, and unknown paths
+/// get a JSON 404 that says where the API is described.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let resource =
+        |path: &str| web::resource(path.to_owned()).default_service(web::to(method_not_allowed));
+    cfg.service(resource("/v1/chat").route(web::post().to(chat::chat)))
+        .service(resource("/v1/documents").route(web::post().to(documents::create)))
+        .service(resource("/v1/documents/{id}").route(web::get().to(documents::status)))
+        .service(web::resource("/healthz").route(web::get().to(health::healthz)))
+        .service(web::resource("/readyz").route(web::get().to(health::readyz)))
+        .service(web::resource("/metrics").route(web::get().to(metrics)))
+        .service(web::resource("/api/traces").route(web::get().to(traces::list)))
+        .service(web::resource("/api/traces/{trace_id}").route(web::get().to(traces::get)))
+        .service(web::resource("/api/breakdown").route(web::get().to(traces::breakdown)))
+        .service(web::resource("/api/stats").route(web::get().to(viewer::stats)))
+        .service(web::resource("/api/ui-config").route(web::get().to(viewer::ui_config)))
+        .service(web::resource("/").route(web::get().to(ui::root)))
+        .service(web::resource("/ui/{path:.*}").route(web::get().to(ui::asset)))
+        .service(web::resource("/openapi.json").route(web::get().to(ui::openapi)))
+        .default_service(web::to(not_found));
+}
+
+/// Reads a request body, refusing more than `limit` bytes. `hint` tells the caller what to send
+/// when the body cannot be read.
+pub async fn read_body(
+    mut payload: web::Payload,
+    limit: usize,
+    hint: &str,
+) -> Result<Bytes, ApiError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::bad_json(&format!("cannot read the body: {e}"), hint))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
 
 /// `GET /metrics`: the Prometheus exposition of every metric in `semconv::metric`.
 pub async fn metrics() -> HttpResponse {

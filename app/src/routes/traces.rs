@@ -7,7 +7,7 @@ use ragtrace_core::trace_store::{TraceQuery, TraceStore, breakdown as compute_br
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 fn store(state: &AppState) -> Result<&TraceStore, ApiError> {
     state.traces.as_deref().ok_or_else(|| {
@@ -105,15 +105,4 @@ pub async fn breakdown(
         ));
     }
     Ok(HttpResponse::Ok().json(compute_breakdown(&store.matching(&q, n))))
-}
-
-/// `GET /api/stats`: the live tiles (request rate, p95, error rate, cache hit rate, spend) over
-/// the last minute of chat requests, every request counted whatever the sampling.
-pub async fn stats(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(state.recent.snapshot())
-}
-
-/// `GET /api/ui-config`: what the viewer needs to know about the deployment.
-pub async fn ui_config(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(json!({"jaeger_url": state.jaeger_url}))
 }

@@ -54,7 +54,7 @@ impl Cache for MemoryCache {
         "memory"
     }
 
-    fn location(&self) -> String {
+    fn describe(&self) -> String {
         format!("in-process LRU, {} entries", self.capacity)
     }
 

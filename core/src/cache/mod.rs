@@ -47,8 +47,8 @@ impl CacheError {
 pub trait Cache: Send + Sync + std::fmt::Debug {
     /// `memory` or `redis`.
     fn backend(&self) -> &'static str;
-    /// Where it lives, for the start-up banner (never a password).
-    fn location(&self) -> String;
+    /// What this cache is and where it lives, for the start-up banner (never a password).
+    fn describe(&self) -> String;
     /// The value under `key`, if present and not expired.
     async fn get(&self, key: &str) -> Result<Option<String>, CacheError>;
     /// Stores `value` under `key` for `ttl`.

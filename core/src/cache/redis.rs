@@ -145,8 +145,12 @@ impl Cache for RedisCache {
         "redis"
     }
 
-    fn location(&self) -> String {
-        self.location.clone()
+    fn describe(&self) -> String {
+        format!(
+            "Redis at {} (pool {})",
+            self.location,
+            self.pool.status().max_size
+        )
     }
 
     async fn get(&self, key: &str) -> Result<Option<String>, CacheError> {

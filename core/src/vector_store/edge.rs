@@ -150,8 +150,13 @@ impl VectorStore for EdgeStore {
         "edge"
     }
 
-    fn location(&self) -> String {
-        self.path.display().to_string()
+    fn describe(&self) -> String {
+        format!(
+            "qdrant-edge, in-process at {} (collection {}, pool {})",
+            self.path.display(),
+            self.collection,
+            self.limit.status().size
+        )
     }
 
     fn collection(&self) -> &str {

@@ -124,8 +124,9 @@ impl VectorStoreError {
 pub trait VectorStore: Send + Sync + std::fmt::Debug {
     /// `edge` or `qdrant`.
     fn backend(&self) -> &'static str;
-    /// Where it lives, for the start-up banner (path or URL, never a secret).
-    fn location(&self) -> String;
+    /// What this store is, where it lives, its collection and pool, for the start-up banner
+    /// (never a secret).
+    fn describe(&self) -> String;
     /// The collection's name.
     fn collection(&self) -> &str;
     /// Creates the collection if it does not exist.

@@ -135,8 +135,13 @@ impl VectorStore for QdrantServerStore {
         "qdrant"
     }
 
-    fn location(&self) -> String {
-        self.url.clone()
+    fn describe(&self) -> String {
+        format!(
+            "Qdrant server at {} (collection {}, pool {})",
+            self.url,
+            self.collection,
+            self.limit.status().size
+        )
     }
 
     fn collection(&self) -> &str {

@@ -1,0 +1,404 @@
+//! The chat pipeline owns one chat request, from the parsed question to its last event:
+//!
+//! answer cache → embeddings → vector search → product search (buying questions only) →
+//! prompt build → LLM call (plain or streamed) → post-processing → answer cache.
+//!
+//! [`Pipeline::run`] is the one entry point, for the plain and the streamed endpoint alike. It
+//! yields [`ChatEvent`]s and ends with exactly one [`ChatEvent::Done`] or
+//! [`ChatEvent::Failed`]; the handler turns them into JSON or server-sent events.
+//!
+//! Every stage is measured by a [`StageTimer`], which records the stage's span, its budget and
+//! its histogram together. **To add a stage**, add it to `ragtrace_core::semconv::Stage` (its
+//! label and budget) and run its work through a `StageTimer` in this file; nothing else changes.
+
+pub mod prompt;
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::{Stream, StreamExt as _};
+use ragtrace_core::cache::{Cache, answer_key};
+use ragtrace_core::catalog::{CatalogClient, ScoredProduct};
+use ragtrace_core::config::ChatSettings;
+use ragtrace_core::llm::{Completion, LlmClient, LlmError, Prompt, StreamEvent};
+use ragtrace_core::metrics::{count_cache, count_error};
+use ragtrace_core::semconv::{Stage, attr, span};
+use ragtrace_core::stage::StageTimer;
+use ragtrace_core::telemetry::mark_failed;
+use ragtrace_core::tokens::Tokenizer;
+use ragtrace_core::vector_store::{Hit, VectorStore};
+use tracing::Instrument as _;
+
+use crate::domain::{ChatRequest, ChatResponse, Source, TokenUsage};
+use crate::error::ApiError;
+
+/// What a chat request produces, in order: `Sources`, any number of `Delta`s, then one `Done`
+/// or one `Failed`. A request that fails before the LLM has started answering yields only
+/// `Failed`.
+#[derive(Debug)]
+pub enum ChatEvent {
+    /// The passages and products the model was given.
+    Sources(Vec<Source>),
+    /// The next piece of the answer (a cached answer is one piece).
+    Delta(String),
+    /// The whole response, as the plain endpoint returns it.
+    Done(ChatResponse),
+    /// The request failed.
+    Failed(ApiError),
+}
+
+/// The events of one chat request.
+pub type ChatEvents = Pin<Box<dyn Stream<Item = ChatEvent> + Send>>;
+
+/// The adapters a chat request uses and the knobs of the pipeline, shared by all requests.
+#[derive(Debug)]
+pub struct Pipeline {
+    /// Where the passages are searched.
+    pub store: Arc<dyn VectorStore>,
+    /// The answer cache (also the product search's result cache, when that is on).
+    pub cache: Arc<dyn Cache>,
+    /// Embeddings and chat completions.
+    pub llm: LlmClient,
+    /// The external product-search API.
+    pub catalog: CatalogClient,
+    /// Counts prompt tokens locally, before the call, to keep the context within its budget.
+    pub tokenizer: Tokenizer,
+    /// top-k, score threshold, token budget, deadline and the answer cache's lifetime.
+    pub chat: ChatSettings,
+}
+
+/// Everything up to the LLM call, and what is needed to finish the answer after it.
+#[derive(Debug)]
+struct Prepared {
+    prompt: Prompt,
+    sources: Vec<Source>,
+    embedding_tokens: u32,
+    embedding_cost: f64,
+    cache_key: String,
+}
+
+/// Either a cached answer or a prompt ready for the LLM.
+#[derive(Debug)]
+enum Prepare {
+    Cached(ChatResponse),
+    Ready(Prepared),
+}
+
+impl Pipeline {
+    /// Runs one chat request within `deadline`. The events stream the answer when
+    /// `req.stream` is set; otherwise the LLM is called once and the answer arrives whole.
+    pub fn run(
+        self: Arc<Self>,
+        req: ChatRequest,
+        trace_id: String,
+        deadline: Duration,
+    ) -> ChatEvents {
+        let span = request_span(&req);
+        let deadline_at = Instant::now() + deadline;
+        let deadline_ms = u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX);
+        Box::pin(async_stream::stream! {
+            let prepared = match within(deadline_at, deadline_ms, self.prepare(&req, &trace_id)).instrument(span.clone()).await {
+                Ok(Prepare::Ready(p)) => p,
+                Ok(Prepare::Cached(resp)) => {
+                    record_answered(&span, &resp);
+                    yield ChatEvent::Sources(resp.sources.clone());
+                    yield ChatEvent::Delta(resp.answer.clone());
+                    yield ChatEvent::Done(resp);
+                    return;
+                }
+                Err(e) => {
+                    yield failed(&span, e);
+                    return;
+                }
+            };
+            let llm = StageTimer::adapter(Stage::Llm);
+            let max_tokens = self.chat.max_output_tokens;
+            if !req.stream {
+                let completion = within(deadline_at, deadline_ms, async {
+                    llm.run(self.llm.chat(&prepared.prompt, max_tokens)).await.map_err(ApiError::from)
+                })
+                .instrument(span.clone())
+                .await;
+                drop(llm);
+                match completion {
+                    Ok(c) => {
+                        yield ChatEvent::Sources(prepared.sources.clone());
+                        let resp = self.finish(prepared, c, &trace_id).instrument(span.clone()).await;
+                        record_answered(&span, &resp);
+                        yield ChatEvent::Done(resp);
+                    }
+                    Err(e) => yield failed(&span, e),
+                }
+                return;
+            }
+
+            let tokenizer = self.tokenizer;
+            let opened = within(deadline_at, deadline_ms, async {
+                llm.run(self.llm.chat_stream(&prepared.prompt, max_tokens, move |s| tokenizer.count(s) as u32))
+                    .await
+                    .map_err(ApiError::from)
+            })
+            .instrument(span.clone())
+            .await;
+            let mut upstream = match opened {
+                Ok(s) => s,
+                Err(e) => {
+                    drop(llm);
+                    yield failed(&span, e);
+                    return;
+                }
+            };
+            // Sources go out once the model has accepted the prompt: a failure before that is
+            // still a plain JSON error with its status.
+            yield ChatEvent::Sources(prepared.sources.clone());
+            loop {
+                let item = match tokio::time::timeout_at(deadline_at.into(), upstream.next()).await {
+                    Ok(Some(item)) => item,
+                    Ok(None) => Err(LlmError::Protocol("the stream ended early".into())),
+                    Err(_) => Err(LlmError::Timeout { attempts: 1, timeout_ms: deadline_ms }),
+                };
+                match item {
+                    Ok(StreamEvent::Delta(text)) => yield ChatEvent::Delta(text),
+                    Ok(StreamEvent::Done(completion)) => {
+                        drop(llm);
+                        let resp = self.finish(prepared, completion, &trace_id).instrument(span.clone()).await;
+                        record_answered(&span, &resp);
+                        yield ChatEvent::Done(resp);
+                        return;
+                    }
+                    Err(e) => {
+                        drop(llm);
+                        yield failed(&span, ApiError::from(e));
+                        return;
+                    }
+                }
+            }
+        })
+    }
+
+    /// Everything up to the LLM call: a cached answer, or the prompt.
+    async fn prepare(&self, req: &ChatRequest, trace_id: &str) -> Result<Prepare, ApiError> {
+        let key = answer_key(&req.question.normalised(), self.llm.chat_model());
+        if let Some(mut cached) = self.lookup(&key).await {
+            cached.cache_hit = true;
+            cached.usage = TokenUsage::default();
+            cached.cost_usd = 0.0;
+            trace_id.clone_into(&mut cached.trace_id);
+            return Ok(Prepare::Cached(cached));
+        }
+        let (vector, embedding_tokens, embedding_cost) = self.embed(req.question.as_str()).await?;
+        let hits = self.retrieve(vector).await?;
+        let products = if req.question.concerns_products() {
+            self.search_products(&req.question.product_query()).await
+        } else {
+            Vec::new()
+        };
+        let (prompt, sources) = self.build_prompt(req.question.as_str(), &hits, &products);
+        Ok(Prepare::Ready(Prepared {
+            prompt,
+            sources,
+            embedding_tokens,
+            embedding_cost,
+            cache_key: key,
+        }))
+    }
+
+    /// The answer-cache lookup. A cache that fails is a miss: the request is answered without it.
+    async fn lookup(&self, key: &str) -> Option<ChatResponse> {
+        let timer = StageTimer::own(Stage::Cache, span::CACHE_LOOKUP);
+        let span = timer.span();
+        span.record(attr::CACHE_BACKEND, self.cache.backend());
+        span.record(attr::CACHE_NAME, "answer");
+        let found = match timer.run(self.cache.get(key)).await {
+            // An entry that does not parse is from an older version: a miss, overwritten later.
+            Ok(Some(json)) => serde_json::from_str::<ChatResponse>(&json).ok(),
+            Ok(None) => None,
+            Err(e) => {
+                count_cache("answer", "error");
+                count_error("cache");
+                span.record(attr::CACHE_HIT, false);
+                timer.fail(e.kind(), &e.to_string());
+                tracing::warn!(parent: span, error.type = e.kind(), "answer cache unavailable, answering without it: {e}");
+                return None;
+            }
+        };
+        count_cache("answer", if found.is_some() { "hit" } else { "miss" });
+        span.record(attr::CACHE_HIT, found.is_some());
+        found
+    }
+
+    /// Embeds the question (the adapter's GenAI span is the stage's span).
+    async fn embed(&self, question: &str) -> Result<(Vec<f32>, u32, f64), ApiError> {
+        let timer = StageTimer::adapter(Stage::Embeddings);
+        let mut e = timer.run(self.llm.embed(vec![question.to_owned()])).await?;
+        let vector = e
+            .vectors
+            .pop()
+            .ok_or_else(|| anyhow::anyhow!("the embeddings response has no vector"))?;
+        Ok((vector, e.input_tokens, e.cost_usd))
+    }
+
+    /// The vector search: the GenAI `retrieval` span, with the store's database span under it.
+    async fn retrieve(&self, vector: Vec<f32>) -> Result<Vec<Hit>, ApiError> {
+        let timer = StageTimer::own(Stage::Retrieval, span::RETRIEVAL);
+        let span = timer.span();
+        span.record(attr::GEN_AI_OPERATION_NAME, "retrieval");
+        span.record(attr::GEN_AI_DATA_SOURCE_ID, self.store.collection());
+        span.record(attr::GEN_AI_RETRIEVAL_TOP_K, self.chat.top_k as i64);
+        span.record(
+            attr::RETRIEVAL_SCORE_THRESHOLD,
+            f64::from(self.chat.score_threshold),
+        );
+        let result = timer
+            .run(
+                self.store
+                    .search(vector, self.chat.top_k, Some(self.chat.score_threshold)),
+            )
+            .await;
+        match result {
+            Ok(hits) => {
+                span.record(attr::DB_RESPONSE_RETURNED_ROWS, hits.len() as i64);
+                if let Some(top) = hits.first() {
+                    span.record(attr::RETRIEVAL_TOP_SCORE, f64::from(top.score));
+                }
+                Ok(hits)
+            }
+            Err(e) => {
+                let e = ApiError::from(e);
+                timer.fail(e.kind(), &e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    /// The product-search tool (GenAI `execute_tool`). It is best-effort: without it the answer
+    /// still comes from the documents.
+    async fn search_products(&self, query: &str) -> Vec<ScoredProduct> {
+        let timer = StageTimer::own(Stage::ExternalApi, span::TOOL_PRODUCT_SEARCH);
+        let span = timer.span();
+        span.record(attr::GEN_AI_OPERATION_NAME, "execute_tool");
+        span.record(attr::GEN_AI_TOOL_NAME, span::PRODUCT_SEARCH_TOOL);
+        span.record(attr::GEN_AI_TOOL_TYPE, "function");
+        match timer.run(self.catalog.search(query)).await {
+            Ok(found) => {
+                if let Some(hit) = found.cache_hit {
+                    span.record(attr::CACHE_HIT, hit);
+                }
+                span.record(attr::TOOL_RESULTS, found.products.len() as i64);
+                found.products
+            }
+            Err(e) => {
+                count_error("catalog");
+                timer.fail(e.kind(), &e.to_string());
+                Vec::new()
+            }
+        }
+    }
+
+    fn build_prompt(
+        &self,
+        question: &str,
+        hits: &[Hit],
+        products: &[ScoredProduct],
+    ) -> (Prompt, Vec<Source>) {
+        let timer = StageTimer::own(Stage::Prompt, span::PROMPT_BUILD);
+        timer.run_sync(|span| {
+            let built = prompt::build(
+                self.tokenizer,
+                self.chat.context_token_budget,
+                question,
+                hits,
+                products,
+            );
+            span.record(attr::PROMPT_TOKENS, built.tokens as i64);
+            span.record(attr::PROMPT_PASSAGES_KEPT, built.sources.len() as i64);
+            span.record(attr::PROMPT_PASSAGES_DROPPED, built.dropped as i64);
+            (built.prompt, built.sources)
+        })
+    }
+
+    /// Post-processes a completion into the response and stores it in the answer cache.
+    async fn finish(
+        &self,
+        mut prepared: Prepared,
+        completion: Completion,
+        trace_id: &str,
+    ) -> ChatResponse {
+        let timer = StageTimer::own(Stage::Postprocess, span::POSTPROCESS);
+        let answer = timer.run_sync(|span| {
+            let (answer, citations) = prompt::postprocess(&completion.text, &mut prepared.sources);
+            span.record(attr::CITATIONS, citations as i64);
+            answer
+        });
+        drop(timer);
+        let resp = ChatResponse {
+            answer,
+            sources: prepared.sources,
+            usage: TokenUsage {
+                input_tokens: completion.usage.input_tokens,
+                output_tokens: completion.usage.output_tokens,
+                embedding_tokens: prepared.embedding_tokens,
+            },
+            // Rounded to a billionth of a dollar: float noise is not information.
+            cost_usd: ((completion.cost_usd + prepared.embedding_cost) * 1e9).round() / 1e9,
+            cache_hit: false,
+            model: completion.model,
+            trace_id: trace_id.to_owned(),
+        };
+        self.store(&prepared.cache_key, &resp).await;
+        resp
+    }
+
+    /// Stores an answer in the cache. A cache that fails costs the next asker time, not this one
+    /// an answer.
+    async fn store(&self, key: &str, resp: &ChatResponse) {
+        let timer = StageTimer::own(Stage::Cache, span::CACHE_STORE);
+        let span = timer.span();
+        span.record(attr::CACHE_BACKEND, self.cache.backend());
+        span.record(attr::CACHE_NAME, "answer");
+        let value = serde_json::to_string(resp).unwrap_or_default();
+        let ttl = Duration::from_secs(self.chat.answer_cache_ttl_secs);
+        if let Err(e) = timer.run(self.cache.set(key, &value, ttl)).await {
+            count_error("cache");
+            timer.fail(e.kind(), &e.to_string());
+            tracing::warn!(parent: span, error.type = e.kind(), "answer cache store failed: {e}");
+        }
+    }
+}
+
+/// The pipeline's span: one per chat request, under the HTTP server span, parent of every stage.
+fn request_span(req: &ChatRequest) -> tracing::Span {
+    tracing::info_span!(
+        "pipeline",
+        { attr::OTEL_NAME } = span::CHAT_PIPELINE,
+        { attr::USER_ID } = req.user_id.as_deref().unwrap_or(""),
+        { attr::GEN_AI_CONVERSATION_ID } = req.session_id.as_deref(),
+        { attr::CACHE_HIT } = tracing::field::Empty,
+        { attr::COST_USD } = tracing::field::Empty,
+        { attr::ERROR_TYPE } = tracing::field::Empty,
+        { attr::OTEL_STATUS_CODE } = tracing::field::Empty,
+        { attr::OTEL_STATUS_DESCRIPTION } = tracing::field::Empty,
+    )
+}
+
+fn record_answered(span: &tracing::Span, resp: &ChatResponse) {
+    span.record(attr::CACHE_HIT, resp.cache_hit);
+    span.record(attr::COST_USD, resp.cost_usd);
+}
+
+fn failed(span: &tracing::Span, e: ApiError) -> ChatEvent {
+    mark_failed(span, e.kind(), &e.to_string());
+    ChatEvent::Failed(e)
+}
+
+/// `fut`, unless the request's deadline passes first.
+async fn within<T>(
+    deadline_at: Instant,
+    deadline_ms: u64,
+    fut: impl Future<Output = Result<T, ApiError>>,
+) -> Result<T, ApiError> {
+    tokio::time::timeout_at(deadline_at.into(), fut)
+        .await
+        .unwrap_or(Err(ApiError::Deadline { ms: deadline_ms }))
+}

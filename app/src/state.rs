@@ -1,0 +1,37 @@
+//! What every handler shares: the chat pipeline, the document queue, the trace store and the
+//! live statistics. Built once by [`crate::startup::Application::build`].
+
+use std::sync::Arc;
+
+use ragtrace_core::trace_store::TraceStore;
+use ragtrace_ingest::queue::JobQueue;
+
+use crate::pipeline::Pipeline;
+use crate::stats::RecentRequests;
+
+/// Shared state of the handlers.
+#[derive(Debug)]
+pub struct AppState {
+    /// The chat pipeline and the adapters it runs on (readiness checks the same adapters).
+    pub pipeline: Arc<Pipeline>,
+    /// Largest chat request body; a question is small, so anything bigger is a mistake.
+    pub max_body_bytes: usize,
+    /// Recent traces for the viewer, when the in-process store is on.
+    pub traces: Option<Arc<TraceStore>>,
+    /// Rolling statistics of recent chat requests. Kept apart from the traces because the
+    /// tiles must count every request, whatever the sampling.
+    pub recent: RecentRequests,
+    /// Jaeger UI base URL, so the viewer can link a trace to the same trace in Jaeger.
+    pub jaeger_url: Option<String>,
+    /// Document uploads and their jobs.
+    pub documents: Documents,
+}
+
+/// The ingest side of the app: where uploads are queued, and how large they may be.
+#[derive(Debug, Clone)]
+pub struct Documents {
+    /// Where jobs go: an in-process queue (the app runs the worker) or a Redis stream.
+    pub queue: Arc<dyn JobQueue>,
+    /// Largest document accepted, before any decoding.
+    pub max_bytes: usize,
+}
