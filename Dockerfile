@@ -44,6 +44,10 @@ FROM toolchain AS builder
 
 # The binaries to build and ship.
 ARG BINS="ragtrace ragtrace-sim ragtrace-ingest"
+# The app and the worker talk to real services here (the simulator runs as its own container),
+# so they are built without the embedded simulator: `--no-default-features` leaves out the
+# `embedded-sim` feature of `ragtrace` and `ragtrace-ingest`.
+ARG CARGO_FEATURES="--no-default-features"
 
 COPY --from=manifests /src/ ./
 
@@ -59,7 +63,7 @@ RUN set -eu; \
         echo 'fn main() {}' > "$member/src/main.rs"; \
     done; \
     bin_flags=""; for b in $BINS; do bin_flags="$bin_flags --bin $b"; done; \
-    cargo build --release --locked --workspace $bin_flags; \
+    cargo build --release --locked --workspace $CARGO_FEATURES $bin_flags; \
     for manifest in */Cargo.toml; do rm -rf "${manifest%/Cargo.toml}/src"; done
 
 # The real sources (.dockerignore keeps target/, .git, .env and the compose-only directories out).
@@ -72,7 +76,7 @@ RUN set -eu; \
         find "${manifest%/Cargo.toml}" -type f \( -name '*.rs' -o -name '*.toml' \) -exec touch {} +; \
     done; \
     bin_flags=""; for b in $BINS; do bin_flags="$bin_flags --bin $b"; done; \
-    cargo build --release --locked --workspace $bin_flags; \
+    cargo build --release --locked --workspace $CARGO_FEATURES $bin_flags; \
     mkdir -p /out; \
     for b in $BINS; do cp "target/release/$b" /out/; done
 

@@ -5,12 +5,11 @@
 //! with the sources `ragtrace-ingest data/docs` uses, so ingesting the folder afterwards finds
 //! nothing to do.
 
-use std::sync::atomic::AtomicBool;
-
 use include_dir::{Dir, include_dir};
 use ragtrace_core::vector_store::VectorStore;
 use ragtrace_ingest::extract::{Document, Format, extract};
 use ragtrace_ingest::pipeline::{Ingestor, Quiet};
+use tokio_util::sync::CancellationToken;
 
 /// The shipped corpus.
 pub static CORPUS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../data/docs");
@@ -86,7 +85,9 @@ async fn seed(ingestor: &Ingestor) -> Option<u64> {
         documents = docs.len(),
         "indexing the demo corpus into an empty store"
     );
-    let reports = ingestor.ingest(docs, &Quiet, &AtomicBool::new(false)).await;
+    let reports = ingestor
+        .ingest(docs, &Quiet, &CancellationToken::new())
+        .await;
     let failed: Vec<_> = reports.iter().filter_map(|r| r.failure.as_ref()).collect();
     if let Some(f) = failed.first() {
         tracing::warn!(

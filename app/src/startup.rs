@@ -8,7 +8,6 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
@@ -17,7 +16,8 @@ use anyhow::Context as _;
 use ragtrace_core::config::Settings;
 use ragtrace_core::tokens::Tokenizer;
 use ragtrace_core::trace_store::TraceStore;
-use ragtrace_sim::RunningSim;
+use ragtrace_ingest::upstreams::Upstreams;
+use tokio_util::sync::CancellationToken;
 use tracing_actix_web::TracingLogger;
 
 use crate::middleware::{RagRootSpan, http_metrics, traceresponse};
@@ -29,10 +29,11 @@ pub struct Application {
     port: u16,
     host: String,
     server: Server,
-    sim: Option<RunningSim>,
+    upstreams: Upstreams,
     banner: Vec<(&'static str, String)>,
     state: web::Data<AppState>,
-    worker_stop: Option<Arc<AtomicBool>>,
+    // Cancelled when the server stops: the in-process ingest worker ends with it.
+    shutdown: CancellationToken,
 }
 
 impl std::fmt::Debug for Application {
@@ -50,17 +51,7 @@ impl Application {
         traces: Option<Arc<TraceStore>>,
     ) -> anyhow::Result<Self> {
         ragtrace_core::metrics::install(&settings.llm);
-        let sim = ragtrace_sim::embedded_for(&settings)?;
-        let llm_url = ragtrace_sim::configured_or(
-            &settings.llm.base_url,
-            sim.as_ref(),
-            RunningSim::openai_base_url,
-        );
-        let catalog_url = ragtrace_sim::configured_or(
-            &settings.catalog.base_url,
-            sim.as_ref(),
-            RunningSim::catalog_base_url,
-        );
+        let upstreams = Upstreams::for_app(&settings)?;
 
         let store = settings
             .vector_store
@@ -72,16 +63,18 @@ impl Application {
             .build()
             .context("cannot configure the cache")?;
         let llm = settings.llm.build(
-            &llm_url,
+            &upstreams.llm,
             &settings.pricing,
             settings.chat.record_content,
             settings.vector_store.dimension,
         )?;
-        let catalog = settings.catalog.build(&catalog_url, cache.clone())?;
+        let catalog = settings.catalog.build(&upstreams.catalog, cache.clone())?;
         let ingestor = ragtrace_ingest::setup::ingestor(&settings, store.clone(), llm.clone());
         let points =
             crate::seed::prepare_store(&ingestor, settings.vector_store.seed_demo_corpus).await;
-        let (queue, worker_stop) = ragtrace_ingest::setup::app_queue(&settings, ingestor).await?;
+        let shutdown = CancellationToken::new();
+        let queue =
+            ragtrace_ingest::setup::app_queue(&settings, ingestor, shutdown.child_token()).await?;
 
         let mut banner = vec![
             (
@@ -93,10 +86,10 @@ impl Application {
                 ),
             ),
             ("cache", cache.describe()),
-            ("LLM", via_simulator(&settings.llm.base_url, llm.describe())),
+            ("LLM", upstreams.describe_llm(llm.describe())),
             (
                 "product search",
-                via_simulator(&settings.catalog.base_url, catalog.describe()),
+                upstreams.describe_catalog(catalog.describe()),
             ),
             ("traces", settings.telemetry.describe()),
             ("ingest", queue.describe()),
@@ -139,10 +132,10 @@ impl Application {
             port: local.port(),
             host: local.ip().to_string(),
             server,
-            sim,
+            upstreams,
             banner,
             state,
-            worker_stop,
+            shutdown,
         })
     }
 
@@ -180,23 +173,10 @@ impl Application {
 
     /// Serves until stopped (Ctrl-C or SIGTERM), then stops the worker and the simulator.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let _stop_worker = self.shutdown.drop_guard();
         let result = self.server.await;
-        if let Some(stop) = &self.worker_stop {
-            stop.store(true, Ordering::Relaxed);
-        }
-        if let Some(sim) = self.sim {
-            sim.handle.stop(true).await;
-        }
+        self.upstreams.stop(true).await;
         result
-    }
-}
-
-/// An upstream's own description, said to be the built-in simulator when none is configured.
-fn via_simulator(configured: &str, described: String) -> String {
-    if configured.is_empty() {
-        format!("built-in simulator at {described}")
-    } else {
-        described
     }
 }
 

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
+use ragtrace_core::queue::JobQueue;
 use ragtrace_core::trace_store::TraceStore;
-use ragtrace_ingest::queue::JobQueue;
 
 use crate::pipeline::Pipeline;
 use crate::stats::RecentRequests;

@@ -15,6 +15,8 @@
 //! - [`pool`]: a measured connection limit (the queue of case study 2).
 //! - [`vector_store`]: the [`vector_store::VectorStore`] trait, on qdrant-edge and on a Qdrant server.
 //! - [`cache`]: the [`cache::Cache`] trait, in-process LRU and Redis.
+//! - [`queue`]: the [`queue::JobQueue`] of ingest jobs, in-process and a Redis stream, with the
+//!   producer and consumer spans of the queue hop.
 //! - [`llm`]: chat and embeddings over async-openai, with retries, spans and metrics.
 //! - [`catalog`]: the external product-search API client.
 //! - [`tokens`]: token counting with tiktoken.
@@ -29,6 +31,7 @@ pub mod mask;
 pub mod meeting;
 pub mod metrics;
 pub mod pool;
+pub mod queue;
 pub mod semconv;
 pub mod stage;
 pub mod telemetry;

@@ -24,6 +24,12 @@ pub mod span {
     pub const TOOL_PRODUCT_SEARCH: &str = "execute_tool product_search";
     /// Name of the product-search tool.
     pub const PRODUCT_SEARCH_TOOL: &str = "product_search";
+    /// The producer span of an ingest job: the upload that enqueues it.
+    pub const INGEST_SEND: &str = "send ragtrace.ingest";
+    /// The consumer span of an ingest job: the worker that processes it.
+    pub const INGEST_PROCESS: &str = "process ragtrace.ingest";
+    /// The queue's destination name, in both spans (`messaging.destination.name`).
+    pub const INGEST_DESTINATION: &str = "ragtrace.ingest";
     /// The HTTP server span of a chat request (tracing-actix-web names it by route).
     pub const CHAT_ROUTE: &str = "POST /v1/chat";
 
@@ -193,6 +199,18 @@ pub mod attr {
     /// Error class on a failed operation.
     pub const ERROR_TYPE: &str = "error.type";
 
+    // Messaging (https://opentelemetry.io/docs/specs/semconv/messaging/), for the ingest queue.
+    /// `memory` or `redis`.
+    pub const MESSAGING_SYSTEM: &str = "messaging.system";
+    /// `send` or `process`.
+    pub const MESSAGING_OPERATION_TYPE: &str = "messaging.operation.type";
+    /// The operation as the system names it.
+    pub const MESSAGING_OPERATION_NAME: &str = "messaging.operation.name";
+    /// The queue.
+    pub const MESSAGING_DESTINATION_NAME: &str = "messaging.destination.name";
+    /// The job id.
+    pub const MESSAGING_MESSAGE_ID: &str = "messaging.message.id";
+
     // Span kind and status, understood by tracing-opentelemetry.
     /// Overrides the span name (e.g. `chat gpt-4o-mini`).
     pub const OTEL_NAME: &str = "otel.name";
@@ -234,6 +252,12 @@ pub mod attr {
     pub const TOOL_RESULTS: &str = "ragtrace.tool.results";
     /// Citations in the answer.
     pub const CITATIONS: &str = "ragtrace.answer.citations";
+    /// The document an ingest job or span is about (`uploads/notes.md`).
+    pub const INGEST_SOURCE: &str = "ragtrace.ingest.source";
+    /// Size of an uploaded document, bytes.
+    pub const INGEST_BYTES: &str = "ragtrace.ingest.bytes";
+    /// How long a job waited in the queue before a worker took it, milliseconds.
+    pub const INGEST_QUEUE_WAIT_MS: &str = "ragtrace.ingest.queue_wait_ms";
     /// Attempt number of a retried call (1-based).
     pub const ATTEMPT: &str = "ragtrace.attempt";
 }

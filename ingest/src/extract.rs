@@ -4,55 +4,8 @@
 
 use sha2::{Digest as _, Sha256};
 
-/// A document format ragtrace can ingest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    /// `.md`, `.markdown`.
-    Markdown,
-    /// `.txt`.
-    Text,
-    /// `.html`, `.htm`.
-    Html,
-    /// `.pdf`.
-    Pdf,
-}
-
-impl Format {
-    /// The format of `path` by its extension, `None` for anything else.
-    pub fn from_path(path: &std::path::Path) -> Option<Self> {
-        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-        match ext.as_str() {
-            "md" | "markdown" => Some(Self::Markdown),
-            "txt" | "text" => Some(Self::Text),
-            "html" | "htm" => Some(Self::Html),
-            "pdf" => Some(Self::Pdf),
-            _ => None,
-        }
-    }
-
-    /// The format of a MIME type (`text/markdown`, `text/plain`, `text/html`, `application/pdf`).
-    pub fn from_mime(mime: &str) -> Option<Self> {
-        let essence = mime.split(';').next().unwrap_or("").trim();
-        match essence.to_ascii_lowercase().as_str() {
-            "text/markdown" | "text/x-markdown" => Some(Self::Markdown),
-            "text/plain" => Some(Self::Text),
-            "text/html" => Some(Self::Html),
-            "application/pdf" => Some(Self::Pdf),
-            _ => None,
-        }
-    }
-
-    /// Lower-case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Markdown => "markdown",
-            Self::Text => "text",
-            Self::Html => "html",
-            Self::Pdf => "pdf",
-        }
-    }
-}
+/// The document formats, defined with the job queue that carries them (`ragtrace_core::queue`).
+pub use ragtrace_core::queue::Format;
 
 /// Why a file could not be turned into text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -11,8 +11,11 @@
 //! - [`pipeline`]: chunks → embeddings (batched by items and tokens) → upserts, idempotently.
 //! - [`files`]: which files a run covers and what they are called.
 //! - [`run`]: one CLI run and its summary.
-//! - [`queue`] and [`worker`]: ingest jobs from `POST /v1/documents`, in-process or over a Redis
-//!   stream, with the trace context carried across the hop.
+//! - [`worker`]: takes ingest jobs from `POST /v1/documents` off the queue (`ragtrace_core::queue`,
+//!   in-process or a Redis stream) and ingests each in the upload's trace.
+//! - [`upstreams`]: the LLM provider, or the embedded simulator in its place (feature
+//!   `embedded-sim`); shared with the app.
+//! - [`setup`]: the pipeline and the app's document queue, built from configuration.
 //! - [`audio`] and [`transcribe`]: case study 3, meeting recordings and their transcription.
 #![warn(missing_docs)]
 
@@ -21,8 +24,8 @@ pub mod chunk;
 pub mod extract;
 pub mod files;
 pub mod pipeline;
-pub mod queue;
 pub mod run;
 pub mod setup;
 pub mod transcribe;
+pub mod upstreams;
 pub mod worker;

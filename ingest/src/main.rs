@@ -13,11 +13,10 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Args, Parser, Subcommand};
 use ragtrace_core::config::{Overrides, Settings, TranscribeStrategy};
+use tokio_util::sync::CancellationToken;
 
 /// Ingests documents (Markdown, text, HTML, PDF) into the collection the ragtrace chat API
 /// searches. Safe to re-run: unchanged chunks are skipped, changed documents replace their
@@ -172,9 +171,9 @@ fn main() -> ExitCode {
     code
 }
 
-/// Sets `stop` on the first SIGINT/SIGTERM; a second one exits at once.
-fn stop_on_signal() -> Arc<AtomicBool> {
-    let stop = Arc::new(AtomicBool::new(false));
+/// Cancels the returned token on the first SIGINT/SIGTERM; a second one exits at once.
+fn stop_on_signal() -> CancellationToken {
+    let stop = CancellationToken::new();
     let flag = stop.clone();
     let registered = (
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()),
@@ -187,7 +186,7 @@ fn stop_on_signal() -> Arc<AtomicBool> {
                 _ = term.recv() => {}
             }
             eprintln!("ragtrace-ingest: stopping after the batch in flight (again to abort)");
-            flag.store(true, Ordering::Relaxed);
+            flag.cancel();
             tokio::select! {
                 _ = int.recv() => {}
                 _ = term.recv() => {}
@@ -250,7 +249,7 @@ async fn ingest(
     paths: Vec<PathBuf>,
     prune: bool,
     json: bool,
-    stop: &AtomicBool,
+    stop: &CancellationToken,
 ) -> anyhow::Result<ExitCode> {
     let built = ragtrace_ingest::setup::build(settings).await?;
     let display = ragtrace_ingest::setup::Display::new();
@@ -266,9 +265,7 @@ async fn ingest(
     )
     .await;
     display.finish();
-    if let Some(sim) = built.sim {
-        sim.handle.stop(false).await;
-    }
+    built.upstreams.stop(false).await;
     eprintln!(
         "ingested {} documents ({} chunks: {} upserted, {} already stored, {} stale deleted), {} failed, in {:.2} s{}",
         summary.documents,

@@ -10,13 +10,13 @@
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use ragtrace_core::llm::LlmClient;
 use ragtrace_core::semconv::{attr, metric};
 use ragtrace_core::vector_store::{Point, StoredPoint, VectorStore, VectorStoreError};
 use serde::Serialize;
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 use uuid::Uuid;
 
@@ -165,7 +165,7 @@ impl Ingestor {
         &self,
         docs: Vec<Document>,
         progress: &dyn Progress,
-        stop: &AtomicBool,
+        stop: &CancellationToken,
     ) -> Vec<DocReport> {
         let mut reports: Vec<DocReport> = docs
             .iter()
@@ -259,7 +259,7 @@ impl Ingestor {
         let mut done_upserts = vec![0usize; docs.len()];
         let mut interrupted = false;
         for (b, range) in batches.into_iter().enumerate() {
-            if stop.load(Ordering::Relaxed) {
+            if stop.is_cancelled() {
                 interrupted = true;
                 break;
             }

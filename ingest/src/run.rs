@@ -3,8 +3,8 @@
 
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use futures::StreamExt as _;
 use ragtrace_core::semconv::attr;
@@ -55,7 +55,7 @@ pub async fn run(
     ingestor: &Ingestor,
     options: &RunOptions,
     progress: &dyn Progress,
-    stop: &AtomicBool,
+    stop: &CancellationToken,
 ) -> Summary {
     let span = tracing::info_span!(
         "ingest.run",
@@ -76,7 +76,7 @@ async fn run_inner(
     ingestor: &Ingestor,
     options: &RunOptions,
     progress: &dyn Progress,
-    stop: &AtomicBool,
+    stop: &CancellationToken,
 ) -> Summary {
     let started = Instant::now();
     let found = discover(&options.paths);
@@ -153,7 +153,7 @@ async fn run_inner(
         summary.skipped += r.skipped;
         summary.deleted += r.deleted;
     }
-    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+    if stop.is_cancelled() {
         summary.interrupted = true;
     }
     if options.prune && !summary.interrupted {

@@ -1,22 +1,21 @@
 //! Building the pipeline from configuration, with the built-in simulator standing in for an
-//! unconfigured LLM provider (as in the app), and the progress display of the CLI.
+//! unconfigured LLM provider (see [`crate::upstreams`]), and the progress display of the CLI.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ragtrace_core::config::{QueueBackend, Settings};
 use ragtrace_core::llm::LlmClient;
+use ragtrace_core::queue::JobQueue;
 use ragtrace_core::tokens::Tokenizer;
 use ragtrace_core::vector_store::VectorStore;
-use ragtrace_sim::RunningSim;
-use secrecy::ExposeSecret as _;
+use tokio_util::sync::CancellationToken;
 
 use crate::chunk::Chunker;
 use crate::pipeline::{BatchLimits, Failure, Ingestor, Progress};
-use crate::queue::{JobQueue, MemoryQueue, RedisQueue};
+use crate::upstreams::Upstreams;
 
 /// The pipeline and what it runs on.
 #[derive(Debug)]
@@ -25,10 +24,8 @@ pub struct Built {
     pub ingestor: Ingestor,
     /// The LLM client (also used for transcription).
     pub llm: LlmClient,
-    /// The embedded simulator, when no provider is configured. Stop it when done.
-    pub sim: Option<RunningSim>,
-    /// Where the LLM calls go.
-    pub llm_base_url: String,
+    /// Where the LLM calls go; stop it when done (it may be the embedded simulator).
+    pub upstreams: Upstreams,
 }
 
 /// A chunker as configured.
@@ -53,57 +50,34 @@ pub fn ingestor(settings: &Settings, store: Arc<dyn VectorStore>, llm: LlmClient
     Ingestor::new(store, llm, chunker(settings), limits(settings))
 }
 
-/// The app's document queue: in-process, with a worker task consuming it until the returned
-/// flag is set; or a Redis stream, consumed by `ragtrace-ingest worker` processes.
+/// The app's document queue: in-process, with a worker task consuming it until `stop` is
+/// cancelled; or a Redis stream, consumed by `ragtrace-ingest worker` processes.
 pub async fn app_queue(
     settings: &Settings,
     ingestor: Ingestor,
-) -> anyhow::Result<(Arc<dyn JobQueue>, Option<Arc<AtomicBool>>)> {
+    stop: CancellationToken,
+) -> anyhow::Result<Arc<dyn JobQueue>> {
+    let queue = settings
+        .ingest
+        .build_queue(&settings.cache.url, "app")
+        .context("cannot configure the ingest queue")?;
     match settings.ingest.queue {
         QueueBackend::Memory => {
-            let queue: Arc<dyn JobQueue> =
-                Arc::new(MemoryQueue::new(settings.ingest.queue_capacity));
-            let stop = Arc::new(AtomicBool::new(false));
-            actix_web::rt::spawn(crate::worker::run_loop(
-                queue.clone(),
-                ingestor,
-                stop.clone(),
-            ));
-            Ok((queue, Some(stop)))
+            actix_web::rt::spawn(crate::worker::run_loop(queue.clone(), ingestor, stop));
         }
         QueueBackend::Redis => {
-            let queue = RedisQueue::new(
-                settings.cache.url.expose_secret(),
-                &settings.ingest.stream,
-                &settings.ingest.group,
-                "app",
-                settings.ingest.job_ttl_secs,
-            )
-            .context("cannot configure the ingest queue")?;
-            if let Err(e) = queue.ensure_group().await {
+            if let Err(e) = queue.prepare().await {
                 tracing::warn!("ingest queue not ready yet: {e}");
             }
-            Ok((Arc::new(queue), None))
         }
     }
+    Ok(queue)
 }
 
 /// Builds the pipeline. Must run inside an actix system (the embedded simulator is an actix
 /// server).
 pub async fn build(settings: &Settings) -> anyhow::Result<Built> {
-    let sim = if settings.llm.base_url.is_empty() {
-        Some(ragtrace_sim::start_embedded(
-            &settings.simulator.profile,
-            settings.vector_store.dimension,
-        )?)
-    } else {
-        None
-    };
-    let llm_base_url = ragtrace_sim::configured_or(
-        &settings.llm.base_url,
-        sim.as_ref(),
-        RunningSim::openai_base_url,
-    );
+    let upstreams = Upstreams::for_ingest(settings)?;
     let store = settings
         .vector_store
         .build(&settings.data_dir())
@@ -114,7 +88,7 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Built> {
         .await
         .context("the vector store is not ready")?;
     let llm = settings.llm.build(
-        &llm_base_url,
+        &upstreams.llm,
         &settings.pricing,
         false,
         settings.vector_store.dimension,
@@ -123,8 +97,7 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Built> {
     Ok(Built {
         ingestor,
         llm,
-        sim,
-        llm_base_url,
+        upstreams,
     })
 }
 

@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -22,6 +22,7 @@ use ragtrace_core::config::{Settings, TranscribeStrategy};
 use ragtrace_core::llm::{LlmClient, LlmError, TranscriptSegment};
 use ragtrace_core::semconv::{attr, metric};
 use serde::Serialize;
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
 use crate::audio::encode_wav;
@@ -176,7 +177,7 @@ pub async fn transcribe(
     path: &Path,
     options: Options,
     gauge: &Arc<BufferGauge>,
-    stop: &AtomicBool,
+    stop: &CancellationToken,
 ) -> anyhow::Result<Report> {
     let started = Instant::now();
     let reader = open(path)?;
@@ -249,7 +250,7 @@ pub async fn transcribe(
                             send_batch(llm, std::mem::take(&mut batch), batches, strategy).await;
                         results.extend(out);
                         batches += 1;
-                        if stop.load(Ordering::Relaxed) {
+                        if stop.is_cancelled() {
                             break;
                         }
                     }
@@ -477,7 +478,7 @@ pub async fn cli(
     path: &Path,
     options: Options,
     output: CliOutput,
-    stop: &AtomicBool,
+    stop: &CancellationToken,
 ) -> anyhow::Result<ExitCode> {
     let CliOutput {
         json,
@@ -524,9 +525,7 @@ pub async fn cli(
         }
         report.indexed_chunks = r.first().map(|r| r.chunks);
     }
-    if let Some(sim) = built.sim {
-        sim.handle.stop(false).await;
-    }
+    built.upstreams.stop(false).await;
     let mb = |b: u64| b as f64 / 1_048_576.0;
     eprintln!(
         "transcribed {:.1} min in {} chunks ({} batches, strategy {}, batch size {}): {} failed = {:.1} % errors {:?}; peak chunk buffers {:.1} MiB, peak RSS {}; {} lines in {:.1} s",
@@ -550,14 +549,14 @@ pub async fn cli(
         println!("{}", serde_json::to_string(&report)?);
     }
     if let Some(m) = metrics {
-        if !metrics_linger.is_zero() && !stop.load(Ordering::Relaxed) {
+        if !metrics_linger.is_zero() && !stop.is_cancelled() {
             eprintln!(
                 "serving /metrics {} s more for the last scrape (Ctrl-C to end now)",
                 metrics_linger.as_secs()
             );
-            let deadline = tokio::time::Instant::now() + metrics_linger;
-            while tokio::time::Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
-                tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::select! {
+                () = tokio::time::sleep(metrics_linger) => {}
+                () = stop.cancelled() => {}
             }
         }
         m.stop(false).await;

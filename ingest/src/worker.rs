@@ -1,53 +1,27 @@
-//! The worker: takes jobs from a queue, ingests each in a consumer span that continues the trace
-//! of the request that enqueued it, records the job's status, acknowledges it.
+//! The worker: takes jobs from a queue (`ragtrace_core::queue`), ingests each in the consumer
+//! span that continues the trace of the request that enqueued it, records the job's status,
+//! acknowledges it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use ragtrace_core::config::{Settings, redact_url};
-use ragtrace_core::semconv::{attr, metric};
+use ragtrace_core::config::{QueueBackend, Settings, redact_url};
+use ragtrace_core::queue::{Delivery, JobQueue, JobStatus, State, consumer_span, now_ms};
+use ragtrace_core::semconv::metric;
+use ragtrace_core::telemetry::mark_failed;
 use secrecy::ExposeSecret as _;
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
-use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::extract::extract;
 use crate::pipeline::{Ingestor, Quiet, count_error};
-use crate::queue::{Delivery, JobQueue, JobStatus, RedisQueue, State, now_ms};
 
-/// Processes one delivered job and records its outcome; returns the final status.
+/// Processes one delivered job in a consumer span that continues the upload's trace, and
+/// records its outcome; returns the final status.
 pub async fn process(queue: &dyn JobQueue, ingestor: &Ingestor, delivery: &Delivery) -> JobStatus {
     let job = &delivery.job;
-    let span = tracing::info_span!(
-        "ingest.job",
-        { attr::OTEL_NAME } = "process ragtrace.ingest",
-        { attr::OTEL_KIND } = "consumer",
-        "messaging.system" = queue.backend(),
-        "messaging.operation.type" = "process",
-        "messaging.operation.name" = "process",
-        "messaging.destination.name" = "ragtrace.ingest",
-        "messaging.message.id" = %job.id,
-        "ragtrace.ingest.source" = %job.source,
-        "ragtrace.ingest.queue_wait_ms" = now_ms().saturating_sub(job.submitted_at_ms) as i64,
-        { attr::ERROR_TYPE } = tracing::field::Empty,
-        { attr::OTEL_STATUS_CODE } = tracing::field::Empty,
-    );
-    // The upload's trace continues here, across the queue.
-    let mut carrier = http::HeaderMap::new();
-    for (k, v) in [
-        ("traceparent", &job.traceparent),
-        ("tracestate", &job.tracestate),
-    ] {
-        if let Some(v) = v
-            .as_deref()
-            .and_then(|v| http::HeaderValue::from_str(v).ok())
-        {
-            carrier.insert(k, v);
-        }
-    }
-    let _ = span.set_parent(ragtrace_core::telemetry::extract(&carrier));
-
+    let span = consumer_span(queue, job);
     let mut status = JobStatus::queued(job);
     status.status = State::Running;
     if let Err(e) = queue.set_status(&status).await {
@@ -58,9 +32,9 @@ pub async fn process(queue: &dyn JobQueue, ingestor: &Ingestor, delivery: &Deliv
             count_error("extract", e.cause());
             (e.cause().to_owned(), e.to_string())
         })?;
-        let stop = AtomicBool::new(false);
+        // One document: there is no batch boundary to stop at, so nothing cancels it.
         let report = ingestor
-            .ingest(vec![doc], &Quiet, &stop)
+            .ingest(vec![doc], &Quiet, &CancellationToken::new())
             .await
             .into_iter()
             .next()
@@ -82,8 +56,7 @@ pub async fn process(queue: &dyn JobQueue, ingestor: &Ingestor, delivery: &Deliv
             metrics::counter!(metric::INGEST_JOBS_TOTAL, "outcome" => "done").increment(1);
         }
         Err((cause, error)) => {
-            span.record(attr::ERROR_TYPE, cause.as_str());
-            span.record(attr::OTEL_STATUS_CODE, "error");
+            mark_failed(&span, &cause, &error);
             tracing::warn!(parent: &span, job = %job.id, source = %job.source, "ingest job failed: {error}");
             status.status = State::Failed;
             status.cause = Some(cause);
@@ -99,11 +72,16 @@ pub async fn process(queue: &dyn JobQueue, ingestor: &Ingestor, delivery: &Deliv
     status
 }
 
-/// Consumes `queue` until `stop` is set.
-pub async fn run_loop(queue: Arc<dyn JobQueue>, ingestor: Ingestor, stop: Arc<AtomicBool>) {
+/// Consumes `queue` until `stop` is cancelled. A job in progress is finished first: it is one
+/// document, and its status must not be left `running`.
+pub async fn run_loop(queue: Arc<dyn JobQueue>, ingestor: Ingestor, stop: CancellationToken) {
     let mut backoff = Duration::from_millis(200);
-    while !stop.load(Ordering::Relaxed) {
-        match queue.next(Duration::from_millis(500)).await {
+    loop {
+        let next = tokio::select! {
+            () = stop.cancelled() => return,
+            next = queue.next(Duration::from_millis(500)) => next,
+        };
+        match next {
             Ok(Some(delivery)) => {
                 backoff = Duration::from_millis(200);
                 process(queue.as_ref(), &ingestor, &delivery).await;
@@ -116,7 +94,10 @@ pub async fn run_loop(queue: Arc<dyn JobQueue>, ingestor: Ingestor, stop: Arc<At
                 // Redis down: wait and try again, never spin.
                 count_error("queue", "unavailable");
                 tracing::warn!("ingest queue: {e}; retrying in {backoff:?}");
-                tokio::time::sleep(backoff).await;
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep(backoff) => {}
+                }
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }
@@ -127,26 +108,22 @@ pub async fn run_loop(queue: Arc<dyn JobQueue>, ingestor: Ingestor, stop: Arc<At
 pub async fn run_standalone(
     settings: &Settings,
     metrics_addr: Option<String>,
-    stop: Arc<AtomicBool>,
+    stop: CancellationToken,
 ) -> anyhow::Result<std::process::ExitCode> {
     let url = settings.cache.url.expose_secret().to_owned();
     anyhow::ensure!(
         !url.is_empty(),
         "the worker consumes a Redis stream: set REDIS_URL (e.g. redis://127.0.0.1:6379/0)"
     );
+    let mut ingest = settings.ingest.clone();
+    ingest.queue = QueueBackend::Redis;
     let consumer = std::env::var("HOSTNAME")
         .ok()
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| format!("worker-{}", std::process::id()));
-    let queue = RedisQueue::new(
-        &url,
-        &settings.ingest.stream,
-        &settings.ingest.group,
-        &consumer,
-        settings.ingest.job_ttl_secs,
-    )?;
+    let queue = ingest.build_queue(&settings.cache.url, &consumer)?;
     queue
-        .ensure_group()
+        .prepare()
         .await
         .context("cannot create the consumer group")?;
     let built = crate::setup::build(settings).await?;
@@ -158,16 +135,14 @@ pub async fn run_standalone(
         settings.ingest.group,
         consumer,
         redact_url(&url),
-        built.llm_base_url,
+        built.upstreams.llm,
         built.ingestor.store().describe(),
         bound,
     );
-    run_loop(Arc::new(queue), built.ingestor, stop).await;
+    run_loop(queue, built.ingestor, stop).await;
     tracing::info!("worker stopped");
     handle.stop(true).await;
-    if let Some(sim) = built.sim {
-        sim.handle.stop(false).await;
-    }
+    built.upstreams.stop(false).await;
     Ok(std::process::ExitCode::SUCCESS)
 }
 

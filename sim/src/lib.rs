@@ -140,31 +140,6 @@ pub fn start(listener: TcpListener, options: SimOptions) -> std::io::Result<Runn
     Ok(RunningSim { addr, handle })
 }
 
-/// `configured` when it is set, otherwise `url` of the embedded simulator (empty without one):
-/// how the app and `ragtrace-ingest` pick each upstream's base URL.
-pub fn configured_or(
-    configured: &str,
-    sim: Option<&RunningSim>,
-    url: fn(&RunningSim) -> String,
-) -> String {
-    if configured.is_empty() {
-        sim.map(url).unwrap_or_default()
-    } else {
-        configured.to_owned()
-    }
-}
-
-/// The embedded simulator, started when the LLM or the product-search API is not configured
-/// (`None` when both are).
-pub fn embedded_for(
-    settings: &ragtrace_core::config::Settings,
-) -> anyhow::Result<Option<RunningSim>> {
-    if !settings.uses_embedded_simulator() {
-        return Ok(None);
-    }
-    start_embedded(&settings.simulator.profile, settings.vector_store.dimension).map(Some)
-}
-
 /// Starts a simulator on a free loopback port with the default profiles and `profile` (a
 /// profile string such as `scenario=instant`) applied over them: how the app and
 /// `ragtrace-ingest` stand in for an unconfigured provider. Must run inside an actix system.

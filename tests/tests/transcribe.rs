@@ -2,7 +2,6 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use ragtrace_core::config::TranscribeStrategy;
 use ragtrace_core::llm::LlmClient;
@@ -45,9 +44,15 @@ async fn run(
         overlap_seconds: 1,
     };
     let gauge = Arc::new(BufferGauge::default());
-    let r = transcribe(llm, path, options, &gauge, &AtomicBool::new(false))
-        .await
-        .unwrap();
+    let r = transcribe(
+        llm,
+        path,
+        options,
+        &gauge,
+        &tokio_util::sync::CancellationToken::new(),
+    )
+    .await
+    .unwrap();
     assert_eq!(gauge.current(), 0, "every buffer is released");
     r
 }

@@ -1,14 +1,12 @@
 //! `POST /v1/documents` enqueues a document for the ingest worker and answers 202 with the job's
-//! id; `GET /v1/documents/{id}` reports the job. The upload's trace continues in the worker: the
-//! job carries the `traceparent` of a producer span, and the worker's consumer span is its child.
+//! id; `GET /v1/documents/{id}` reports the job. The upload's trace continues in the worker:
+//! [`queue::send`] enqueues the job in a producer span whose context the job carries.
 
 use actix_multipart::Multipart;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures::StreamExt as _;
-use ragtrace_core::semconv::{attr, metric};
-use ragtrace_ingest::extract::Format;
-use ragtrace_ingest::queue::{Job, JobStatus, decode_base64, now_ms};
+use ragtrace_core::queue::{self, Format, Job, decode_base64};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -220,38 +218,11 @@ pub async fn create(
     let format = format_of(&name, mime.as_deref())?;
     validate(&content, format)?;
 
-    let id = Uuid::new_v4();
-    let span = tracing::info_span!(
-        "ingest.enqueue",
-        { attr::OTEL_NAME } = "send ragtrace.ingest",
-        { attr::OTEL_KIND } = "producer",
-        "messaging.system" = docs.queue.backend(),
-        "messaging.operation.type" = "send",
-        "messaging.operation.name" = "send",
-        "messaging.destination.name" = "ragtrace.ingest",
-        "messaging.message.id" = %id,
-        "ragtrace.ingest.source" = %format!("uploads/{name}"),
-        "ragtrace.ingest.bytes" = content.len() as i64,
-    );
-    let job = Job {
-        id,
-        source: format!("uploads/{name}"),
-        format,
-        content,
-        traceparent: ragtrace_core::telemetry::traceparent_of(&span),
-        tracestate: None,
-        submitted_at_ms: now_ms(),
-    };
-    let status = JobStatus::queued(&job);
-    {
-        use tracing::Instrument as _;
-        docs.queue
-            .enqueue(job)
-            .instrument(span)
-            .await
-            .map_err(|e| ApiError::QueueUnavailable(e.to_string()))?;
-    }
-    metrics::counter!(metric::INGEST_JOBS_TOTAL, "outcome" => "queued").increment(1);
+    let job = Job::new(format!("uploads/{name}"), format, content);
+    let id = job.id;
+    let status = queue::send(docs.queue.as_ref(), job)
+        .await
+        .map_err(|e| ApiError::QueueUnavailable(e.to_string()))?;
     Ok(HttpResponse::Accepted()
         .insert_header((header::LOCATION, format!("/v1/documents/{id}")))
         .json(serde_json::json!({
