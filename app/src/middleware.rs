@@ -8,6 +8,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage as _};
+use ragtrace_core::metrics::histogram;
 use ragtrace_core::semconv::metric;
 use ragtrace_core::telemetry::traceparent_of;
 use tracing_actix_web::{DefaultRootSpanBuilder, RootSpan, RootSpanBuilder};
@@ -80,11 +81,9 @@ pub async fn http_metrics(
         Ok(r) => r.status().as_u16(),
         Err(e) => e.as_response_error().status_code().as_u16(),
     };
-    metrics::histogram!(
-        metric::HTTP_SERVER_DURATION,
-        "http_route" => route,
-        "http_request_method" => method,
-        "http_response_status_code" => status.to_string(),
+    histogram(
+        &metric::HTTP_SERVER_DURATION,
+        [&route, &method, &status.to_string()],
     )
     .record(started.elapsed().as_secs_f64());
     res

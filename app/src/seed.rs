@@ -53,7 +53,8 @@ pub async fn prepare_store(ingestor: &Ingestor, seed_demo_corpus: bool) -> Optio
         store.count().await.ok()
     };
     if let Some(n) = points {
-        metrics::gauge!(ragtrace_core::semconv::metric::VECTOR_STORE_POINTS).set(n as f64);
+        ragtrace_core::metrics::gauge(&ragtrace_core::semconv::metric::VECTOR_STORE_POINTS, [])
+            .set(n as f64);
     }
     points
 }

@@ -11,7 +11,7 @@ use tracing::Instrument as _;
 use crate::cache::{Cache, catalog_key};
 use crate::config::CatalogSettings;
 use crate::semconv::attr;
-use crate::telemetry::inject_current;
+use crate::telemetry::{inject_current, mark_failed};
 
 /// A product of the catalog.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -223,6 +223,7 @@ impl CatalogClient {
             { attr::HTTP_RESPONSE_STATUS_CODE } = tracing::field::Empty,
             { attr::ERROR_TYPE } = tracing::field::Empty,
             { attr::OTEL_STATUS_CODE } = tracing::field::Empty,
+            { attr::OTEL_STATUS_DESCRIPTION } = tracing::field::Empty,
         );
         async {
             let mut headers = http::HeaderMap::new();
@@ -234,23 +235,21 @@ impl CatalogClient {
                 .send()
                 .await
                 .map_err(|e| {
-                    let current = tracing::Span::current();
-                    current.record(attr::OTEL_STATUS_CODE, "error");
-                    if e.is_timeout() {
-                        current.record(attr::ERROR_TYPE, "timeout");
-                        CatalogError::Timeout(self.timeout_ms)
+                    let (kind, err) = if e.is_timeout() {
+                        ("timeout", CatalogError::Timeout(self.timeout_ms))
                     } else {
-                        current.record(attr::ERROR_TYPE, "connect");
-                        CatalogError::Transport(e.to_string())
-                    }
+                        ("connect", CatalogError::Transport(e.to_string()))
+                    };
+                    mark_failed(&tracing::Span::current(), kind, &err.to_string());
+                    err
                 })?;
             let status = resp.status();
             let current = tracing::Span::current();
             current.record(attr::HTTP_RESPONSE_STATUS_CODE, i64::from(status.as_u16()));
             if !status.is_success() {
-                current.record(attr::ERROR_TYPE, status.as_str());
-                current.record(attr::OTEL_STATUS_CODE, "error");
-                return Err(CatalogError::Status(status.as_u16()));
+                let err = CatalogError::Status(status.as_u16());
+                mark_failed(&current, status.as_str(), &err.to_string());
+                return Err(err);
             }
             let body: SearchResponse = resp.json().await.map_err(|e| {
                 if e.is_timeout() {

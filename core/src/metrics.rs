@@ -1,15 +1,19 @@
-//! Prometheus metrics: one recorder per process, explicit histogram buckets, every metric
-//! described and registered at start so `/metrics` shows the whole set from the first scrape.
+//! Prometheus metrics: one recorder per process, installed from the declarations in
+//! [`crate::semconv::metric`] (buckets and help text come from there), and the functions every
+//! call site records through: [`counter`], [`gauge`] and [`histogram`] take a declared metric and
+//! its label values, so label keys live with the metric and cannot drift.
 //!
-//! Names live in [`crate::semconv::metric`]; `docs/telemetry.md` lists them with their meaning.
+//! Every series a dashboard or an alert expects is registered at zero at start, so `/metrics`
+//! shows the whole set from the first scrape.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
-use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+use metrics::{Label, SharedString};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::semconv::{Stage, metric};
+use crate::semconv::Stage;
+use crate::semconv::metric::{self, Kind, Metric, Unit};
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -27,52 +31,20 @@ pub fn render() -> String {
 pub fn handle() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
-            let full = |name: &str| Matcher::Full(name.to_owned());
-            let handle = PrometheusBuilder::new()
-                .set_buckets_for_metric(
-                    full(metric::HTTP_SERVER_DURATION),
-                    &metric::DURATION_BUCKETS,
-                )
-                .and_then(|b| {
-                    b.set_buckets_for_metric(
-                        full(metric::STAGE_DURATION),
-                        &metric::DURATION_BUCKETS,
-                    )
-                })
-                .and_then(|b| {
-                    b.set_buckets_for_metric(
-                        full(metric::GEN_AI_OPERATION_DURATION),
-                        &metric::DURATION_BUCKETS,
-                    )
-                })
-                .and_then(|b| {
-                    b.set_buckets_for_metric(
-                        full(metric::GEN_AI_TOKEN_USAGE),
-                        &metric::TOKEN_BUCKETS,
-                    )
-                })
-                .and_then(|b| {
-                    b.set_buckets_for_metric(
-                        full(metric::POOL_WAIT_DURATION),
-                        &metric::POOL_WAIT_BUCKETS,
-                    )
-                })
-                .and_then(|b| {
-                    b.set_buckets_for_metric(
-                        full(metric::INGEST_EMBED_BATCH_DURATION),
-                        &metric::BATCH_BUCKETS,
-                    )
-                })
-                .and_then(|b| {
-                    b.set_buckets_for_metric(
-                        full(metric::INGEST_TRANSCRIBE_BATCH_DURATION),
-                        &metric::BATCH_BUCKETS,
-                    )
-                })
-                .expect("bucket lists are non-empty")
+            let mut builder = PrometheusBuilder::new();
+            for m in metric::APP.iter().chain(&metric::INGEST) {
+                if m.kind == Kind::Histogram {
+                    builder = builder
+                        .set_buckets_for_metric(Matcher::Full(m.name.to_owned()), m.buckets)
+                        .expect("every declared histogram has buckets");
+                }
+            }
+            let handle = builder
                 .install_recorder()
                 .expect("no other metrics recorder is installed in this process");
-            describe();
+            for m in metric::APP.iter().chain(&metric::INGEST) {
+                describe(m);
+            }
             // Upkeep bounds histogram memory between scrapes; render() does it too.
             let h = handle.clone();
             std::thread::Builder::new()
@@ -89,107 +61,54 @@ pub fn handle() -> PrometheusHandle {
         .clone()
 }
 
-fn describe() {
-    describe_histogram!(
-        metric::HTTP_SERVER_DURATION,
-        Unit::Seconds,
-        "Duration of HTTP requests served, by route and status."
+fn describe(m: &Metric) {
+    let unit = match m.unit {
+        Unit::Seconds => Some(metrics::Unit::Seconds),
+        Unit::Bytes => Some(metrics::Unit::Bytes),
+        Unit::Count => None,
+    };
+    metrics::with_recorder(|r| {
+        let help = SharedString::const_str(m.help);
+        let key = m.name.into();
+        match m.kind {
+            Kind::Counter => r.describe_counter(key, unit, help),
+            Kind::Gauge => r.describe_gauge(key, unit, help),
+            Kind::Histogram => r.describe_histogram(key, unit, help),
+        }
+    });
+}
+
+fn labels<const N: usize>(m: &Metric, values: [&str; N]) -> Vec<Label> {
+    debug_assert_eq!(
+        N,
+        m.labels.len(),
+        "{} takes the labels {:?}",
+        m.name,
+        m.labels
     );
-    describe_histogram!(
-        metric::STAGE_DURATION,
-        Unit::Seconds,
-        "Duration of each chat pipeline stage."
-    );
-    describe_histogram!(
-        metric::GEN_AI_OPERATION_DURATION,
-        Unit::Seconds,
-        "Duration of GenAI client operations (chat, embeddings), retries included."
-    );
-    describe_histogram!(
-        metric::GEN_AI_TOKEN_USAGE,
-        "Tokens used per GenAI operation, by token type."
-    );
-    describe_counter!(
-        metric::TOKENS_TOTAL,
-        "Tokens used, by model and token type."
-    );
-    describe_counter!(
-        metric::COST_MICROUSD_TOTAL,
-        "Estimated LLM spend in micro-dollars (divide by 1e6 for USD), from the configured price table."
-    );
-    describe_counter!(
-        metric::CACHE_REQUESTS_TOTAL,
-        "Cache lookups by cache (answer, catalog) and result (hit, miss, error)."
-    );
-    describe_counter!(metric::ERRORS_TOTAL, "Errors by type.");
-    describe_counter!(
-        metric::CHAT_REQUESTS_TOTAL,
-        "Chat requests by outcome and cache hit."
-    );
-    describe_gauge!(metric::POOL_SIZE, "Configured size of a connection pool.");
-    describe_gauge!(metric::POOL_IN_USE, "Connections of a pool in use.");
-    describe_gauge!(
-        metric::POOL_WAITING,
-        "Callers waiting for a pooled connection."
-    );
-    describe_histogram!(
-        metric::POOL_WAIT_DURATION,
-        Unit::Seconds,
-        "Time spent waiting for a pooled connection."
-    );
-    describe_counter!(
-        metric::SPANS_EXPORTED_TOTAL,
-        "Spans handed to the OTLP exporter by outcome (exported, failed, dropped)."
-    );
-    describe_gauge!(
-        metric::VECTOR_STORE_POINTS,
-        "Points in the vector store's collection."
-    );
-    describe_counter!(
-        metric::INGEST_DOCUMENTS_TOTAL,
-        "Documents ingested, by outcome (ingested, unchanged, failed)."
-    );
-    describe_counter!(
-        metric::INGEST_CHUNKS_TOTAL,
-        "Chunks by result: upserted, skipped (already stored), deleted (stale)."
-    );
-    describe_counter!(
-        metric::INGEST_TOKENS_TOTAL,
-        "Tokens sent to the embeddings model by the ingest pipeline."
-    );
-    describe_histogram!(
-        metric::INGEST_EMBED_BATCH_DURATION,
-        Unit::Seconds,
-        "Duration of one embed-and-upsert batch."
-    );
-    describe_counter!(
-        metric::INGEST_ERRORS_TOTAL,
-        "Ingest errors by stage and cause."
-    );
-    describe_counter!(metric::INGEST_JOBS_TOTAL, "Ingest jobs by outcome.");
-    describe_gauge!(
-        metric::INGEST_CHUNK_BUFFER_BYTES,
-        Unit::Bytes,
-        "Bytes held right now in audio chunk buffers."
-    );
-    describe_gauge!(
-        metric::INGEST_RESIDENT_MEMORY,
-        Unit::Bytes,
-        "Resident memory of the process doing the ingest work."
-    );
-    describe_histogram!(
-        metric::INGEST_TRANSCRIBE_BATCH_DURATION,
-        Unit::Seconds,
-        "Duration of one transcription batch, by strategy."
-    );
-    describe_counter!(
-        metric::INGEST_TRANSCRIBE_CHUNKS_TOTAL,
-        "Audio chunks transcribed, by strategy and outcome."
-    );
-    describe_counter!(
-        metric::SIM_REQUESTS_TOTAL,
-        "Requests served by the simulator, by endpoint and outcome."
-    );
+    m.labels
+        .iter()
+        .zip(values)
+        .map(|(k, v)| Label::new(*k, v.to_owned()))
+        .collect()
+}
+
+/// The counter `m` with these label values, in the order `m.labels` declares them.
+pub fn counter<const N: usize>(m: &Metric, values: [&str; N]) -> metrics::Counter {
+    debug_assert_eq!(m.kind, Kind::Counter, "{} is not a counter", m.name);
+    metrics::counter!(m.name, labels(m, values))
+}
+
+/// The gauge `m` with these label values, in the order `m.labels` declares them.
+pub fn gauge<const N: usize>(m: &Metric, values: [&str; N]) -> metrics::Gauge {
+    debug_assert_eq!(m.kind, Kind::Gauge, "{} is not a gauge", m.name);
+    metrics::gauge!(m.name, labels(m, values))
+}
+
+/// The histogram `m` with these label values, in the order `m.labels` declares them.
+pub fn histogram<const N: usize>(m: &Metric, values: [&str; N]) -> metrics::Histogram {
+    debug_assert_eq!(m.kind, Kind::Histogram, "{} is not a histogram", m.name);
+    metrics::histogram!(m.name, labels(m, values))
 }
 
 /// Installs the process's recorder (once) and registers every series the app exposes at zero:
@@ -205,34 +124,34 @@ pub fn install(llm: &crate::config::LlmSettings) {
 pub fn register_series(chat_model: &str, embedding_model: &str) {
     let _ = handle();
     for t in metric::ERROR_TYPES {
-        metrics::counter!(metric::ERRORS_TOTAL, "type" => t).increment(0);
+        counter(&metric::ERRORS_TOTAL, [t]).increment(0);
     }
     for cache in ["answer", "catalog"] {
         for result in ["hit", "miss", "error"] {
-            metrics::counter!(metric::CACHE_REQUESTS_TOTAL, "cache" => cache, "result" => result)
-                .increment(0);
+            counter(&metric::CACHE_REQUESTS_TOTAL, [cache, result]).increment(0);
         }
     }
     for outcome in ["ok", "error", "rejected"] {
         for hit in ["true", "false"] {
-            metrics::counter!(metric::CHAT_REQUESTS_TOTAL, "outcome" => outcome, "cache_hit" => hit)
-                .increment(0);
+            counter(&metric::CHAT_REQUESTS_TOTAL, [outcome, hit]).increment(0);
         }
     }
     for outcome in ["exported", "failed", "dropped"] {
-        metrics::counter!(metric::SPANS_EXPORTED_TOTAL, "outcome" => outcome).increment(0);
+        counter(&metric::SPANS_EXPORTED_TOTAL, [outcome]).increment(0);
     }
     for model in [chat_model, embedding_model] {
-        metrics::counter!(metric::COST_MICROUSD_TOTAL, "gen_ai_request_model" => model.to_owned())
-            .increment(0);
+        counter(&metric::COST_MICROUSD_TOTAL, [model]).increment(0);
     }
     for kind in ["input", "output"] {
-        metrics::counter!(metric::TOKENS_TOTAL, "gen_ai_request_model" => chat_model.to_owned(), "gen_ai_token_type" => kind)
-            .increment(0);
+        counter(&metric::TOKENS_TOTAL, [chat_model, kind]).increment(0);
     }
     for stage in Stage::ALL {
-        let _ = metrics::histogram!(metric::STAGE_DURATION, "stage" => stage.as_str());
+        let _ = histogram(&metric::STAGE_DURATION, [stage.as_str()]);
     }
+    let _ = histogram(
+        &metric::GEN_AI_TIME_TO_FIRST_CHUNK,
+        ["chat", crate::semconv::PROVIDER, chat_model],
+    );
 }
 
 /// Registers the ingest pipeline's series at zero, so dashboards and alerts see them before the
@@ -240,26 +159,23 @@ pub fn register_series(chat_model: &str, embedding_model: &str) {
 pub fn register_ingest_series() {
     let _ = handle();
     for outcome in ["ingested", "unchanged", "failed"] {
-        metrics::counter!(metric::INGEST_DOCUMENTS_TOTAL, "outcome" => outcome).increment(0);
+        counter(&metric::INGEST_DOCUMENTS_TOTAL, [outcome]).increment(0);
     }
     for result in ["upserted", "skipped", "deleted"] {
-        metrics::counter!(metric::INGEST_CHUNKS_TOTAL, "result" => result).increment(0);
+        counter(&metric::INGEST_CHUNKS_TOTAL, [result]).increment(0);
     }
-    metrics::counter!(metric::INGEST_TOKENS_TOTAL).increment(0);
-    let _ = metrics::histogram!(metric::INGEST_EMBED_BATCH_DURATION);
+    counter(&metric::INGEST_TOKENS_TOTAL, []).increment(0);
+    let _ = histogram(&metric::INGEST_EMBED_BATCH_DURATION, []);
     for outcome in ["queued", "done", "failed"] {
-        metrics::counter!(metric::INGEST_JOBS_TOTAL, "outcome" => outcome).increment(0);
+        counter(&metric::INGEST_JOBS_TOTAL, [outcome]).increment(0);
     }
-    metrics::counter!(metric::INGEST_ERRORS_TOTAL, "stage" => "embed", "cause" => "rate_limited")
-        .increment(0);
-    metrics::gauge!(metric::INGEST_CHUNK_BUFFER_BYTES).set(0.0);
+    counter(&metric::INGEST_ERRORS_TOTAL, ["embed", "rate_limited"]).increment(0);
+    gauge(&metric::INGEST_CHUNK_BUFFER_BYTES, []).set(0.0);
     update_resident_memory();
     for strategy in ["naive", "bounded"] {
-        let _ =
-            metrics::histogram!(metric::INGEST_TRANSCRIBE_BATCH_DURATION, "strategy" => strategy);
+        let _ = histogram(&metric::INGEST_TRANSCRIBE_BATCH_DURATION, [strategy]);
         for outcome in ["ok", "error"] {
-            metrics::counter!(metric::INGEST_TRANSCRIBE_CHUNKS_TOTAL, "strategy" => strategy, "outcome" => outcome)
-                .increment(0);
+            counter(&metric::INGEST_TRANSCRIBE_CHUNKS_TOTAL, [strategy, outcome]).increment(0);
         }
     }
 }
@@ -282,7 +198,7 @@ pub fn peak_resident_memory_bytes() -> Option<u64> {
 /// Sets the resident-memory gauge from `/proc`.
 pub fn update_resident_memory() {
     if let Some(b) = resident_memory_bytes() {
-        metrics::gauge!(metric::INGEST_RESIDENT_MEMORY).set(b as f64);
+        gauge(&metric::INGEST_RESIDENT_MEMORY, []).set(b as f64);
     }
 }
 
@@ -305,23 +221,21 @@ pub fn add_cost(model: &str, cost_usd: f64) {
         whole as u64
     };
     if whole > 0 {
-        metrics::counter!(metric::COST_MICROUSD_TOTAL, "gen_ai_request_model" => model.to_owned())
-            .increment(whole);
+        counter(&metric::COST_MICROUSD_TOTAL, [model]).increment(whole);
     }
 }
 
 /// Records a stage's duration.
 pub fn record_stage(stage: Stage, seconds: f64) {
-    metrics::histogram!(metric::STAGE_DURATION, "stage" => stage.as_str()).record(seconds);
+    histogram(&metric::STAGE_DURATION, [stage.as_str()]).record(seconds);
 }
 
 /// Counts an error of `kind` (one of [`metric::ERROR_TYPES`]).
 pub fn count_error(kind: &'static str) {
-    metrics::counter!(metric::ERRORS_TOTAL, "type" => kind).increment(1);
+    counter(&metric::ERRORS_TOTAL, [kind]).increment(1);
 }
 
 /// Counts a cache lookup.
 pub fn count_cache(cache: &'static str, result: &'static str) {
-    metrics::counter!(metric::CACHE_REQUESTS_TOTAL, "cache" => cache, "result" => result)
-        .increment(1);
+    counter(&metric::CACHE_REQUESTS_TOTAL, [cache, result]).increment(1);
 }

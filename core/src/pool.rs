@@ -63,7 +63,7 @@ impl Drop for Slot {
     fn drop(&mut self) {
         // The permit is released after this body runs; count it as free already.
         let in_use = self.limit.size - self.limit.sem.available_permits() - 1;
-        metrics::gauge!(metric::POOL_IN_USE, "pool" => self.limit.name).set(in_use as f64);
+        crate::metrics::gauge(&metric::POOL_IN_USE, [self.limit.name]).set(in_use as f64);
     }
 }
 
@@ -71,9 +71,9 @@ impl ConnectionLimit {
     /// A limit of `size` concurrent operations named `name` (the `pool` metric label).
     pub fn new(name: &'static str, size: usize, timeout: Duration) -> Self {
         let size = size.max(1);
-        metrics::gauge!(metric::POOL_SIZE, "pool" => name).set(size as f64);
-        metrics::gauge!(metric::POOL_IN_USE, "pool" => name).set(0.0);
-        metrics::gauge!(metric::POOL_WAITING, "pool" => name).set(0.0);
+        crate::metrics::gauge(&metric::POOL_SIZE, [name]).set(size as f64);
+        crate::metrics::gauge(&metric::POOL_IN_USE, [name]).set(0.0);
+        crate::metrics::gauge(&metric::POOL_WAITING, [name]).set(0.0);
         Self {
             name,
             size,
@@ -87,17 +87,17 @@ impl ConnectionLimit {
     pub async fn acquire(&self) -> Result<Slot, PoolTimeout> {
         let start = Instant::now();
         let waiting = self.waiting.fetch_add(1, Ordering::AcqRel) + 1;
-        metrics::gauge!(metric::POOL_WAITING, "pool" => self.name).set(waiting as f64);
+        crate::metrics::gauge(&metric::POOL_WAITING, [self.name]).set(waiting as f64);
         let permit = tokio::time::timeout(self.timeout, self.sem.clone().acquire_owned()).await;
         let waiting = self.waiting.fetch_sub(1, Ordering::AcqRel) - 1;
-        metrics::gauge!(metric::POOL_WAITING, "pool" => self.name).set(waiting as f64);
+        crate::metrics::gauge(&metric::POOL_WAITING, [self.name]).set(waiting as f64);
         let waited = start.elapsed();
-        metrics::histogram!(metric::POOL_WAIT_DURATION, "pool" => self.name)
+        crate::metrics::histogram(&metric::POOL_WAIT_DURATION, [self.name])
             .record(waited.as_secs_f64());
         match permit {
             Ok(Ok(permit)) => {
                 let in_use = self.size - self.sem.available_permits();
-                metrics::gauge!(metric::POOL_IN_USE, "pool" => self.name).set(in_use as f64);
+                crate::metrics::gauge(&metric::POOL_IN_USE, [self.name]).set(in_use as f64);
                 Ok(Slot {
                     _permit: permit,
                     limit: self.clone(),

@@ -5,6 +5,10 @@
 //! use exactly these names. Attribute keys follow the OpenTelemetry conventions (GenAI, database,
 //! HTTP); ragtrace's own keys are under `ragtrace.`.
 
+/// `gen_ai.provider.name` of every call: ragtrace speaks the OpenAI API to OpenAI, to any
+/// OpenAI-compatible server and to its simulator alike.
+pub const PROVIDER: &str = "openai";
+
 /// Span names and the stage budgets they are compared with.
 pub mod span {
     /// Root span of a chat request is made by the HTTP layer (`POST /v1/chat`); the pipeline's
@@ -30,6 +34,24 @@ pub mod span {
     pub const INGEST_PROCESS: &str = "process ragtrace.ingest";
     /// The queue's destination name, in both spans (`messaging.destination.name`).
     pub const INGEST_DESTINATION: &str = "ragtrace.ingest";
+    /// One document through the ingest pipeline: `ingest {source}`.
+    pub fn ingest_document(source: &str) -> String {
+        format!("ingest {source}")
+    }
+    /// One embed-and-upsert batch.
+    pub const INGEST_BATCH: &str = "ingest batch";
+    /// Removing the points of files that no longer exist.
+    pub const INGEST_PRUNE: &str = "ingest prune";
+    /// One `ragtrace-ingest` CLI run.
+    pub const INGEST_RUN: &str = "ingest run";
+    /// One recording through case study 3: `transcribe {strategy}`.
+    pub fn transcribe(strategy: &str) -> String {
+        format!("transcribe {strategy}")
+    }
+    /// One batch of audio chunks.
+    pub const TRANSCRIBE_BATCH: &str = "transcribe batch";
+    /// One audio chunk's transcription request.
+    pub const TRANSCRIBE_CHUNK: &str = "transcribe chunk";
     /// The HTTP server span of a chat request (tracing-actix-web names it by route).
     pub const CHAT_ROUTE: &str = "POST /v1/chat";
 
@@ -258,116 +280,420 @@ pub mod attr {
     pub const INGEST_BYTES: &str = "ragtrace.ingest.bytes";
     /// How long a job waited in the queue before a worker took it, milliseconds.
     pub const INGEST_QUEUE_WAIT_MS: &str = "ragtrace.ingest.queue_wait_ms";
+    // Ingest (the document pipeline) and transcription (case study 3).
+    /// Format of an ingested document (`markdown`, `text`, `html`, `pdf`).
+    pub const INGEST_FORMAT: &str = "ragtrace.ingest.format";
+    /// Chunks a document has.
+    pub const INGEST_CHUNKS: &str = "ragtrace.ingest.chunks";
+    /// Chunks of a document that are new or changed, so embedded and written.
+    pub const INGEST_TO_UPSERT: &str = "ragtrace.ingest.to_upsert";
+    /// Stored chunks of a document that it no longer has.
+    pub const INGEST_STALE: &str = "ragtrace.ingest.stale";
+    /// Position of an embed-and-upsert batch in its run (0-based).
+    pub const INGEST_BATCH_INDEX: &str = "ragtrace.ingest.batch.index";
+    /// Batches in the run.
+    pub const INGEST_BATCH_COUNT: &str = "ragtrace.ingest.batch.count";
+    /// Chunks in a batch.
+    pub const INGEST_BATCH_ITEMS: &str = "ragtrace.ingest.batch.items";
+    /// Tokens in a batch.
+    pub const INGEST_BATCH_TOKENS: &str = "ragtrace.ingest.batch.tokens";
+    /// Paths given to a CLI run.
+    pub const INGEST_PATHS: &str = "ragtrace.ingest.paths";
+    /// Documents a run found.
+    pub const INGEST_DOCUMENTS: &str = "ragtrace.ingest.documents";
+    /// Documents a run could not ingest.
+    pub const INGEST_FAILED: &str = "ragtrace.ingest.failed";
+    /// `naive` or `bounded`.
+    pub const TRANSCRIBE_STRATEGY: &str = "ragtrace.transcribe.strategy";
+    /// Chunks in flight at most.
+    pub const TRANSCRIBE_BATCH_SIZE: &str = "ragtrace.transcribe.batch_size";
+    /// Length of the recording, seconds.
+    pub const TRANSCRIBE_AUDIO_SECONDS: &str = "ragtrace.transcribe.audio_seconds";
+    /// Audio chunks the recording was cut into.
+    pub const TRANSCRIBE_CHUNKS: &str = "ragtrace.transcribe.chunks";
+    /// Chunks not transcribed.
+    pub const TRANSCRIBE_FAILED_CHUNKS: &str = "ragtrace.transcribe.failed_chunks";
+    /// Most bytes held in chunk buffers at once.
+    pub const TRANSCRIBE_PEAK_BUFFER_BYTES: &str = "ragtrace.transcribe.peak_buffer_bytes";
+    /// Position of a batch (0-based).
+    pub const TRANSCRIBE_BATCH: &str = "ragtrace.transcribe.batch";
+    /// Chunks in a batch.
+    pub const TRANSCRIBE_BATCH_CHUNKS: &str = "ragtrace.transcribe.batch.chunks";
+    /// Chunks of a batch not transcribed.
+    pub const TRANSCRIBE_BATCH_FAILED: &str = "ragtrace.transcribe.batch.failed";
+    /// Position of a chunk (0-based).
+    pub const TRANSCRIBE_CHUNK: &str = "ragtrace.transcribe.chunk";
+    /// Where a chunk starts in the recording, seconds.
+    pub const TRANSCRIBE_CHUNK_START_S: &str = "ragtrace.transcribe.chunk.start_s";
+    /// Size of a chunk's WAV, bytes.
+    pub const TRANSCRIBE_CHUNK_BYTES: &str = "ragtrace.transcribe.chunk.bytes";
     /// Attempt number of a retried call (1-based).
     pub const ATTEMPT: &str = "ragtrace.attempt";
 }
 
-/// Metric names (Prometheus exposition names) and their label keys.
+/// Every metric, declared once: its Prometheus name, type, unit, help text, histogram buckets
+/// and label keys together. `crate::metrics` installs the recorder from these declarations and
+/// records through them, so a call site names a metric and gives its label values, never a
+/// label key: a label cannot be misspelled.
 pub mod metric {
-    /// HTTP server request duration, seconds. Labels: `http_route`, `http_request_method`,
-    /// `http_response_status_code`.
-    pub const HTTP_SERVER_DURATION: &str = "http_server_request_duration_seconds";
-    /// Duration of each pipeline stage, seconds. Label: `stage`.
-    pub const STAGE_DURATION: &str = "ragtrace_stage_duration_seconds";
-    /// GenAI client operation duration, seconds. Labels: `gen_ai_operation_name`,
-    /// `gen_ai_request_model`, `error_type`.
-    pub const GEN_AI_OPERATION_DURATION: &str = "gen_ai_client_operation_duration_seconds";
-    /// GenAI token usage per operation (histogram). Labels: `gen_ai_operation_name`,
-    /// `gen_ai_request_model`, `gen_ai_token_type` (`input`/`output`).
-    pub const GEN_AI_TOKEN_USAGE: &str = "gen_ai_client_token_usage";
-    /// Tokens used, as a counter for rates. Labels: `gen_ai_request_model`, `gen_ai_token_type`.
-    pub const TOKENS_TOTAL: &str = "ragtrace_llm_tokens_total";
-    /// Estimated spend in micro-dollars (USD / 1e6; Prometheus counters are integers here, and
-    /// fractions are carried over, not lost). Label: `gen_ai_request_model`.
-    pub const COST_MICROUSD_TOTAL: &str = "ragtrace_llm_cost_microusd_total";
-    /// Cache lookups. Labels: `cache` (`answer`/`catalog`), `result` (`hit`/`miss`/`error`).
-    pub const CACHE_REQUESTS_TOTAL: &str = "ragtrace_cache_requests_total";
-    /// Errors by type. Label: `type`.
-    pub const ERRORS_TOTAL: &str = "ragtrace_errors_total";
-    /// Chat requests by outcome. Labels: `outcome` (`ok`; `error` = the service failed, 5xx or an
-    /// error event mid-stream; `rejected` = the request was invalid, 4xx), `cache_hit`.
-    pub const CHAT_REQUESTS_TOTAL: &str = "ragtrace_chat_requests_total";
-    /// Configured pool size. Label: `pool` (`vector_store`/`redis`).
-    pub const POOL_SIZE: &str = "ragtrace_pool_size";
-    /// Connections in use. Label: `pool`.
-    pub const POOL_IN_USE: &str = "ragtrace_pool_in_use";
-    /// Callers waiting for a connection. Label: `pool`.
-    pub const POOL_WAITING: &str = "ragtrace_pool_waiting";
-    /// Time spent waiting for a connection, seconds. Label: `pool`.
-    pub const POOL_WAIT_DURATION: &str = "ragtrace_pool_wait_duration_seconds";
-    /// Spans handed to the exporter. Label: `outcome` (`exported`, `failed`, or `dropped` when
-    /// the bounded export queue is full).
-    pub const SPANS_EXPORTED_TOTAL: &str = "ragtrace_telemetry_spans_total";
-    /// Points in the vector store's collection.
-    pub const VECTOR_STORE_POINTS: &str = "ragtrace_vector_store_points";
+    /// How Prometheus exposes a metric.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Kind {
+        /// Only goes up.
+        Counter,
+        /// Goes up and down.
+        Gauge,
+        /// Observations in buckets.
+        Histogram,
+    }
 
-    /// Every metric ragtrace's app exposes, with its Prometheus type. `docs/telemetry.md` has a
-    /// row for each, and a test checks `/metrics` carries each one after a request.
-    pub const ALL: [(&str, &str); 16] = [
-        (HTTP_SERVER_DURATION, "histogram"),
-        (STAGE_DURATION, "histogram"),
-        (GEN_AI_OPERATION_DURATION, "histogram"),
-        (GEN_AI_TOKEN_USAGE, "histogram"),
-        (TOKENS_TOTAL, "counter"),
-        (COST_MICROUSD_TOTAL, "counter"),
-        (CACHE_REQUESTS_TOTAL, "counter"),
-        (ERRORS_TOTAL, "counter"),
-        (CHAT_REQUESTS_TOTAL, "counter"),
-        (POOL_SIZE, "gauge"),
-        (POOL_IN_USE, "gauge"),
-        (POOL_WAITING, "gauge"),
-        (POOL_WAIT_DURATION, "histogram"),
-        (SPANS_EXPORTED_TOTAL, "counter"),
-        (VECTOR_STORE_POINTS, "gauge"),
-        (SIM_REQUESTS_TOTAL, "counter"),
+    impl Kind {
+        /// The Prometheus type name.
+        pub const fn as_str(self) -> &'static str {
+            match self {
+                Kind::Counter => "counter",
+                Kind::Gauge => "gauge",
+                Kind::Histogram => "histogram",
+            }
+        }
+    }
+
+    /// What a metric's values measure.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Unit {
+        /// Durations.
+        Seconds,
+        /// Sizes.
+        Bytes,
+        /// Counts of things (requests, tokens, spans).
+        Count,
+    }
+
+    /// One metric.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Metric {
+        /// Prometheus exposition name.
+        pub name: &'static str,
+        /// Prometheus type.
+        pub kind: Kind,
+        /// What the values measure.
+        pub unit: Unit,
+        /// The `# HELP` text.
+        pub help: &'static str,
+        /// Bucket bounds (histograms only; without them the exporter renders a summary).
+        pub buckets: &'static [f64],
+        /// Label keys, in the order call sites give their values.
+        pub labels: &'static [&'static str],
+    }
+
+    impl std::fmt::Display for Metric {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.name)
+        }
+    }
+
+    const fn counter(
+        name: &'static str,
+        help: &'static str,
+        labels: &'static [&'static str],
+    ) -> Metric {
+        Metric {
+            name,
+            kind: Kind::Counter,
+            unit: Unit::Count,
+            help,
+            buckets: &[],
+            labels,
+        }
+    }
+
+    const fn gauge(
+        name: &'static str,
+        unit: Unit,
+        help: &'static str,
+        labels: &'static [&'static str],
+    ) -> Metric {
+        Metric {
+            name,
+            kind: Kind::Gauge,
+            unit,
+            help,
+            buckets: &[],
+            labels,
+        }
+    }
+
+    const fn histogram(
+        name: &'static str,
+        unit: Unit,
+        buckets: &'static [f64],
+        help: &'static str,
+        labels: &'static [&'static str],
+    ) -> Metric {
+        Metric {
+            name,
+            kind: Kind::Histogram,
+            unit,
+            help,
+            buckets,
+            labels,
+        }
+    }
+
+    /// The GenAI metrics' labels: operation, provider and model (the GenAI conventions).
+    const GEN_AI: [&str; 3] = [
+        "gen_ai_operation_name",
+        "gen_ai_provider_name",
+        "gen_ai_request_model",
     ];
+
+    /// HTTP server request duration.
+    pub const HTTP_SERVER_DURATION: Metric = histogram(
+        "http_server_request_duration_seconds",
+        Unit::Seconds,
+        &DURATION_BUCKETS,
+        "Duration of HTTP requests served, by route and status.",
+        &[
+            "http_route",
+            "http_request_method",
+            "http_response_status_code",
+        ],
+    );
+    /// Duration of each pipeline stage.
+    pub const STAGE_DURATION: Metric = histogram(
+        "ragtrace_stage_duration_seconds",
+        Unit::Seconds,
+        &DURATION_BUCKETS,
+        "Duration of each chat pipeline stage.",
+        &["stage"],
+    );
+    /// GenAI client operation duration, retries included; `error_type` is empty on success.
+    pub const GEN_AI_OPERATION_DURATION: Metric = histogram(
+        "gen_ai_client_operation_duration_seconds",
+        Unit::Seconds,
+        &DURATION_BUCKETS,
+        "Duration of GenAI client operations (chat, embeddings, transcription), retries included.",
+        &[GEN_AI[0], GEN_AI[1], GEN_AI[2], "error_type"],
+    );
+    /// Time from the request to the first chunk of a streamed completion.
+    pub const GEN_AI_TIME_TO_FIRST_CHUNK: Metric = histogram(
+        "gen_ai_client_operation_time_to_first_chunk_seconds",
+        Unit::Seconds,
+        &DURATION_BUCKETS,
+        "Time from a streamed GenAI request to the first chunk of its response.",
+        &GEN_AI,
+    );
+    /// Tokens per GenAI operation, by token type (`input`, `output`).
+    pub const GEN_AI_TOKEN_USAGE: Metric = histogram(
+        "gen_ai_client_token_usage",
+        Unit::Count,
+        &TOKEN_BUCKETS,
+        "Tokens used per GenAI operation, by token type.",
+        &[GEN_AI[0], GEN_AI[1], GEN_AI[2], "gen_ai_token_type"],
+    );
+    /// Tokens used, as a counter for rates.
+    pub const TOKENS_TOTAL: Metric = counter(
+        "ragtrace_llm_tokens_total",
+        "Tokens used, by model and token type.",
+        &["gen_ai_request_model", "gen_ai_token_type"],
+    );
+    /// Estimated spend in micro-dollars (USD / 1e6; Prometheus counters are integers here, and
+    /// fractions are carried over, not lost).
+    pub const COST_MICROUSD_TOTAL: Metric = counter(
+        "ragtrace_llm_cost_microusd_total",
+        "Estimated LLM spend in micro-dollars (divide by 1e6 for USD), from the configured price table.",
+        &["gen_ai_request_model"],
+    );
+    /// Cache lookups by cache (`answer`, `catalog`) and result (`hit`, `miss`, `error`).
+    pub const CACHE_REQUESTS_TOTAL: Metric = counter(
+        "ragtrace_cache_requests_total",
+        "Cache lookups by cache (answer, catalog) and result (hit, miss, error).",
+        &["cache", "result"],
+    );
+    /// Errors by type (one of [`ERROR_TYPES`]).
+    pub const ERRORS_TOTAL: Metric = counter("ragtrace_errors_total", "Errors by type.", &["type"]);
+    /// Chat requests by outcome (`ok`; `error` = the service failed, 5xx or an error event
+    /// mid-stream; `rejected` = the request was invalid, 4xx) and cache hit.
+    pub const CHAT_REQUESTS_TOTAL: Metric = counter(
+        "ragtrace_chat_requests_total",
+        "Chat requests by outcome and cache hit.",
+        &["outcome", "cache_hit"],
+    );
+    /// Configured pool size, by pool (`vector_store`, `redis`).
+    pub const POOL_SIZE: Metric = gauge(
+        "ragtrace_pool_size",
+        Unit::Count,
+        "Configured size of a connection pool.",
+        &["pool"],
+    );
+    /// Connections in use.
+    pub const POOL_IN_USE: Metric = gauge(
+        "ragtrace_pool_in_use",
+        Unit::Count,
+        "Connections of a pool in use.",
+        &["pool"],
+    );
+    /// Callers waiting for a connection.
+    pub const POOL_WAITING: Metric = gauge(
+        "ragtrace_pool_waiting",
+        Unit::Count,
+        "Callers waiting for a pooled connection.",
+        &["pool"],
+    );
+    /// Time spent waiting for a connection.
+    pub const POOL_WAIT_DURATION: Metric = histogram(
+        "ragtrace_pool_wait_duration_seconds",
+        Unit::Seconds,
+        &POOL_WAIT_BUCKETS,
+        "Time spent waiting for a pooled connection.",
+        &["pool"],
+    );
+    /// Spans handed to the exporter, by outcome (`exported`, `failed`, or `dropped` when the
+    /// bounded export queue is full).
+    pub const SPANS_EXPORTED_TOTAL: Metric = counter(
+        "ragtrace_telemetry_spans_total",
+        "Spans handed to the OTLP exporter by outcome (exported, failed, dropped).",
+        &["outcome"],
+    );
+    /// Points in the vector store's collection.
+    pub const VECTOR_STORE_POINTS: Metric = gauge(
+        "ragtrace_vector_store_points",
+        Unit::Count,
+        "Points in the vector store's collection.",
+        &[],
+    );
+    /// Requests served by the simulator, by `endpoint` and `outcome` (`ok`, `error`,
+    /// `rate_limited`, `hang`, `bad_request`).
+    pub const SIM_REQUESTS_TOTAL: Metric = counter(
+        "ragtrace_sim_requests_total",
+        "Requests served by the simulator, by endpoint and outcome.",
+        &["endpoint", "outcome"],
+    );
 
     /// Documents ingested, by `outcome` (`ingested`, `unchanged`, `failed`).
-    pub const INGEST_DOCUMENTS_TOTAL: &str = "ragtrace_ingest_documents_total";
+    pub const INGEST_DOCUMENTS_TOTAL: Metric = counter(
+        "ragtrace_ingest_documents_total",
+        "Documents ingested, by outcome (ingested, unchanged, failed).",
+        &["outcome"],
+    );
     /// Chunks, by `result` (`upserted`, `skipped` = already stored, `deleted` = stale).
-    pub const INGEST_CHUNKS_TOTAL: &str = "ragtrace_ingest_chunks_total";
+    pub const INGEST_CHUNKS_TOTAL: Metric = counter(
+        "ragtrace_ingest_chunks_total",
+        "Chunks by result: upserted, skipped (already stored), deleted (stale).",
+        &["result"],
+    );
     /// Tokens sent to the embeddings model by the ingest pipeline.
-    pub const INGEST_TOKENS_TOTAL: &str = "ragtrace_ingest_tokens_total";
-    /// One embed-and-upsert batch, seconds.
-    pub const INGEST_EMBED_BATCH_DURATION: &str = "ragtrace_ingest_embed_batch_duration_seconds";
+    pub const INGEST_TOKENS_TOTAL: Metric = counter(
+        "ragtrace_ingest_tokens_total",
+        "Tokens sent to the embeddings model by the ingest pipeline.",
+        &[],
+    );
+    /// One embed-and-upsert batch.
+    pub const INGEST_EMBED_BATCH_DURATION: Metric = histogram(
+        "ragtrace_ingest_embed_batch_duration_seconds",
+        Unit::Seconds,
+        &BATCH_BUCKETS,
+        "Duration of one embed-and-upsert batch.",
+        &[],
+    );
     /// Ingest errors, by `stage` (`read`, `extract`, `embed`, `upsert`, `transcribe`, `queue`)
     /// and `cause`.
-    pub const INGEST_ERRORS_TOTAL: &str = "ragtrace_ingest_errors_total";
+    pub const INGEST_ERRORS_TOTAL: Metric = counter(
+        "ragtrace_ingest_errors_total",
+        "Ingest errors by stage and cause.",
+        &["stage", "cause"],
+    );
     /// Ingest jobs, by `outcome` (`queued`, `done`, `failed`).
-    pub const INGEST_JOBS_TOTAL: &str = "ragtrace_ingest_jobs_total";
+    pub const INGEST_JOBS_TOTAL: Metric = counter(
+        "ragtrace_ingest_jobs_total",
+        "Ingest jobs by outcome.",
+        &["outcome"],
+    );
     /// Bytes held right now in audio chunk buffers (decoded samples and encoded chunks).
-    pub const INGEST_CHUNK_BUFFER_BYTES: &str = "ragtrace_ingest_chunk_buffer_bytes";
-    /// Resident memory of the ingest process, bytes (from `/proc/self/statm`).
-    pub const INGEST_RESIDENT_MEMORY: &str = "ragtrace_ingest_process_resident_memory_bytes";
-    /// One transcription batch (every chunk of it sent and answered), seconds. Label: `strategy`.
-    pub const INGEST_TRANSCRIBE_BATCH_DURATION: &str =
-        "ragtrace_ingest_transcribe_batch_duration_seconds";
+    pub const INGEST_CHUNK_BUFFER_BYTES: Metric = gauge(
+        "ragtrace_ingest_chunk_buffer_bytes",
+        Unit::Bytes,
+        "Bytes held right now in audio chunk buffers.",
+        &[],
+    );
+    /// Resident memory of the ingest process (from `/proc/self/statm`).
+    pub const INGEST_RESIDENT_MEMORY: Metric = gauge(
+        "ragtrace_ingest_process_resident_memory_bytes",
+        Unit::Bytes,
+        "Resident memory of the process doing the ingest work.",
+        &[],
+    );
+    /// One transcription batch (every chunk of it sent and answered), by `strategy`.
+    pub const INGEST_TRANSCRIBE_BATCH_DURATION: Metric = histogram(
+        "ragtrace_ingest_transcribe_batch_duration_seconds",
+        Unit::Seconds,
+        &BATCH_BUCKETS,
+        "Duration of one transcription batch, by strategy.",
+        &["strategy"],
+    );
     /// Audio chunks transcribed, by `strategy` and `outcome` (`ok`, `error`).
-    pub const INGEST_TRANSCRIBE_CHUNKS_TOTAL: &str = "ragtrace_ingest_transcribe_chunks_total";
+    pub const INGEST_TRANSCRIBE_CHUNKS_TOTAL: Metric = counter(
+        "ragtrace_ingest_transcribe_chunks_total",
+        "Audio chunks transcribed, by strategy and outcome.",
+        &["strategy", "outcome"],
+    );
 
-    /// Every metric of the ingest pipeline, with its Prometheus type: exposed by
-    /// `ragtrace-ingest worker` and by the app (which runs the embedded worker).
-    pub const INGEST_ALL: [(&str, &str); 10] = [
-        (INGEST_DOCUMENTS_TOTAL, "counter"),
-        (INGEST_CHUNKS_TOTAL, "counter"),
-        (INGEST_TOKENS_TOTAL, "counter"),
-        (INGEST_EMBED_BATCH_DURATION, "histogram"),
-        (INGEST_ERRORS_TOTAL, "counter"),
-        (INGEST_JOBS_TOTAL, "counter"),
-        (INGEST_CHUNK_BUFFER_BYTES, "gauge"),
-        (INGEST_RESIDENT_MEMORY, "gauge"),
-        (INGEST_TRANSCRIBE_BATCH_DURATION, "histogram"),
-        (INGEST_TRANSCRIBE_CHUNKS_TOTAL, "counter"),
+    /// Every metric the app exposes. `docs/telemetry.md` has a row for each, and a test checks
+    /// `/metrics` carries each one after a request.
+    pub const APP: [Metric; 17] = [
+        HTTP_SERVER_DURATION,
+        STAGE_DURATION,
+        GEN_AI_OPERATION_DURATION,
+        GEN_AI_TIME_TO_FIRST_CHUNK,
+        GEN_AI_TOKEN_USAGE,
+        TOKENS_TOTAL,
+        COST_MICROUSD_TOTAL,
+        CACHE_REQUESTS_TOTAL,
+        ERRORS_TOTAL,
+        CHAT_REQUESTS_TOTAL,
+        POOL_SIZE,
+        POOL_IN_USE,
+        POOL_WAITING,
+        POOL_WAIT_DURATION,
+        SPANS_EXPORTED_TOTAL,
+        VECTOR_STORE_POINTS,
+        SIM_REQUESTS_TOTAL,
     ];
+
+    /// Every metric of the ingest pipeline: exposed by `ragtrace-ingest worker` and by the app
+    /// (which runs the embedded worker).
+    pub const INGEST: [Metric; 10] = [
+        INGEST_DOCUMENTS_TOTAL,
+        INGEST_CHUNKS_TOTAL,
+        INGEST_TOKENS_TOTAL,
+        INGEST_EMBED_BATCH_DURATION,
+        INGEST_ERRORS_TOTAL,
+        INGEST_JOBS_TOTAL,
+        INGEST_CHUNK_BUFFER_BYTES,
+        INGEST_RESIDENT_MEMORY,
+        INGEST_TRANSCRIBE_BATCH_DURATION,
+        INGEST_TRANSCRIBE_CHUNKS_TOTAL,
+    ];
+
+    /// [`APP`] as (name, Prometheus type) pairs.
+    pub const ALL: [(&str, &str); APP.len()] = pairs(APP);
+    /// [`INGEST`] as (name, Prometheus type) pairs.
+    pub const INGEST_ALL: [(&str, &str); INGEST.len()] = pairs(INGEST);
+
+    const fn pairs<const N: usize>(metrics: [Metric; N]) -> [(&'static str, &'static str); N] {
+        let mut out = [("", ""); N];
+        let mut i = 0;
+        while i < N {
+            out[i] = (metrics[i].name, metrics[i].kind.as_str());
+            i += 1;
+        }
+        out
+    }
 
     /// Buckets for ingest and transcription batches, seconds.
     pub const BATCH_BUCKETS: [f64; 12] = [
         0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
     ];
-
-    /// Requests served by the simulator, by `endpoint` and `outcome` (`ok`, `error`,
-    /// `rate_limited`, `hang`, `bad_request`).
-    pub const SIM_REQUESTS_TOTAL: &str = "ragtrace_sim_requests_total";
 
     /// Error types counted in [`ERRORS_TOTAL`]; registered at zero so that alert expressions
     /// and dashboards see the series before the first error.

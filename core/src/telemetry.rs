@@ -356,7 +356,7 @@ impl<P: SpanProcessor> SpanProcessor for BoundedExport<P> {
         if admitted {
             self.inner.on_end(span);
         } else {
-            metrics::counter!(metric::SPANS_EXPORTED_TOTAL, "outcome" => "dropped").increment(1);
+            crate::metrics::counter(&metric::SPANS_EXPORTED_TOTAL, ["dropped"]).increment(1);
         }
     }
 
@@ -385,7 +385,7 @@ impl<E: SpanExporter> SpanExporter for CountingExporter<E> {
         let n = batch.len();
         let result = self.inner.export(batch).await;
         let outcome = if result.is_ok() { "exported" } else { "failed" };
-        metrics::counter!(metric::SPANS_EXPORTED_TOTAL, "outcome" => outcome).increment(n as u64);
+        crate::metrics::counter(&metric::SPANS_EXPORTED_TOTAL, [outcome]).increment(n as u64);
         self.in_flight.fetch_sub(n, Ordering::AcqRel);
         result
     }

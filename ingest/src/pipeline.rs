@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ragtrace_core::llm::LlmClient;
-use ragtrace_core::semconv::{attr, metric};
+use ragtrace_core::metrics::{counter, histogram};
+use ragtrace_core::semconv::{attr, metric, span};
 use ragtrace_core::vector_store::{Point, StoredPoint, VectorStore, VectorStoreError};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
@@ -120,7 +121,7 @@ impl std::fmt::Debug for Ingestor {
 
 /// Counts an ingest error.
 pub fn count_error(stage: &'static str, cause: &'static str) {
-    metrics::counter!(metric::INGEST_ERRORS_TOTAL, "stage" => stage, "cause" => cause).increment(1);
+    counter(&metric::INGEST_ERRORS_TOTAL, [stage, cause]).increment(1);
 }
 
 /// What one document needs.
@@ -209,12 +210,12 @@ impl Ingestor {
         for (i, doc) in docs.iter().enumerate() {
             let span = tracing::info_span!(
                 "ingest.document",
-                { attr::OTEL_NAME } = %format_args!("ingest {}", doc.source),
-                "ragtrace.ingest.source" = %doc.source,
-                "ragtrace.ingest.format" = doc.format.as_str(),
-                "ragtrace.ingest.chunks" = tracing::field::Empty,
-                "ragtrace.ingest.to_upsert" = tracing::field::Empty,
-                "ragtrace.ingest.stale" = tracing::field::Empty,
+                { attr::OTEL_NAME } = span::ingest_document(&doc.source),
+                { attr::INGEST_SOURCE } = doc.source.as_str(),
+                { attr::INGEST_FORMAT } = doc.format.as_str(),
+                { attr::INGEST_CHUNKS } = tracing::field::Empty,
+                { attr::INGEST_TO_UPSERT } = tracing::field::Empty,
+                { attr::INGEST_STALE } = tracing::field::Empty,
             );
             let _enter = span.enter();
             let chunks = self.chunker.chunks(doc);
@@ -240,9 +241,9 @@ impl Ingestor {
                     }
                 }
             }
-            span.record("ragtrace.ingest.chunks", n as i64);
-            span.record("ragtrace.ingest.to_upsert", to_upsert as i64);
-            span.record("ragtrace.ingest.stale", stale.len() as i64);
+            span.record(attr::INGEST_CHUNKS, n as i64);
+            span.record(attr::INGEST_TO_UPSERT, to_upsert as i64);
+            span.record(attr::INGEST_STALE, stale.len() as i64);
             plans.push(DocPlan {
                 chunks: n,
                 to_upsert,
@@ -339,13 +340,10 @@ impl Ingestor {
             } else {
                 "ingested"
             };
-            metrics::counter!(metric::INGEST_DOCUMENTS_TOTAL, "outcome" => outcome).increment(1);
-            metrics::counter!(metric::INGEST_CHUNKS_TOTAL, "result" => "upserted")
-                .increment(r.upserted as u64);
-            metrics::counter!(metric::INGEST_CHUNKS_TOTAL, "result" => "skipped")
-                .increment(r.skipped as u64);
-            metrics::counter!(metric::INGEST_CHUNKS_TOTAL, "result" => "deleted")
-                .increment(r.deleted as u64);
+            counter(&metric::INGEST_DOCUMENTS_TOTAL, [outcome]).increment(1);
+            counter(&metric::INGEST_CHUNKS_TOTAL, ["upserted"]).increment(r.upserted as u64);
+            counter(&metric::INGEST_CHUNKS_TOTAL, ["skipped"]).increment(r.skipped as u64);
+            counter(&metric::INGEST_CHUNKS_TOTAL, ["deleted"]).increment(r.deleted as u64);
         }
         ragtrace_core::metrics::update_resident_memory();
         reports
@@ -360,11 +358,11 @@ impl Ingestor {
         let tokens: usize = batch.iter().map(|(_, c)| c.tokens).sum();
         let span = tracing::info_span!(
             "ingest.batch",
-            { attr::OTEL_NAME } = "ingest batch",
-            "ragtrace.ingest.batch.index" = index as i64,
-            "ragtrace.ingest.batch.count" = of as i64,
-            "ragtrace.ingest.batch.items" = batch.len() as i64,
-            "ragtrace.ingest.batch.tokens" = tokens as i64,
+            { attr::OTEL_NAME } = span::INGEST_BATCH,
+            { attr::INGEST_BATCH_INDEX } = index as i64,
+            { attr::INGEST_BATCH_COUNT } = of as i64,
+            { attr::INGEST_BATCH_ITEMS } = batch.len() as i64,
+            { attr::INGEST_BATCH_TOKENS } = tokens as i64,
             { attr::ERROR_TYPE } = tracing::field::Empty,
             { attr::OTEL_STATUS_CODE } = tracing::field::Empty,
         );
@@ -375,7 +373,7 @@ impl Ingestor {
                 count_error("embed", e.kind());
                 ("embed", e.kind(), e.to_string())
             })?;
-            metrics::counter!(metric::INGEST_TOKENS_TOTAL).increment(u64::from(emb.input_tokens));
+            counter(&metric::INGEST_TOKENS_TOTAL, []).increment(u64::from(emb.input_tokens));
             let points = batch
                 .iter()
                 .zip(emb.vectors)
@@ -392,12 +390,10 @@ impl Ingestor {
         }
         .instrument(span.clone())
         .await;
-        if let Err((_, cause, _)) = &result {
-            span.record(attr::ERROR_TYPE, *cause);
-            span.record(attr::OTEL_STATUS_CODE, "error");
+        if let Err((_, cause, message)) = &result {
+            ragtrace_core::telemetry::mark_failed(&span, cause, message);
         }
-        metrics::histogram!(metric::INGEST_EMBED_BATCH_DURATION)
-            .record(started.elapsed().as_secs_f64());
+        histogram(&metric::INGEST_EMBED_BATCH_DURATION, []).record(started.elapsed().as_secs_f64());
         result
     }
 
@@ -408,7 +404,7 @@ impl Ingestor {
         prefixes: &[String],
         keep: &HashSet<String>,
     ) -> Result<usize, VectorStoreError> {
-        let span = tracing::info_span!("ingest.prune", { attr::OTEL_NAME } = "ingest prune");
+        let span = tracing::info_span!("ingest.prune", { attr::OTEL_NAME } = span::INGEST_PRUNE);
         async {
             let points = self.store.list_points(None).await?;
             let gone: Vec<Uuid> = points
@@ -423,8 +419,7 @@ impl Ingestor {
                 .collect();
             let n = gone.len();
             self.store.delete_points(gone).await?;
-            metrics::counter!(metric::INGEST_CHUNKS_TOTAL, "result" => "deleted")
-                .increment(n as u64);
+            counter(&metric::INGEST_CHUNKS_TOTAL, ["deleted"]).increment(n as u64);
             Ok(n)
         }
         .instrument(span)

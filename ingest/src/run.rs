@@ -7,7 +7,7 @@ use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use futures::StreamExt as _;
-use ragtrace_core::semconv::attr;
+use ragtrace_core::semconv::{attr, span};
 use serde::Serialize;
 use tracing::Instrument as _;
 
@@ -59,16 +59,16 @@ pub async fn run(
 ) -> Summary {
     let span = tracing::info_span!(
         "ingest.run",
-        { attr::OTEL_NAME } = "ingest run",
-        "ragtrace.ingest.paths" = options.paths.len() as i64,
-        "ragtrace.ingest.documents" = tracing::field::Empty,
-        "ragtrace.ingest.failed" = tracing::field::Empty,
+        { attr::OTEL_NAME } = span::INGEST_RUN,
+        { attr::INGEST_PATHS } = options.paths.len() as i64,
+        { attr::INGEST_DOCUMENTS } = tracing::field::Empty,
+        { attr::INGEST_FAILED } = tracing::field::Empty,
     );
     let summary = run_inner(ingestor, options, progress, stop)
         .instrument(span.clone())
         .await;
-    span.record("ragtrace.ingest.documents", summary.documents as i64);
-    span.record("ragtrace.ingest.failed", summary.failed as i64);
+    span.record(attr::INGEST_DOCUMENTS, summary.documents as i64);
+    span.record(attr::INGEST_FAILED, summary.failed as i64);
     summary
 }
 

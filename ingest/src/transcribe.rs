@@ -20,7 +20,7 @@ use anyhow::Context as _;
 use bytes::Bytes;
 use ragtrace_core::config::{Settings, TranscribeStrategy};
 use ragtrace_core::llm::{LlmClient, LlmError, TranscriptSegment};
-use ragtrace_core::semconv::{attr, metric};
+use ragtrace_core::semconv::{attr, metric, span};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
@@ -54,7 +54,7 @@ impl BufferGauge {
     pub fn hold(self: &Arc<Self>, bytes: usize) -> Held {
         let now = self.current.fetch_add(bytes as u64, Ordering::Relaxed) + bytes as u64;
         self.peak.fetch_max(now, Ordering::Relaxed);
-        metrics::gauge!(metric::INGEST_CHUNK_BUFFER_BYTES).set(now as f64);
+        ragtrace_core::metrics::gauge(&metric::INGEST_CHUNK_BUFFER_BYTES, []).set(now as f64);
         Held {
             gauge: Arc::clone(self),
             bytes: bytes as u64,
@@ -82,7 +82,7 @@ pub struct Held {
 impl Drop for Held {
     fn drop(&mut self) {
         let now = self.gauge.current.fetch_sub(self.bytes, Ordering::Relaxed) - self.bytes;
-        metrics::gauge!(metric::INGEST_CHUNK_BUFFER_BYTES).set(now as f64);
+        ragtrace_core::metrics::gauge(&metric::INGEST_CHUNK_BUFFER_BYTES, []).set(now as f64);
     }
 }
 
@@ -188,13 +188,13 @@ pub async fn transcribe(
     let strategy = options.strategy;
     let span = tracing::info_span!(
         "transcribe",
-        { attr::OTEL_NAME } = %format_args!("transcribe {}", strategy.as_str()),
-        "ragtrace.transcribe.strategy" = strategy.as_str(),
-        "ragtrace.transcribe.batch_size" = tracing::field::Empty,
-        "ragtrace.transcribe.audio_seconds" = total as f64 / f64::from(rate),
-        "ragtrace.transcribe.chunks" = tracing::field::Empty,
-        "ragtrace.transcribe.failed_chunks" = tracing::field::Empty,
-        "ragtrace.transcribe.peak_buffer_bytes" = tracing::field::Empty,
+        { attr::OTEL_NAME } = span::transcribe(strategy.as_str()),
+        { attr::TRANSCRIBE_STRATEGY } = strategy.as_str(),
+        { attr::TRANSCRIBE_BATCH_SIZE } = tracing::field::Empty,
+        { attr::TRANSCRIBE_AUDIO_SECONDS } = total as f64 / f64::from(rate),
+        { attr::TRANSCRIBE_CHUNKS } = tracing::field::Empty,
+        { attr::TRANSCRIBE_FAILED_CHUNKS } = tracing::field::Empty,
+        { attr::TRANSCRIBE_PEAK_BUFFER_BYTES } = tracing::field::Empty,
     );
     let mut results = Vec::new();
     let mut batches = 0;
@@ -278,10 +278,10 @@ pub async fn transcribe(
         TranscribeStrategy::Naive => results.len(),
         TranscribeStrategy::Bounded => options.batch_size,
     };
-    span.record("ragtrace.transcribe.batch_size", batch_size as i64);
-    span.record("ragtrace.transcribe.chunks", results.len() as i64);
-    span.record("ragtrace.transcribe.failed_chunks", failed as i64);
-    span.record("ragtrace.transcribe.peak_buffer_bytes", gauge.peak() as i64);
+    span.record(attr::TRANSCRIBE_BATCH_SIZE, batch_size as i64);
+    span.record(attr::TRANSCRIBE_CHUNKS, results.len() as i64);
+    span.record(attr::TRANSCRIBE_FAILED_CHUNKS, failed as i64);
+    span.record(attr::TRANSCRIBE_PEAK_BUFFER_BYTES, gauge.peak() as i64);
     ragtrace_core::metrics::update_resident_memory();
     Ok(Report {
         strategy: strategy.as_str(),
@@ -333,19 +333,19 @@ async fn send_batch(
 ) -> Vec<ChunkResult> {
     let span = tracing::info_span!(
         "transcribe.batch",
-        { attr::OTEL_NAME } = "transcribe batch",
-        "ragtrace.transcribe.batch" = batch as i64,
-        "ragtrace.transcribe.batch.chunks" = chunks.len() as i64,
-        "ragtrace.transcribe.batch.failed" = tracing::field::Empty,
+        { attr::OTEL_NAME } = span::TRANSCRIBE_BATCH,
+        { attr::TRANSCRIBE_BATCH } = batch as i64,
+        { attr::TRANSCRIBE_BATCH_CHUNKS } = chunks.len() as i64,
+        { attr::TRANSCRIBE_BATCH_FAILED } = tracing::field::Empty,
     );
     let started = Instant::now();
     let out = futures::future::join_all(chunks.into_iter().map(|c| {
         let chunk_span = tracing::info_span!(
             "transcribe.chunk",
-            { attr::OTEL_NAME } = "transcribe chunk",
-            "ragtrace.transcribe.chunk" = c.index as i64,
-            "ragtrace.transcribe.chunk.start_s" = c.start_secs,
-            "ragtrace.transcribe.chunk.bytes" = c.wav.len() as i64,
+            { attr::OTEL_NAME } = span::TRANSCRIBE_CHUNK,
+            { attr::TRANSCRIBE_CHUNK } = c.index as i64,
+            { attr::TRANSCRIBE_CHUNK_START_S } = c.start_secs,
+            { attr::TRANSCRIBE_CHUNK_BYTES } = c.wav.len() as i64,
             { attr::ERROR_TYPE } = tracing::field::Empty,
             { attr::OTEL_STATUS_CODE } = tracing::field::Empty,
         );
@@ -357,16 +357,18 @@ async fn send_batch(
             let outcome_label = match &outcome {
                 Ok(_) => "ok",
                 Err(e) => {
-                    tracing::Span::current().record(attr::ERROR_TYPE, e.kind());
-                    tracing::Span::current().record(attr::OTEL_STATUS_CODE, "error");
+                    ragtrace_core::telemetry::mark_failed(
+                        &tracing::Span::current(),
+                        e.kind(),
+                        &e.to_string(),
+                    );
                     count_error("transcribe", e.kind());
                     "error"
                 }
             };
-            metrics::counter!(
-                metric::INGEST_TRANSCRIBE_CHUNKS_TOTAL,
-                "strategy" => strategy.as_str(),
-                "outcome" => outcome_label,
+            ragtrace_core::metrics::counter(
+                &metric::INGEST_TRANSCRIBE_CHUNKS_TOTAL,
+                [strategy.as_str(), outcome_label],
             )
             .increment(1);
             // The chunk's buffer is released here, once its request is over.
@@ -382,9 +384,12 @@ async fn send_batch(
     .instrument(span.clone())
     .await;
     let failed = out.iter().filter(|r| r.outcome.is_err()).count();
-    span.record("ragtrace.transcribe.batch.failed", failed as i64);
-    metrics::histogram!(metric::INGEST_TRANSCRIBE_BATCH_DURATION, "strategy" => strategy.as_str())
-        .record(started.elapsed().as_secs_f64());
+    span.record(attr::TRANSCRIBE_BATCH_FAILED, failed as i64);
+    ragtrace_core::metrics::histogram(
+        &metric::INGEST_TRANSCRIBE_BATCH_DURATION,
+        [strategy.as_str()],
+    )
+    .record(started.elapsed().as_secs_f64());
     ragtrace_core::metrics::update_resident_memory();
     out
 }

@@ -53,7 +53,7 @@ pub async fn process(queue: &dyn JobQueue, ingestor: &Ingestor, delivery: &Deliv
             status.upserted = r.upserted;
             status.skipped = r.skipped;
             status.deleted = r.deleted;
-            metrics::counter!(metric::INGEST_JOBS_TOTAL, "outcome" => "done").increment(1);
+            ragtrace_core::metrics::counter(&metric::INGEST_JOBS_TOTAL, ["done"]).increment(1);
         }
         Err((cause, error)) => {
             mark_failed(&span, &cause, &error);
@@ -61,7 +61,7 @@ pub async fn process(queue: &dyn JobQueue, ingestor: &Ingestor, delivery: &Deliv
             status.status = State::Failed;
             status.cause = Some(cause);
             status.error = Some(error);
-            metrics::counter!(metric::INGEST_JOBS_TOTAL, "outcome" => "failed").increment(1);
+            ragtrace_core::metrics::counter(&metric::INGEST_JOBS_TOTAL, ["failed"]).increment(1);
         }
     }
     status.finished_at_ms = Some(now_ms());

@@ -106,8 +106,11 @@ pub fn openai_error(
 }
 
 pub(crate) fn count(endpoint: Endpoint, outcome: &'static str) {
-    metrics::counter!(ragtrace_core::semconv::metric::SIM_REQUESTS_TOTAL, "endpoint" => endpoint.as_str(), "outcome" => outcome)
-        .increment(1);
+    ragtrace_core::metrics::counter(
+        &ragtrace_core::semconv::metric::SIM_REQUESTS_TOTAL,
+        [endpoint.as_str(), outcome],
+    )
+    .increment(1);
 }
 
 /// A 400 in OpenAI's shape for a request to `endpoint`, counted as `bad_request`.

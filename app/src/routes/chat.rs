@@ -151,6 +151,7 @@ impl Outcome {
 }
 
 fn count_request(outcome: &'static str, cache_hit: bool) {
-    metrics::counter!(metric::CHAT_REQUESTS_TOTAL, "outcome" => outcome, "cache_hit" => if cache_hit { "true" } else { "false" })
+    let cache_hit = if cache_hit { "true" } else { "false" };
+    ragtrace_core::metrics::counter(&metric::CHAT_REQUESTS_TOTAL, [outcome, cache_hit])
         .increment(1);
 }

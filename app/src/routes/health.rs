@@ -41,7 +41,8 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let p = &state.pipeline;
     let store = async {
         let n = p.store.count().await?;
-        metrics::gauge!(ragtrace_core::semconv::metric::VECTOR_STORE_POINTS).set(n as f64);
+        ragtrace_core::metrics::gauge(&ragtrace_core::semconv::metric::VECTOR_STORE_POINTS, [])
+            .set(n as f64);
         Ok::<_, ragtrace_core::vector_store::VectorStoreError>(json!({
             "backend": p.store.backend(),
             "collection": p.store.collection(),

@@ -84,9 +84,9 @@ impl RedisCache {
             .map(|u| u.path().trim_start_matches('/').to_owned())
             .filter(|p| !p.is_empty())
             .unwrap_or_else(|| "0".into());
-        metrics::gauge!(metric::POOL_SIZE, "pool" => "redis").set(settings.pool_size as f64);
-        metrics::gauge!(metric::POOL_IN_USE, "pool" => "redis").set(0.0);
-        metrics::gauge!(metric::POOL_WAITING, "pool" => "redis").set(0.0);
+        crate::metrics::gauge(&metric::POOL_SIZE, ["redis"]).set(settings.pool_size as f64);
+        crate::metrics::gauge(&metric::POOL_IN_USE, ["redis"]).set(0.0);
+        crate::metrics::gauge(&metric::POOL_WAITING, ["redis"]).set(0.0);
         Ok(Self {
             pool,
             location: redact_url(url),
@@ -116,7 +116,7 @@ impl RedisCache {
         let start = Instant::now();
         let result = self.pool.get().await;
         let waited = start.elapsed();
-        metrics::histogram!(metric::POOL_WAIT_DURATION, "pool" => "redis")
+        crate::metrics::histogram(&metric::POOL_WAIT_DURATION, ["redis"])
             .record(waited.as_secs_f64());
         span.record(attr::POOL_WAIT_SECONDS, waited.as_secs_f64());
         self.publish_status();
@@ -126,16 +126,14 @@ impl RedisCache {
     fn publish_status(&self) {
         let s = self.pool.status();
         let in_use = s.size.saturating_sub(s.available);
-        metrics::gauge!(metric::POOL_IN_USE, "pool" => "redis").set(in_use as f64);
-        metrics::gauge!(metric::POOL_WAITING, "pool" => "redis").set(s.waiting as f64);
+        crate::metrics::gauge(&metric::POOL_IN_USE, ["redis"]).set(in_use as f64);
+        crate::metrics::gauge(&metric::POOL_WAITING, ["redis"]).set(s.waiting as f64);
     }
 }
 
 fn record_error<T>(span: &tracing::Span, result: &Result<T, CacheError>) {
     if let Err(e) = result {
-        span.record(attr::ERROR_TYPE, e.kind());
-        span.record(attr::OTEL_STATUS_CODE, "error");
-        span.record(attr::OTEL_STATUS_DESCRIPTION, e.to_string().as_str());
+        crate::telemetry::mark_failed(span, e.kind(), &e.to_string());
     }
 }
 

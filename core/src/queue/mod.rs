@@ -290,7 +290,7 @@ pub async fn send(queue: &dyn JobQueue, mut job: Job) -> Result<JobStatus, Queue
         crate::telemetry::mark_failed(&span, e.kind(), &e.to_string());
         return Err(e);
     }
-    metrics::counter!(metric::INGEST_JOBS_TOTAL, "outcome" => "queued").increment(1);
+    crate::metrics::counter(&metric::INGEST_JOBS_TOTAL, ["queued"]).increment(1);
     Ok(status)
 }
 

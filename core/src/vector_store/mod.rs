@@ -196,11 +196,8 @@ pub(crate) fn db_span(operation: &'static str, collection: &str, server: &str) -
 
 /// Records the outcome of an operation on its span.
 pub(crate) fn record_outcome<T>(span: &tracing::Span, result: &Result<T, VectorStoreError>) {
-    use crate::semconv::attr;
     if let Err(e) = result {
-        span.record(attr::ERROR_TYPE, e.kind());
-        span.record(attr::OTEL_STATUS_CODE, "error");
-        span.record(attr::OTEL_STATUS_DESCRIPTION, e.to_string().as_str());
+        crate::telemetry::mark_failed(span, e.kind(), &e.to_string());
     }
 }
 
