@@ -261,10 +261,14 @@ export async function chatStream(body, on, { signal } = {}) {
 
 let uiConfig = null;
 
-/** GET /api/ui-config once; `{jaeger_url: null}` when it is not served or fails. */
+/**
+ * GET /api/ui-config once: `{jaeger_url, stages: [{id, label, budget_ms}], operations: [...]}`
+ * (core/src/semconv.rs `Stage` and `span::chat_request`); `{jaeger_url: null, stages: [],
+ * operations: []}` when it is not served or fails.
+ */
 export function getUiConfig() {
   if (!uiConfig) {
-    uiConfig = getJson("/api/ui-config").catch(() => ({ jaeger_url: null }));
+    uiConfig = getJson("/api/ui-config").catch(() => ({ jaeger_url: null, stages: [], operations: [] }));
   }
   return uiConfig;
 }

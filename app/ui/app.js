@@ -1,8 +1,8 @@
 // Entry point: hash routing (#/chat, #/traces, #/traces/<id>, #/breakdown), the live tiles in
 // the header, and the theme switch.
 
-import { getJson } from "./api.js";
-import { fmtMs, fmtPct, fmtRate, fmtUsd } from "./util.js";
+import { getJson, getUiConfig } from "./api.js";
+import { fmtMs, fmtPct, fmtRate, fmtUsd, setStages } from "./util.js";
 import * as chatPage from "./chat.js";
 import * as tracesPage from "./traces.js";
 import * as tracePage from "./trace.js";
@@ -174,19 +174,41 @@ function initTheme() {
 
 // ---- start ------------------------------------------------------------------------------------
 
-function start() {
+const CONFIG_WAIT_MS = 5000;
+
+/**
+ * Loads GET /api/ui-config (stage labels and budgets, operation names) before the first page
+ * mounts, so every page sees the stages. A failed fetch leaves the stage list empty (stageInfo
+ * falls back to generic labels); a slow one is waited for at most CONFIG_WAIT_MS, and its stages
+ * still apply to the pages drawn after it arrives.
+ */
+async function loadConfig() {
+  const apply = (cfg) => setStages(Array.isArray(cfg?.stages) ? cfg.stages : []);
+  const config = getUiConfig().then(apply, (e) => {
+    console.error(e);
+    setStages([]);
+  });
+  await Promise.race([config, new Promise((resolve) => setTimeout(resolve, CONFIG_WAIT_MS))]);
+}
+
+async function start() {
   initTheme();
   document.getElementById("skip-link").addEventListener("click", (e) => {
     e.preventDefault();
     const main = document.getElementById("main");
     (main.querySelector("h1") || main).focus();
   });
-  window.addEventListener("hashchange", route);
   document.addEventListener("visibilitychange", () => {
     if (!document.hidden) refreshStats();
   });
-  route();
   startStats();
+  try {
+    await loadConfig();
+  } catch (e) {
+    console.error(e);
+  }
+  window.addEventListener("hashchange", route);
+  route();
 }
 
 if (typeof document !== "undefined") {

@@ -1,7 +1,7 @@
 // The trace list: GET /api/traces with filters and paging, newest first, plus the store's use.
 // Filters live in the hash (#/traces?min_duration_ms=2000&error=true), so a view can be shared.
 
-import { getJson, withQuery } from "./api.js";
+import { getJson, getUiConfig, withQuery } from "./api.js";
 import {
   emptyState,
   errorBox,
@@ -20,18 +20,6 @@ import {
 const REFRESH_MS = 5000;
 const LIVE_KEY = "ragtrace.traces.live";
 const FILTER_KEYS = ["service", "operation", "min_duration_ms", "max_duration_ms", "error", "user_id", "cache_hit"];
-const OPERATIONS = [
-  "POST /v1/chat",
-  "rag.pipeline",
-  "cache.lookup",
-  "embeddings sim-text-embedding-3-small",
-  "retrieval",
-  "execute_tool product_search",
-  "prompt.build",
-  "chat sim-gpt-4o-mini",
-  "postprocess",
-  "cache.store",
-];
 
 let state = null;
 
@@ -73,7 +61,20 @@ function select(id, options) {
   );
 }
 
+/**
+ * Fills the operation filter's suggestions with the span names of one chat request, as the
+ * server names them for this deployment's models: GET /api/ui-config `operations`
+ * (core/src/semconv.rs `span::chat_request`). None when the config is unavailable.
+ */
+async function fillOperations(datalist) {
+  const cfg = await getUiConfig();
+  const ops = Array.isArray(cfg?.operations) ? cfg.operations.filter((o) => typeof o === "string" && o) : [];
+  setChildren(datalist, ops.map((o) => h("option", { value: o })));
+}
+
 function buildForm() {
+  const operations = h("datalist", { id: "f-operations" });
+  fillOperations(operations).catch((e) => console.error(e));
   const inputs = {
     service: h("input", { id: "f-service", class: "input", type: "text", placeholder: "any", autocomplete: "off" }),
     operation: h("input", { id: "f-operation", class: "input", type: "text", list: "f-operations", placeholder: "any span name", autocomplete: "off" }),
@@ -87,7 +88,7 @@ function buildForm() {
   const form = h(
     "form",
     { class: "filters", id: "trace-filters", "aria-label": "Trace filters", novalidate: true },
-    h("datalist", { id: "f-operations" }, OPERATIONS.map((o) => h("option", { value: o }))),
+    operations,
     h(
       "div",
       { class: "filter-grid" },

@@ -1,18 +1,31 @@
 // Formatting and DOM helpers shared by every page. Pure functions only (no DOM access at import
 // time), so `node` can import this module to check the formatters.
 
-/** Pipeline stages in pipeline order: label, default budget (core/src/semconv.rs). */
-export const STAGES = [
-  { id: "cache", label: "Cache", budgetMs: 50 },
-  { id: "embeddings", label: "Embeddings", budgetMs: 500 },
-  { id: "retrieval", label: "Retrieval", budgetMs: 500 },
-  { id: "external_api", label: "Product search API", budgetMs: 1000 },
-  { id: "prompt", label: "Prompt build", budgetMs: 100 },
-  { id: "llm", label: "LLM call", budgetMs: 3000 },
-  { id: "postprocess", label: "Post-processing", budgetMs: 200 },
-];
+/**
+ * Pipeline stages in pipeline order, `{id, label, budgetMs}` (label and default budget). Empty
+ * until `setStages` fills it from GET /api/ui-config (core/src/semconv.rs `Stage`); a live
+ * binding, so importers see the list once the app has loaded it.
+ */
+export let STAGES = [];
 
-const STAGE_BY_ID = new Map(STAGES.map((s) => [s.id, s]));
+let STAGE_BY_ID = new Map();
+
+/**
+ * Replaces the stage list with the server's `[{id, label, budget_ms}, ...]` (GET /api/ui-config
+ * `stages`). Entries without a string `id` are skipped; a missing label falls back to the id, a
+ * missing or non-numeric budget to null.
+ */
+export function setStages(list) {
+  STAGES = (Array.isArray(list) ? list : [])
+    .filter((s) => s && typeof s.id === "string" && s.id !== "")
+    .map((s) => ({
+      id: s.id,
+      label: typeof s.label === "string" && s.label ? s.label : s.id,
+      budgetMs: typeof s.budget_ms === "number" && Number.isFinite(s.budget_ms) ? s.budget_ms : null,
+    }));
+  STAGE_BY_ID = new Map(STAGES.map((s) => [s.id, s]));
+  return STAGES;
+}
 
 /** The stage description of `id`, or a generic one for an unknown stage. */
 export function stageInfo(id) {

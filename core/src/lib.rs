@@ -9,9 +9,9 @@
 //!   environment variables, validated into [`config::Settings`].
 //! - [`semconv`]: every span name, attribute key and metric name, in one place.
 //! - [`stage`]: the stage timer, the one place a chat pipeline stage is measured.
-//! - [`telemetry`]: the tracing subscriber, OTLP export, masking and W3C propagation helpers.
+//! - [`telemetry`]: the tracing subscriber, OTLP export, masking of secrets and e-mail addresses,
+//!   and W3C propagation helpers.
 //! - [`metrics`]: the Prometheus recorder and the helpers that record into it.
-//! - [`mask`]: masking of secrets and e-mail addresses.
 //! - [`pool`]: a measured connection limit (the queue of case study 2).
 //! - [`vector_store`]: the [`vector_store::VectorStore`] trait, on qdrant-edge and on a Qdrant server.
 //! - [`cache`]: the [`cache::Cache`] trait, in-process LRU and Redis.
@@ -27,7 +27,6 @@ pub mod cache;
 pub mod catalog;
 pub mod config;
 pub mod llm;
-pub mod mask;
 pub mod meeting;
 pub mod metrics;
 pub mod pool;

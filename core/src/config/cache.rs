@@ -1,0 +1,50 @@
+//! `[cache]`: which cache, and its Redis pool. Every key is explained, with its default, in
+//! `core/config/default.toml`.
+
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::Deserialize;
+
+use super::{ConfigError, rule};
+
+/// Which cache implementation to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheBackend {
+    /// In-process LRU with TTL.
+    Memory,
+    /// Redis through deadpool-redis.
+    Redis,
+}
+
+/// Cache settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CacheSettings {
+    /// Backend.
+    pub backend: CacheBackend,
+    /// Redis URL; may carry a password, so it is a secret.
+    pub url: SecretString,
+    /// Capacity of the in-process LRU.
+    pub capacity: usize,
+    /// Redis pool size.
+    pub pool_size: usize,
+    /// Wait for a free pooled connection.
+    pub wait_timeout_ms: u64,
+    /// Open a new connection.
+    pub create_timeout_ms: u64,
+    /// Check a returned connection.
+    pub recycle_timeout_ms: u64,
+    /// One command's response.
+    pub command_timeout_ms: u64,
+}
+
+impl CacheSettings {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        rule("cache.pool_size", self.pool_size > 0, "must be > 0")?;
+        rule("cache.capacity", self.capacity > 0, "must be > 0")?;
+        rule(
+            "cache.url",
+            self.backend != CacheBackend::Redis || !self.url.expose_secret().is_empty(),
+            "must be set (or REDIS_URL) when backend = \"redis\"",
+        )
+    }
+}

@@ -1,0 +1,19 @@
+//! `[catalog]`: the external product-search API and its result cache (case study 1's fix). Every key is explained, with its default, in
+//! `core/config/default.toml`.
+
+use serde::Deserialize;
+
+/// Product-search API settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CatalogSettings {
+    /// Base URL of the catalog API (its `/search` lives under it); empty = built-in simulator.
+    pub base_url: String,
+    /// Request timeout.
+    pub timeout_ms: u64,
+    /// Results per search.
+    pub limit: usize,
+    /// Cache search results (case study 1's fix).
+    pub cache_enabled: bool,
+    /// Lifetime of a cached search result.
+    pub cache_ttl_secs: u64,
+}

@@ -1,0 +1,43 @@
+//! `[chat]`: the chat pipeline's knobs. Every key is explained, with its default, in
+//! `core/config/default.toml`.
+
+use serde::Deserialize;
+
+use super::{ConfigError, rule};
+
+/// Chat pipeline settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ChatSettings {
+    /// Passages returned by the vector search at most.
+    pub top_k: usize,
+    /// Minimum cosine similarity of a passage.
+    pub score_threshold: f32,
+    /// Longest accepted question, in characters.
+    pub max_question_chars: usize,
+    /// Token budget of the retrieved context.
+    pub context_token_budget: usize,
+    /// Completion length limit.
+    pub max_output_tokens: u32,
+    /// Whole-request deadline.
+    pub deadline_ms: u64,
+    /// Lifetime of a cached answer.
+    pub answer_cache_ttl_secs: u64,
+    /// Record prompt and completion text on spans (opt-in).
+    pub record_content: bool,
+}
+
+impl ChatSettings {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        rule(
+            "chat.top_k",
+            (1..=100).contains(&self.top_k),
+            "must be 1..=100",
+        )?;
+        rule(
+            "chat.max_question_chars",
+            self.max_question_chars > 0,
+            "must be > 0",
+        )?;
+        rule("chat.deadline_ms", self.deadline_ms > 0, "must be > 0")
+    }
+}

@@ -1,0 +1,154 @@
+//! OTLP export that never takes the app down: a bounded number of spans in flight, the spans
+//! beyond it dropped and counted, every batch's outcome counted.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use opentelemetry::Context;
+use opentelemetry_otlp::WithExportConfig as _;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, Span, SpanData, SpanExporter, SpanProcessor,
+};
+
+use super::TelemetryError;
+use crate::config::TelemetrySettings;
+use crate::semconv::metric;
+
+/// The OTLP sink of the span pipeline and the runtime its exporter's connections live on (off
+/// the application's runtimes, so a blocking flush at shutdown never waits on a runtime it is
+/// blocking). With `record_all`, export keeps the sampling ratio's share of the traces.
+pub(super) fn otlp_sink(
+    settings: &TelemetrySettings,
+    record_all: bool,
+) -> Result<(Box<dyn SpanProcessor>, tokio::runtime::Runtime), TelemetryError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("otel-export")
+        .enable_all()
+        .build()?;
+    let exporter = {
+        let _enter = rt.enter();
+        opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .with_endpoint(settings.otlp_endpoint.clone())
+            .with_timeout(Duration::from_millis(settings.otlp_timeout_ms))
+            .build()
+            .map_err(|source| TelemetryError::Exporter {
+                endpoint: settings.otlp_endpoint.clone(),
+                source,
+            })?
+    };
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let bsp = BatchSpanProcessor::builder(CountingExporter {
+        inner: exporter,
+        in_flight: in_flight.clone(),
+    })
+    .with_batch_config(
+        BatchConfigBuilder::default()
+            // The gate below keeps at most max_queue_size spans in flight, so this queue never
+            // overflows silently.
+            .with_max_queue_size(settings.max_queue_size + 1)
+            .with_scheduled_delay(Duration::from_millis(500))
+            .with_max_export_batch_size(512.min(settings.max_queue_size.max(1)))
+            .build(),
+    )
+    .build();
+    let sink = BoundedExport {
+        inner: bsp,
+        in_flight,
+        max_in_flight: settings.max_queue_size,
+        export_ratio: (record_all && settings.sample_ratio < 1.0).then_some(settings.sample_ratio),
+    };
+    Ok((Box::new(sink), rt))
+}
+
+/// Keeps at most `max_in_flight` spans between `on_end` and the end of their export, and counts
+/// the spans it drops beyond that (the SDK's own queue drops silently).
+#[derive(Debug)]
+pub(super) struct BoundedExport<P> {
+    pub(super) inner: P,
+    pub(super) in_flight: Arc<AtomicUsize>,
+    pub(super) max_in_flight: usize,
+    // When every trace is recorded (for the in-process store), export keeps this share of them,
+    // chosen by trace id exactly as the SDK's TraceIdRatioBased sampler would.
+    pub(super) export_ratio: Option<f64>,
+}
+
+/// The SDK's trace-id ratio decision: the low 63 bits of the trace id against the ratio.
+pub fn trace_id_sampled(trace_id: opentelemetry::trace::TraceId, ratio: f64) -> bool {
+    let bound = (ratio.clamp(0.0, 1.0) * (1u64 << 63) as f64) as u64;
+    let bytes = trace_id.to_bytes();
+    let mut low = [0u8; 8];
+    low.copy_from_slice(&bytes[8..]);
+    (u64::from_be_bytes(low) >> 1) < bound
+}
+
+impl<P: SpanProcessor> SpanProcessor for BoundedExport<P> {
+    fn on_start(&self, span: &mut Span, cx: &Context) {
+        self.inner.on_start(span, cx);
+    }
+
+    fn on_end(&self, span: SpanData) {
+        if let Some(ratio) = self.export_ratio
+            && !trace_id_sampled(span.span_context.trace_id(), ratio)
+        {
+            return;
+        }
+        let admitted = self
+            .in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.max_in_flight).then_some(n + 1)
+            })
+            .is_ok();
+        if admitted {
+            self.inner.on_end(span);
+        } else {
+            crate::metrics::counter(&metric::SPANS_EXPORTED_TOTAL, ["dropped"]).increment(1);
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+/// Counts exported and failed spans and releases their slots in [`BoundedExport`].
+#[derive(Debug)]
+pub(super) struct CountingExporter<E> {
+    pub(super) inner: E,
+    pub(super) in_flight: Arc<AtomicUsize>,
+}
+
+impl<E: SpanExporter> SpanExporter for CountingExporter<E> {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let n = batch.len();
+        let result = self.inner.export(batch).await;
+        let outcome = if result.is_ok() { "exported" } else { "failed" };
+        crate::metrics::counter(&metric::SPANS_EXPORTED_TOTAL, [outcome]).increment(n as u64);
+        self.in_flight.fetch_sub(n, Ordering::AcqRel);
+        result
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}

@@ -1,0 +1,331 @@
+//! Traces and logs: `tracing` + `tracing-opentelemetry`, exported over OTLP gRPC when configured.
+//!
+//! [`init`] installs the trace pipeline ([`init_traces`]: sampling, the masking processor and
+//! its sinks) and one subscriber ([`init_logs`]: a log layer, text or JSON on stderr, every line
+//! masked, and the OpenTelemetry layer). Sampling is parent-based trace-id ratio. A collector
+//! that is down costs no request: export runs on its own thread with a bounded queue, and spans
+//! beyond it are dropped and counted in `ragtrace_telemetry_spans_total{outcome="dropped"}`.
+//!
+//! The returned [`TelemetryGuard`] flushes and shuts the pipeline down when dropped.
+//!
+//! # Layout
+//!
+//! - [`masking`]: what is masked, and the span processor and log writer that mask.
+//! - [`export`]: bounded OTLP export with its outcomes counted.
+//! - [`propagation`]: W3C trace context in and out.
+
+pub mod export;
+pub mod masking;
+pub mod propagation;
+
+pub use export::trace_id_sampled;
+pub use masking::{MaskingProcessor, MaskingWriter, mask, mask_span};
+pub use propagation::{
+    current_trace_id, current_traceparent, extract, inject_current, trace_id_of, traceparent_of,
+};
+
+use std::time::Duration;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::{KeyValue, global};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider, SpanProcessor};
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Layer as _};
+
+use crate::config::TelemetrySettings;
+
+/// Errors while setting telemetry up.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    /// The OTLP exporter could not be built (bad endpoint URL).
+    #[error("cannot build the OTLP exporter for {endpoint}: {source}")]
+    Exporter {
+        /// The configured endpoint.
+        endpoint: String,
+        /// Why.
+        source: opentelemetry_otlp::ExporterBuildError,
+    },
+    /// The log filter does not parse.
+    #[error("invalid log filter {filter:?}: {source}")]
+    Filter {
+        /// The filter.
+        filter: String,
+        /// Why.
+        source: tracing_subscriber::filter::ParseError,
+    },
+    /// The export runtime could not start.
+    #[error("cannot start the telemetry runtime: {0}")]
+    Runtime(#[from] std::io::Error),
+}
+
+/// Keeps the trace pipeline alive; flushes and shuts it down on drop.
+pub struct TelemetryGuard {
+    provider: Option<SdkTracerProvider>,
+    // The tonic exporter's connection tasks live here, off the application's runtimes, so a
+    // blocking flush at shutdown never waits on a runtime it is blocking.
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl std::fmt::Debug for TelemetryGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TelemetryGuard")
+            .field("exporting", &self.runtime.is_some())
+            .finish()
+    }
+}
+
+impl TelemetryGuard {
+    /// Flushes pending spans and shuts the exporter down (also done on drop).
+    pub fn shutdown(&mut self) {
+        if let Some(provider) = self.provider.take() {
+            // Bounded by the processor's own timeouts; errors here only mean spans were lost,
+            // which must never stop the process from exiting.
+            if let Err(e) = provider.shutdown_with_timeout(Duration::from_secs(5)) {
+                eprintln!("telemetry: shutdown: {e}");
+            }
+        }
+        if let Some(rt) = self.runtime.take() {
+            // Dropping a runtime inside another one panics; hand it off there instead.
+            if tokio::runtime::Handle::try_current().is_ok() {
+                rt.shutdown_background();
+            } else {
+                rt.shutdown_timeout(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Installs the global propagator, tracer provider and subscriber for `settings.service_name`.
+///
+/// `extra` processors (such as the in-process trace store) receive the same masked spans as the
+/// exporter. With `record_all`, every trace is recorded (the extra processors see them all) and
+/// the sampling ratio applies to OTLP export only. Calling `init` twice in one process keeps the
+/// first subscriber.
+pub fn init(
+    settings: &TelemetrySettings,
+    extra: Vec<Box<dyn SpanProcessor>>,
+    record_all: bool,
+) -> Result<TelemetryGuard, TelemetryError> {
+    global::set_text_map_propagator(TraceContextPropagator::new());
+    let (provider, runtime) = init_traces(settings, extra, record_all)?;
+    init_logs(settings, provider.tracer(settings.service_name.clone()))?;
+    Ok(TelemetryGuard {
+        provider: Some(provider),
+        runtime,
+    })
+}
+
+/// The tracer provider: sampling, then the masking processor ahead of every sink (`extra`, and
+/// OTLP export when an endpoint is set). Installed globally; returns the export runtime too.
+pub fn init_traces(
+    settings: &TelemetrySettings,
+    extra: Vec<Box<dyn SpanProcessor>>,
+    record_all: bool,
+) -> Result<(SdkTracerProvider, Option<tokio::runtime::Runtime>), TelemetryError> {
+    let mut sinks = extra;
+    let mut runtime = None;
+    if !settings.otlp_endpoint.is_empty() {
+        let (sink, rt) = export::otlp_sink(settings, record_all)?;
+        sinks.push(sink);
+        runtime = Some(rt);
+    }
+    let sampler = if record_all {
+        Sampler::AlwaysOn
+    } else {
+        Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(settings.sample_ratio)))
+    };
+    let provider = SdkTracerProvider::builder()
+        .with_sampler(sampler)
+        .with_resource(
+            Resource::builder()
+                .with_service_name(settings.service_name.clone())
+                .with_attribute(KeyValue::new("service.version", env!("CARGO_PKG_VERSION")))
+                .build(),
+        )
+        .with_span_processor(MaskingProcessor::new(sinks))
+        .build();
+    global::set_tracer_provider(provider.clone());
+    Ok((provider, runtime))
+}
+
+/// The subscriber: the log layer (text or JSON on stderr, masked, filtered by
+/// `settings.log_filter`) and the OpenTelemetry layer over `tracer`.
+pub fn init_logs(settings: &TelemetrySettings, tracer: SdkTracer) -> Result<(), TelemetryError> {
+    let mut filter = settings.log_filter.clone();
+    // async-openai logs whole response bodies at ERROR/WARN; ragtrace reports those errors itself.
+    if !filter.contains("async_openai") {
+        filter.push_str(",async_openai=off");
+    }
+    // qdrant-edge warns about process-wide flags that only matter inside a Qdrant server.
+    if !filter.contains("qdrant_edge") {
+        filter.push_str(",qdrant_edge::common=error");
+    }
+    let env_filter = EnvFilter::try_new(&filter).map_err(|source| TelemetryError::Filter {
+        filter: filter.clone(),
+        source,
+    })?;
+    let log_layer = if settings.log_format == "json" {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(MaskingWriter)
+            .with_filter(env_filter)
+            .boxed()
+    } else {
+        tracing_subscriber::fmt::layer()
+            .with_writer(MaskingWriter)
+            .with_filter(env_filter)
+            .boxed()
+    };
+    // Spans are traced at INFO and above whatever the log level, so a quiet log never breaks a
+    // trace; transport crates are excluded so that exporting never traces itself.
+    let span_filter = Targets::new()
+        .with_default(LevelFilter::INFO)
+        .with_target("h2", LevelFilter::OFF)
+        .with_target("hyper", LevelFilter::OFF)
+        .with_target("hyper_util", LevelFilter::OFF)
+        .with_target("tonic", LevelFilter::OFF)
+        .with_target("tower", LevelFilter::OFF)
+        .with_target("reqwest", LevelFilter::OFF)
+        .with_target("opentelemetry_sdk", LevelFilter::OFF);
+    let otel_layer = tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        .with_tracked_inactivity(false)
+        .with_threads(false)
+        .with_location(false)
+        .with_filter(span_filter);
+    // A second init (tests) keeps the first subscriber; that is not an error worth failing on.
+    let _ = tracing_subscriber::registry()
+        .with(log_layer)
+        .with(otel_layer)
+        .try_init();
+    Ok(())
+}
+
+/// Marks `span` failed: its `error.type` (a short class such as `timeout`), an error status and
+/// a description. Every span of ragtrace records a failure this way, so the viewer, Jaeger and
+/// the error filters all see the same three fields.
+pub fn mark_failed(span: &tracing::Span, kind: &str, description: &str) {
+    span.record(crate::semconv::attr::ERROR_TYPE, kind);
+    span.record(crate::semconv::attr::OTEL_STATUS_CODE, "error");
+    span.record(crate::semconv::attr::OTEL_STATUS_DESCRIPTION, description);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::export::BoundedExport;
+    use super::*;
+    use opentelemetry::trace::{
+        SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
+    };
+    use opentelemetry::{Context, Value};
+    use opentelemetry_sdk::error::OTelSdkResult;
+    use opentelemetry_sdk::trace::{Span, SpanData};
+    use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
+    use std::sync::Arc;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[derive(Debug, Default, Clone)]
+    struct Capture(Arc<Mutex<Vec<SpanData>>>);
+
+    impl SpanProcessor for Capture {
+        fn on_start(&self, _: &mut Span, _: &Context) {}
+        fn on_end(&self, span: SpanData) {
+            self.0.lock().unwrap().push(span);
+        }
+        fn force_flush(&self) -> OTelSdkResult {
+            Ok(())
+        }
+        fn shutdown_with_timeout(&self, _: Duration) -> OTelSdkResult {
+            Ok(())
+        }
+    }
+
+    fn span_with(attrs: Vec<KeyValue>, event: &str) -> SpanData {
+        let mut events = SpanEvents::default();
+        events.events.push(opentelemetry::trace::Event::new(
+            event.to_owned(),
+            std::time::SystemTime::now(),
+            vec![KeyValue::new("detail", "Bearer abcdefghijklmnop")],
+            0,
+        ));
+        SpanData {
+            span_context: SpanContext::new(
+                TraceId::from(1u128),
+                SpanId::from(1u64),
+                TraceFlags::SAMPLED,
+                false,
+                TraceState::default(),
+            ),
+            parent_span_id: SpanId::INVALID,
+            parent_span_is_remote: false,
+            span_kind: SpanKind::Internal,
+            name: "x".into(),
+            start_time: std::time::SystemTime::now(),
+            end_time: std::time::SystemTime::now(),
+            attributes: attrs,
+            dropped_attributes_count: 0,
+            events,
+            links: SpanLinks::default(),
+            status: Status::error("failed for bob@example.com"),
+            instrumentation_scope: Default::default(),
+        }
+    }
+
+    /// Every sink receives the span with secrets masked in attributes, events and status.
+    #[test]
+    fn masking_processor_masks_before_sinks() {
+        let a = Capture::default();
+        let b = Capture::default();
+        let p = MaskingProcessor {
+            sinks: vec![Box::new(a.clone()), Box::new(b.clone())],
+        };
+        p.on_end(span_with(
+            vec![
+                KeyValue::new("q", "my key is sk-proj-abcdefghijklmnopqrst"),
+                KeyValue::new("n", 3),
+            ],
+            "mail alice@example.com",
+        ));
+        for sink in [a, b] {
+            let spans = sink.0.lock().unwrap();
+            let s = &spans[0];
+            assert_eq!(s.attributes[0].value.as_str(), "my key is ****");
+            assert_eq!(s.attributes[1].value, Value::I64(3));
+            assert_eq!(s.events.events[0].name, "mail ****@****");
+            assert_eq!(
+                s.events.events[0].attributes[0].value.as_str(),
+                "Bearer ****"
+            );
+            assert_eq!(s.status, Status::error("failed for ****@****"));
+        }
+    }
+
+    /// Beyond the in-flight cap, spans are dropped (and counted) instead of queued.
+    #[test]
+    fn bounded_export_drops_beyond_cap() {
+        let inner = Capture::default();
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let p = BoundedExport {
+            inner: inner.clone(),
+            in_flight: in_flight.clone(),
+            max_in_flight: 2,
+            export_ratio: None,
+        };
+        for _ in 0..5 {
+            p.on_end(span_with(vec![], "e"));
+        }
+        assert_eq!(inner.0.lock().unwrap().len(), 2);
+        assert_eq!(in_flight.load(Ordering::Acquire), 2);
+    }
+}

@@ -1,0 +1,396 @@
+//! The in-process trace store: recent traces kept in memory, fed by the same masked spans the
+//! OTLP exporter sees, so `cargo run` can show where a request's time goes with no Jaeger.
+//!
+//! Bounded by trace count and by bytes; the oldest traces are evicted first and the evictions
+//! are counted. [`TraceStoreProcessor`] plugs it into the tracer provider as one more sink of
+//! [`crate::telemetry::MaskingProcessor`].
+//!
+//! # Layout
+//!
+//! - [`model`]: spans, traces and trace summaries as the store keeps them.
+//! - [`query`]: the filters of the trace list.
+//! - [`breakdown`]: where the time of recent requests goes, stage by stage.
+//! - [`processor`]: the span processor that feeds the store.
+
+pub mod breakdown;
+pub mod model;
+pub mod processor;
+pub mod query;
+
+pub use breakdown::{Breakdown, StageBreakdown, breakdown};
+pub use model::{AttrValue, StoredEvent, StoredSpan, StoredTrace, TraceSummary};
+pub use processor::{TraceStoreProcessor, sinks};
+pub use query::TraceQuery;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+/// A page of the trace list.
+#[derive(Debug, Clone, Serialize)]
+pub struct TracePage {
+    /// Matching traces, newest first.
+    pub traces: Vec<TraceSummary>,
+    /// Matching traces in all.
+    pub total: usize,
+    /// Offset of this page.
+    pub offset: usize,
+    /// Page size.
+    pub limit: usize,
+}
+
+/// The store's limits and use, reported with every list.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct StoreStats {
+    /// Traces held.
+    pub traces: usize,
+    /// Approximate bytes held.
+    pub bytes: usize,
+    /// Trace cap.
+    pub max_traces: usize,
+    /// Byte cap.
+    pub max_bytes: usize,
+    /// Traces evicted so far to stay within the caps.
+    pub evicted: u64,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    traces: HashMap<String, StoredTrace>,
+    // Trace ids by first arrival; the front is evicted first.
+    order: VecDeque<String>,
+    bytes: usize,
+    evicted: u64,
+}
+
+/// The bounded in-memory trace store.
+#[derive(Debug)]
+pub struct TraceStore {
+    inner: Mutex<Inner>,
+    max_traces: usize,
+    max_bytes: usize,
+}
+
+impl TraceStore {
+    /// A store of at most `max_traces` traces and about `max_bytes` bytes.
+    pub fn new(max_traces: usize, max_bytes: usize) -> Self {
+        Self {
+            inner: Mutex::new(Inner::default()),
+            max_traces: max_traces.max(1),
+            max_bytes: max_bytes.max(1024),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds a finished span, evicting the oldest traces beyond the caps.
+    pub fn insert(&self, span: StoredSpan) {
+        let size = span.size();
+        let mut inner = self.lock();
+        let id = span.trace_id.clone();
+        if !inner.traces.contains_key(&id) {
+            inner.order.push_back(id.clone());
+        }
+        let trace = inner
+            .traces
+            .entry(id.clone())
+            .or_insert_with(|| StoredTrace {
+                trace_id: id,
+                ..StoredTrace::default()
+            });
+        trace.spans.push(span);
+        trace.bytes += size;
+        inner.bytes += size;
+        while inner.order.len() > self.max_traces
+            || (inner.bytes > self.max_bytes && inner.order.len() > 1)
+        {
+            let Some(oldest) = inner.order.pop_front() else {
+                break;
+            };
+            if let Some(t) = inner.traces.remove(&oldest) {
+                inner.bytes -= t.bytes;
+                inner.evicted += 1;
+            }
+        }
+    }
+
+    /// Limits and use.
+    pub fn stats(&self) -> StoreStats {
+        let inner = self.lock();
+        StoreStats {
+            traces: inner.order.len(),
+            bytes: inner.bytes,
+            max_traces: self.max_traces,
+            max_bytes: self.max_bytes,
+            evicted: inner.evicted,
+        }
+    }
+
+    /// One trace.
+    pub fn get(&self, trace_id: &str) -> Option<StoredTrace> {
+        let mut t = self
+            .lock()
+            .traces
+            .get(&trace_id.to_ascii_lowercase())
+            .cloned()?;
+        t.spans.sort_by_key(|s| s.start_us);
+        Some(t)
+    }
+
+    /// The newest `n` traces matching the filters of `q` (its paging is ignored), newest first.
+    pub fn matching(&self, q: &TraceQuery, n: usize) -> Vec<StoredTrace> {
+        let inner = self.lock();
+        inner
+            .order
+            .iter()
+            .rev()
+            .filter_map(|id| inner.traces.get(id))
+            .filter(|t| q.matches(t))
+            .take(n)
+            .cloned()
+            .collect()
+    }
+
+    /// A page of traces matching `q`, newest first.
+    pub fn list(&self, q: &TraceQuery) -> TracePage {
+        let limit = q.limit.unwrap_or(20).clamp(1, 200);
+        let offset = q.offset.unwrap_or(0);
+        let inner = self.lock();
+        let matching: Vec<TraceSummary> = inner
+            .order
+            .iter()
+            .rev()
+            .filter_map(|id| inner.traces.get(id))
+            .filter(|t| q.matches(t))
+            .map(StoredTrace::summary)
+            .collect();
+        let total = matching.len();
+        TracePage {
+            traces: matching.into_iter().skip(offset).take(limit).collect(),
+            total,
+            offset,
+            limit,
+        }
+    }
+}
+
+impl crate::config::TraceStoreSettings {
+    /// The configured store, or `None` when it is off.
+    pub fn build(&self) -> Option<Arc<TraceStore>> {
+        self.enabled
+            .then(|| Arc::new(TraceStore::new(self.max_traces, self.max_bytes)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::semconv::attr;
+
+    fn span(
+        trace: &str,
+        id: &str,
+        parent: &str,
+        name: &str,
+        start_ms: u64,
+        dur_ms: u64,
+        attrs: Vec<(&str, AttrValue)>,
+    ) -> StoredSpan {
+        StoredSpan {
+            trace_id: trace.into(),
+            span_id: id.into(),
+            parent_span_id: parent.into(),
+            name: name.into(),
+            service: "ragtrace".into(),
+            kind: "internal",
+            start_us: start_ms * 1000,
+            duration_us: dur_ms * 1000,
+            status: "unset",
+            status_message: String::new(),
+            attributes: attrs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            events: vec![],
+            local_root: parent.is_empty(),
+        }
+    }
+
+    fn stage(s: &str) -> (&'static str, AttrValue) {
+        (attr::STAGE, AttrValue::Str(s.into()))
+    }
+
+    /// Beyond the trace cap the oldest traces go first, and evictions are counted.
+    #[test]
+    fn evicts_oldest_at_the_count_cap() {
+        let store = TraceStore::new(3, 1 << 20);
+        for i in 0..5 {
+            store.insert(span(&format!("t{i}"), "a", "", "root", i, 1, vec![]));
+        }
+        let stats = store.stats();
+        assert_eq!((stats.traces, stats.evicted), (3, 2));
+        assert!(store.get("t0").is_none() && store.get("t1").is_none());
+        assert!(store.get("t4").is_some());
+    }
+
+    /// The byte cap evicts too, and the byte count goes back down.
+    #[test]
+    fn evicts_at_the_byte_cap() {
+        let store = TraceStore::new(1000, 4000);
+        let big = AttrValue::Str("x".repeat(1500));
+        for i in 0..5 {
+            store.insert(span(
+                &format!("t{i}"),
+                "a",
+                "",
+                "root",
+                i,
+                1,
+                vec![("blob", big.clone())],
+            ));
+        }
+        let stats = store.stats();
+        assert!(stats.bytes <= 4000, "{stats:?}");
+        assert!(stats.evicted >= 3, "{stats:?}");
+        assert!(store.get("t4").is_some());
+    }
+
+    /// Filters and pagination, newest first.
+    #[test]
+    fn lists_with_filters_and_pages() {
+        let store = TraceStore::new(100, 1 << 20);
+        for i in 0..10u64 {
+            let mut root = span(
+                &format!("t{i}"),
+                "r",
+                "",
+                "POST /v1/chat",
+                i * 10,
+                100 + i * 100,
+                vec![
+                    (
+                        attr::USER_ID,
+                        AttrValue::Str(if i % 2 == 0 { "alice" } else { "bob" }.into()),
+                    ),
+                    (attr::CACHE_HIT, AttrValue::Bool(i % 3 == 0)),
+                ],
+            );
+            if i == 7 {
+                root.status = "error";
+            }
+            store.insert(root);
+        }
+        let all = store.list(&TraceQuery::default());
+        assert_eq!(all.total, 10);
+        assert_eq!(all.traces[0].trace_id, "t9", "newest first");
+        let page = store.list(&TraceQuery {
+            limit: Some(3),
+            offset: Some(3),
+            ..Default::default()
+        });
+        assert_eq!(
+            page.traces
+                .iter()
+                .map(|t| t.trace_id.as_str())
+                .collect::<Vec<_>>(),
+            ["t6", "t5", "t4"]
+        );
+        let alice = store.list(&TraceQuery {
+            user_id: Some("alice".into()),
+            ..Default::default()
+        });
+        assert_eq!(alice.total, 5);
+        let slow = store.list(&TraceQuery {
+            min_duration_ms: Some(800.0),
+            ..Default::default()
+        });
+        assert_eq!(slow.total, 3, "t7, t8, t9 last 800 ms or more");
+        let fast = store.list(&TraceQuery {
+            max_duration_ms: Some(300.0),
+            ..Default::default()
+        });
+        assert_eq!(fast.total, 3);
+        let errors = store.list(&TraceQuery {
+            error: Some(true),
+            ..Default::default()
+        });
+        assert_eq!(errors.traces[0].trace_id, "t7");
+        let hits = store.list(&TraceQuery {
+            cache_hit: Some(true),
+            ..Default::default()
+        });
+        assert_eq!(hits.total, 4, "t0, t3, t6, t9");
+        let op = store.list(&TraceQuery {
+            operation: Some("nope".into()),
+            ..Default::default()
+        });
+        assert_eq!(op.total, 0);
+    }
+
+    /// The breakdown sums stage spans per trace, then takes shares, percentiles and budgets.
+    #[test]
+    fn breakdown_arithmetic() {
+        let mut traces = Vec::new();
+        for (i, (llm, retrieval)) in [(2000, 100), (4000, 300), (3000, 200), (1000, 600)]
+            .into_iter()
+            .enumerate()
+        {
+            let t = format!("t{i}");
+            let mut tr = StoredTrace {
+                trace_id: t.clone(),
+                ..Default::default()
+            };
+            tr.spans
+                .push(span(&t, "r", "", "root", 0, llm + retrieval + 50, vec![]));
+            tr.spans
+                .push(span(&t, "a", "r", "chat", 0, llm, vec![stage("llm")]));
+            tr.spans.push(span(
+                &t,
+                "b",
+                "r",
+                "retrieval",
+                0,
+                retrieval,
+                vec![stage("retrieval")],
+            ));
+            // Two cache spans in one trace add up: 20 + 30.
+            tr.spans.push(span(
+                &t,
+                "c",
+                "r",
+                "cache.lookup",
+                0,
+                20,
+                vec![stage("cache")],
+            ));
+            tr.spans.push(span(
+                &t,
+                "d",
+                "r",
+                "cache.store",
+                0,
+                30,
+                vec![stage("cache")],
+            ));
+            traces.push(tr);
+        }
+        let b = breakdown(&traces);
+        assert_eq!(b.traces, 4);
+        assert_eq!(b.slowest_stage, Some("llm"));
+        let get = |s: &str| b.stages.iter().find(|x| x.stage == s).unwrap().clone();
+        let llm = get("llm");
+        assert_eq!(llm.total_ms, 10_000.0);
+        assert!((llm.share - 10_000.0 / 11_400.0).abs() < 1e-9);
+        assert_eq!(llm.p50_ms, 2000.0);
+        assert_eq!(llm.p95_ms, 4000.0);
+        assert!(llm.over_budget, "p95 4 s > 3 s budget");
+        let cache = get("cache");
+        assert_eq!(cache.p50_ms, 50.0);
+        assert!(!cache.over_budget, "50 ms is within the 50 ms budget");
+        let retrieval = get("retrieval");
+        assert_eq!(retrieval.p95_ms, 600.0);
+        assert!(retrieval.over_budget);
+        let shares: f64 = b.stages.iter().map(|s| s.share).sum();
+        assert!((shares - 1.0).abs() < 1e-9);
+    }
+}

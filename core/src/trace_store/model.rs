@@ -1,0 +1,287 @@
+//! What the store keeps: spans as the viewer shows them (attribute values typed, times in
+//! microseconds), traces, and the one-line summary of a trace.
+
+use std::time::UNIX_EPOCH;
+
+use opentelemetry::Value;
+use opentelemetry::trace::{SpanKind, Status};
+use opentelemetry_sdk::trace::SpanData;
+use serde::Serialize;
+
+use crate::semconv::{Stage, attr};
+
+/// A stored attribute value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum AttrValue {
+    /// Boolean.
+    Bool(bool),
+    /// Integer.
+    Int(i64),
+    /// Float.
+    Float(f64),
+    /// String (also arrays, joined).
+    Str(String),
+}
+
+impl AttrValue {
+    fn from_otel(v: &Value) -> Self {
+        match v {
+            Value::Bool(b) => Self::Bool(*b),
+            Value::I64(i) => Self::Int(*i),
+            Value::F64(f) => Self::Float(*f),
+            other => Self::Str(other.as_str().into_owned()),
+        }
+    }
+
+    fn size(&self) -> usize {
+        match self {
+            Self::Str(s) => s.len() + 8,
+            _ => 8,
+        }
+    }
+
+    /// The value as text.
+    pub fn as_text(&self) -> String {
+        match self {
+            Self::Bool(b) => b.to_string(),
+            Self::Int(i) => i.to_string(),
+            Self::Float(f) => f.to_string(),
+            Self::Str(s) => s.clone(),
+        }
+    }
+}
+
+/// A span event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredEvent {
+    /// Event name (for log events, the message).
+    pub name: String,
+    /// Time since the span started, microseconds.
+    pub offset_us: u64,
+    /// Attributes.
+    pub attributes: Vec<(String, AttrValue)>,
+}
+
+/// A finished span as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredSpan {
+    /// Hex trace id.
+    pub trace_id: String,
+    /// Hex span id.
+    pub span_id: String,
+    /// Hex parent span id; empty for a root.
+    pub parent_span_id: String,
+    /// Span name.
+    pub name: String,
+    /// `service.name` of the process that made it.
+    pub service: String,
+    /// `server`, `client`, `internal`, `producer`, `consumer`.
+    pub kind: &'static str,
+    /// Start, microseconds since the Unix epoch.
+    pub start_us: u64,
+    /// Duration, microseconds.
+    pub duration_us: u64,
+    /// `unset`, `ok` or `error`.
+    pub status: &'static str,
+    /// Error description, when the status is `error`.
+    pub status_message: String,
+    /// Attributes, in recording order.
+    pub attributes: Vec<(String, AttrValue)>,
+    /// Events.
+    pub events: Vec<StoredEvent>,
+    /// Whether this is the local root of the trace (no parent, or a parent in another process):
+    /// once it has ended, the trace is complete as far as this process is concerned.
+    pub local_root: bool,
+}
+
+impl StoredSpan {
+    /// An attribute's value.
+    pub fn attr(&self, key: &str) -> Option<&AttrValue> {
+        self.attributes
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+    }
+
+    /// The pipeline stage this span measures, if any.
+    pub fn stage(&self) -> Option<Stage> {
+        let name = self.attr(attr::STAGE)?.as_text();
+        Stage::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    pub(super) fn from_data(span: &SpanData, service: &str) -> Self {
+        let start = span
+            .start_time
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let duration = span
+            .end_time
+            .duration_since(span.start_time)
+            .unwrap_or_default();
+        let (status, status_message) = match &span.status {
+            Status::Unset => ("unset", String::new()),
+            Status::Ok => ("ok", String::new()),
+            Status::Error { description } => ("error", description.to_string()),
+        };
+        Self {
+            trace_id: span.span_context.trace_id().to_string(),
+            span_id: span.span_context.span_id().to_string(),
+            parent_span_id: if span.parent_span_id == opentelemetry::trace::SpanId::INVALID {
+                String::new()
+            } else {
+                span.parent_span_id.to_string()
+            },
+            local_root: span.parent_span_id == opentelemetry::trace::SpanId::INVALID
+                || span.parent_span_is_remote,
+            name: span.name.to_string(),
+            service: service.to_owned(),
+            kind: match span.span_kind {
+                SpanKind::Server => "server",
+                SpanKind::Client => "client",
+                SpanKind::Producer => "producer",
+                SpanKind::Consumer => "consumer",
+                SpanKind::Internal => "internal",
+            },
+            start_us: start.as_micros() as u64,
+            duration_us: duration.as_micros() as u64,
+            status,
+            status_message,
+            attributes: span
+                .attributes
+                .iter()
+                .map(|kv| (kv.key.to_string(), AttrValue::from_otel(&kv.value)))
+                .collect(),
+            events: span
+                .events
+                .iter()
+                .map(|e| StoredEvent {
+                    name: e.name.to_string(),
+                    offset_us: e
+                        .timestamp
+                        .duration_since(span.start_time)
+                        .unwrap_or_default()
+                        .as_micros() as u64,
+                    attributes: e
+                        .attributes
+                        .iter()
+                        .map(|kv| (kv.key.to_string(), AttrValue::from_otel(&kv.value)))
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+
+    pub(super) fn size(&self) -> usize {
+        let attrs: usize = self
+            .attributes
+            .iter()
+            .map(|(k, v)| k.len() + v.size())
+            .sum();
+        let events: usize = self
+            .events
+            .iter()
+            .map(|e| {
+                e.name.len()
+                    + 16
+                    + e.attributes
+                        .iter()
+                        .map(|(k, v)| k.len() + v.size())
+                        .sum::<usize>()
+            })
+            .sum();
+        160 + self.name.len() + self.service.len() + self.status_message.len() + attrs + events
+    }
+}
+
+/// A trace: its spans, in the order they ended.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StoredTrace {
+    /// Hex trace id.
+    pub trace_id: String,
+    /// Spans.
+    pub spans: Vec<StoredSpan>,
+    #[serde(skip)]
+    pub(super) bytes: usize,
+}
+
+/// One line of the trace list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TraceSummary {
+    /// Hex trace id.
+    pub trace_id: String,
+    /// Name of the root span (or the earliest span when the root is elsewhere).
+    pub root: String,
+    /// Service of the root span.
+    pub service: String,
+    /// Start, microseconds since the Unix epoch.
+    pub start_us: u64,
+    /// From the first span's start to the last span's end, microseconds.
+    pub duration_us: u64,
+    /// Spans stored.
+    pub span_count: usize,
+    /// Whether any span failed.
+    pub error: bool,
+    /// `user.id` of the request, if recorded.
+    pub user_id: Option<String>,
+    /// Whether the answer came from the cache, if recorded.
+    pub cache_hit: Option<bool>,
+    /// Estimated cost, USD, if recorded.
+    pub cost_usd: Option<f64>,
+    /// Whether the trace's local root span has ended (until then, spans may still arrive).
+    pub complete: bool,
+}
+
+impl StoredTrace {
+    /// The root span: no parent, or a parent that is not in the store (a remote caller's).
+    pub fn root(&self) -> Option<&StoredSpan> {
+        self.spans
+            .iter()
+            .filter(|s| {
+                s.parent_span_id.is_empty()
+                    || !self.spans.iter().any(|p| p.span_id == s.parent_span_id)
+            })
+            .min_by_key(|s| s.start_us)
+    }
+
+    /// Summary for the list.
+    pub fn summary(&self) -> TraceSummary {
+        let start = self.spans.iter().map(|s| s.start_us).min().unwrap_or(0);
+        let end = self
+            .spans
+            .iter()
+            .map(|s| s.start_us + s.duration_us)
+            .max()
+            .unwrap_or(0);
+        let root = self.root();
+        // The root's value wins (the request's cost is on the root; a child's is only its part).
+        let find = |key: &str| {
+            root.and_then(|r| r.attr(key).cloned())
+                .or_else(|| self.spans.iter().find_map(|s| s.attr(key).cloned()))
+        };
+        TraceSummary {
+            trace_id: self.trace_id.clone(),
+            root: root.map(|r| r.name.clone()).unwrap_or_default(),
+            service: root.map(|r| r.service.clone()).unwrap_or_default(),
+            start_us: start,
+            duration_us: end.saturating_sub(start),
+            span_count: self.spans.len(),
+            complete: self.spans.iter().any(|s| s.local_root),
+            error: self.spans.iter().any(|s| s.status == "error"),
+            user_id: find(attr::USER_ID)
+                .map(|v| v.as_text())
+                .filter(|u| !u.is_empty()),
+            cache_hit: find(attr::CACHE_HIT).and_then(|v| match v {
+                AttrValue::Bool(b) => Some(b),
+                AttrValue::Str(s) => s.parse().ok(),
+                _ => None,
+            }),
+            cost_usd: find(attr::COST_USD).and_then(|v| match v {
+                AttrValue::Float(f) => Some(f),
+                AttrValue::Int(i) => Some(i as f64),
+                _ => None,
+            }),
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! The filters of the trace list (`GET /api/traces`, `GET /api/breakdown`).
+
+use super::StoredTrace;
+
+/// Filters of the trace list. Empty fields match everything.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceQuery {
+    /// Service of the root span.
+    pub service: Option<String>,
+    /// Name of any span in the trace (e.g. `chat sim-gpt-4o-mini`).
+    pub operation: Option<String>,
+    /// Minimum duration, milliseconds.
+    pub min_duration_ms: Option<f64>,
+    /// Maximum duration, milliseconds.
+    pub max_duration_ms: Option<f64>,
+    /// Only traces with (true) or without (false) an error.
+    pub error: Option<bool>,
+    /// `user.id`.
+    pub user_id: Option<String>,
+    /// Cache hit or not.
+    pub cache_hit: Option<bool>,
+    /// Page size (default 20, at most 200).
+    pub limit: Option<usize>,
+    /// Traces to skip (pagination).
+    pub offset: Option<usize>,
+}
+
+impl TraceQuery {
+    /// Whether `t` passes every filter.
+    pub fn matches(&self, t: &StoredTrace) -> bool {
+        if self
+            .operation
+            .as_ref()
+            .is_some_and(|op| !t.spans.iter().any(|s| &s.name == op))
+        {
+            return false;
+        }
+        let s = t.summary();
+        self.service.as_ref().is_none_or(|v| &s.service == v)
+            && self
+                .min_duration_ms
+                .is_none_or(|ms| s.duration_us as f64 >= ms * 1000.0)
+            && self
+                .max_duration_ms
+                .is_none_or(|ms| s.duration_us as f64 <= ms * 1000.0)
+            && self.error.is_none_or(|e| s.error == e)
+            && self
+                .user_id
+                .as_ref()
+                .is_none_or(|u| s.user_id.as_ref() == Some(u))
+            && self.cache_hit.is_none_or(|c| s.cache_hit == Some(c))
+    }
+}
