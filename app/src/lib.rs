@@ -14,6 +14,7 @@
 //!   `/healthz`, `/readyz`, `/metrics`, the viewer's `/api/*`, the UI at `/ui/`).
 //! - [`pipeline`]: the chat pipeline, which owns a chat request from question to answer.
 //! - [`domain`]: request and response types; requests are parsed into types that cannot be invalid.
+//! - [`upload`]: document uploads parsed the same way, whatever the body's shape.
 //! - [`error`]: the API's one error type and its one mapping to HTTP.
 //! - [`seed`]: indexing of the shipped demo corpus at first start.
 //! - [`stats`]: rolling statistics of recent requests for the viewer's live tiles.
@@ -28,3 +29,4 @@ pub mod seed;
 pub mod startup;
 pub mod state;
 pub mod stats;
+pub mod upload;

@@ -6,7 +6,7 @@
 //! It binds the configured address (port 0 picks a free one) and returns the real port, so
 //! tests run exactly the code the binary runs.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
 use actix_web::dev::{Server, ServerHandle};
@@ -14,7 +14,6 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 use ragtrace_core::config::Settings;
-use ragtrace_core::tokens::Tokenizer;
 use ragtrace_core::trace_store::TraceStore;
 use ragtrace_ingest::upstreams::Upstreams;
 use tokio_util::sync::CancellationToken;
@@ -22,7 +21,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::middleware::{RagRootSpan, http_metrics, traceresponse};
 use crate::pipeline::Pipeline;
-use crate::state::{AppState, Documents};
+use crate::state::AppState;
 
 /// A built, not yet running application.
 pub struct Application {
@@ -76,44 +75,8 @@ impl Application {
         let queue =
             ragtrace_ingest::setup::app_queue(&settings, ingestor, shutdown.child_token()).await?;
 
-        let mut banner = vec![
-            (
-                "vector store",
-                format!(
-                    "{}{}",
-                    store.describe(),
-                    points.map(|n| format!(", {n} points")).unwrap_or_default()
-                ),
-            ),
-            ("cache", cache.describe()),
-            ("LLM", upstreams.describe_llm(llm.describe())),
-            (
-                "product search",
-                upstreams.describe_catalog(catalog.describe()),
-            ),
-            ("traces", settings.telemetry.describe()),
-            ("ingest", queue.describe()),
-        ];
-        let pipeline = Arc::new(Pipeline {
-            store,
-            cache,
-            llm,
-            catalog,
-            tokenizer: Tokenizer::by_name(&settings.llm.tokenizer),
-            chat: settings.chat.clone(),
-        });
-        let state = web::Data::new(AppState {
-            pipeline,
-            max_body_bytes: settings.server.max_body_bytes,
-            traces,
-            recent: crate::stats::RecentRequests::default(),
-            jaeger_url: Some(settings.ui.jaeger_url.trim_end_matches('/').to_owned())
-                .filter(|u| !u.is_empty()),
-            documents: Documents {
-                queue,
-                max_bytes: usize::try_from(settings.ingest.max_file_bytes).unwrap_or(usize::MAX),
-            },
-        });
+        let pipeline = Pipeline::new(store, cache, llm, catalog, &settings);
+        let state = web::Data::new(AppState::new(&settings, pipeline, queue, traces));
 
         let listener = TcpListener::bind(&settings.server.addr).with_context(|| {
             format!(
@@ -122,11 +85,7 @@ impl Application {
             )
         })?;
         let local = listener.local_addr()?;
-        banner.push(("metrics", format!("http://{local}/metrics")));
-        banner.push((
-            "trace viewer",
-            format!("http://{local}/ui/ (API: /api/traces, /openapi.json)"),
-        ));
+        let banner = banner(&state, &upstreams, &settings, points, local);
         let server = serve(listener, state.clone())?;
         Ok(Self {
             port: local.port(),
@@ -178,6 +137,34 @@ impl Application {
         self.upstreams.stop(true).await;
         result
     }
+}
+
+/// What the app uses for each concern, as each adapter describes itself.
+fn banner(
+    state: &AppState,
+    upstreams: &Upstreams,
+    settings: &Settings,
+    points: Option<u64>,
+    local: SocketAddr,
+) -> Vec<(&'static str, String)> {
+    let p = &state.pipeline;
+    let points = points.map(|n| format!(", {n} points")).unwrap_or_default();
+    vec![
+        ("vector store", format!("{}{points}", p.store.describe())),
+        ("cache", p.cache.describe()),
+        ("LLM", upstreams.describe_llm(p.llm.describe())),
+        (
+            "product search",
+            upstreams.describe_catalog(p.catalog.describe()),
+        ),
+        ("traces", settings.telemetry.describe()),
+        ("ingest", state.documents.queue.describe()),
+        ("metrics", format!("http://{local}/metrics")),
+        (
+            "trace viewer",
+            format!("http://{local}/ui/ (API: /api/traces, /openapi.json)"),
+        ),
+    ]
 }
 
 /// The HTTP server over `state`: middleware outermost first, then the route table.

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use ragtrace_core::config::Settings;
 use ragtrace_core::queue::JobQueue;
 use ragtrace_core::trace_store::TraceStore;
 
@@ -25,6 +26,29 @@ pub struct AppState {
     pub jaeger_url: Option<String>,
     /// Document uploads and their jobs.
     pub documents: Documents,
+}
+
+impl AppState {
+    /// The state over `pipeline` and the document `queue`, with `traces` for the viewer.
+    pub fn new(
+        settings: &Settings,
+        pipeline: Pipeline,
+        queue: Arc<dyn JobQueue>,
+        traces: Option<Arc<TraceStore>>,
+    ) -> Self {
+        Self {
+            pipeline: Arc::new(pipeline),
+            max_body_bytes: settings.server.max_body_bytes,
+            traces,
+            recent: RecentRequests::default(),
+            jaeger_url: Some(settings.ui.jaeger_url.trim_end_matches('/').to_owned())
+                .filter(|u| !u.is_empty()),
+            documents: Documents {
+                queue,
+                max_bytes: usize::try_from(settings.ingest.max_file_bytes).unwrap_or(usize::MAX),
+            },
+        }
+    }
 }
 
 /// The ingest side of the app: where uploads are queued, and how large they may be.

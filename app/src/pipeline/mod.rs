@@ -21,7 +21,7 @@ use futures::{Stream, StreamExt as _};
 use ragtrace_core::cache::{Cache, answer_key};
 use ragtrace_core::catalog::{CatalogClient, ScoredProduct};
 use ragtrace_core::config::ChatSettings;
-use ragtrace_core::llm::{Completion, LlmClient, LlmError, Prompt, StreamEvent};
+use ragtrace_core::llm::{Completion, CompletionStream, LlmClient, LlmError, Prompt, StreamEvent};
 use ragtrace_core::metrics::{count_cache, count_error};
 use ragtrace_core::semconv::{Stage, attr, span};
 use ragtrace_core::stage::StageTimer;
@@ -86,6 +86,25 @@ enum Prepare {
 }
 
 impl Pipeline {
+    /// The pipeline over these adapters, with the `[chat]` knobs and the tokenizer of
+    /// `settings`.
+    pub fn new(
+        store: Arc<dyn VectorStore>,
+        cache: Arc<dyn Cache>,
+        llm: LlmClient,
+        catalog: CatalogClient,
+        settings: &ragtrace_core::config::Settings,
+    ) -> Self {
+        Self {
+            store,
+            cache,
+            llm,
+            catalog,
+            tokenizer: Tokenizer::by_name(&settings.llm.tokenizer),
+            chat: settings.chat.clone(),
+        }
+    }
+
     /// Runs one chat request within `deadline`. The events stream the answer when
     /// `req.stream` is set; otherwise the LLM is called once and the answer arrives whole.
     pub fn run(
@@ -95,86 +114,115 @@ impl Pipeline {
         deadline: Duration,
     ) -> ChatEvents {
         let span = request_span(&req);
-        let deadline_at = Instant::now() + deadline;
-        let deadline_ms = u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX);
-        Box::pin(async_stream::stream! {
-            let prepared = match within(deadline_at, deadline_ms, self.prepare(&req, &trace_id)).instrument(span.clone()).await {
-                Ok(Prepare::Ready(p)) => p,
+        let request = Request {
+            span: span.clone(),
+            trace_id,
+            budget: Budget::from_now(deadline),
+        };
+        let events = async_stream::stream! {
+            let prepared = request
+                .budget
+                .within(self.prepare(&req, &request.trace_id))
+                .instrument(request.span.clone())
+                .await;
+            match prepared {
                 Ok(Prepare::Cached(resp)) => {
-                    record_answered(&span, &resp);
                     yield ChatEvent::Sources(resp.sources.clone());
                     yield ChatEvent::Delta(resp.answer.clone());
                     yield ChatEvent::Done(resp);
-                    return;
                 }
-                Err(e) => {
-                    yield failed(&span, e);
-                    return;
+                Ok(Prepare::Ready(prepared)) if req.stream => {
+                    let mut events = std::pin::pin!(self.streamed(prepared, &request));
+                    while let Some(event) = events.next().await {
+                        yield event;
+                    }
                 }
-            };
-            let llm = StageTimer::adapter(Stage::Llm);
-            let max_tokens = self.chat.max_output_tokens;
-            if !req.stream {
-                let completion = within(deadline_at, deadline_ms, async {
-                    llm.run(self.llm.chat(&prepared.prompt, max_tokens)).await.map_err(ApiError::from)
-                })
-                .instrument(span.clone())
-                .await;
-                drop(llm);
-                match completion {
-                    Ok(c) => {
-                        yield ChatEvent::Sources(prepared.sources.clone());
-                        let resp = self.finish(prepared, c, &trace_id).instrument(span.clone()).await;
-                        record_answered(&span, &resp);
+                Ok(Prepare::Ready(prepared)) => match self.whole(prepared, &request).await {
+                    Ok(resp) => {
+                        yield ChatEvent::Sources(resp.sources.clone());
                         yield ChatEvent::Done(resp);
                     }
-                    Err(e) => yield failed(&span, e),
-                }
-                return;
+                    Err(e) => yield ChatEvent::Failed(e),
+                },
+                Err(e) => yield ChatEvent::Failed(e),
             }
+        };
+        // The request's outcome goes on its span once, whichever way it ended.
+        Box::pin(events.inspect(move |event| match event {
+            ChatEvent::Done(resp) => {
+                span.record(attr::CACHE_HIT, resp.cache_hit);
+                span.record(attr::COST_USD, resp.cost_usd);
+            }
+            ChatEvent::Failed(e) => mark_failed(&span, e.kind(), &e.to_string()),
+            ChatEvent::Sources(_) | ChatEvent::Delta(_) => {}
+        }))
+    }
 
-            let tokenizer = self.tokenizer;
-            let opened = within(deadline_at, deadline_ms, async {
-                llm.run(self.llm.chat_stream(&prepared.prompt, max_tokens, move |s| tokenizer.count(s) as u32))
-                    .await
-                    .map_err(ApiError::from)
+    /// The LLM called once, then post-processing: the whole answer.
+    async fn whole(&self, prepared: Prepared, request: &Request) -> Result<ChatResponse, ApiError> {
+        let llm = StageTimer::adapter(Stage::Llm);
+        let completion = request
+            .budget
+            .within(async {
+                let max_tokens = self.chat.max_output_tokens;
+                Ok(llm.run(self.llm.chat(&prepared.prompt, max_tokens)).await?)
             })
-            .instrument(span.clone())
+            .instrument(request.span.clone())
             .await;
+        drop(llm);
+        Ok(self
+            .finish(prepared, completion?, &request.trace_id)
+            .instrument(request.span.clone())
+            .await)
+    }
+
+    /// The LLM's answer as it comes: the sources once the model has accepted the prompt (so a
+    /// failure before that is still a plain JSON error with its status), each piece of text,
+    /// then the post-processed whole.
+    fn streamed<'a>(
+        &'a self,
+        prepared: Prepared,
+        request: &'a Request,
+    ) -> impl Stream<Item = ChatEvent> + Send + 'a {
+        async_stream::stream! {
+            let llm = StageTimer::adapter(Stage::Llm);
+            let tokenizer = self.tokenizer;
+            let max_tokens = self.chat.max_output_tokens;
+            let opened = request
+                .budget
+                .within(async {
+                    let count = move |s: &str| tokenizer.count(s) as u32;
+                    Ok(llm.run(self.llm.chat_stream(&prepared.prompt, max_tokens, count)).await?)
+                })
+                .instrument(request.span.clone())
+                .await;
             let mut upstream = match opened {
-                Ok(s) => s,
+                Ok(upstream) => upstream,
                 Err(e) => {
-                    drop(llm);
-                    yield failed(&span, e);
+                    yield ChatEvent::Failed(e);
                     return;
                 }
             };
-            // Sources go out once the model has accepted the prompt: a failure before that is
-            // still a plain JSON error with its status.
             yield ChatEvent::Sources(prepared.sources.clone());
             loop {
-                let item = match tokio::time::timeout_at(deadline_at.into(), upstream.next()).await {
-                    Ok(Some(item)) => item,
-                    Ok(None) => Err(LlmError::Protocol("the stream ended early".into())),
-                    Err(_) => Err(LlmError::Timeout { attempts: 1, timeout_ms: deadline_ms }),
-                };
-                match item {
+                match request.budget.next_of(&mut upstream).await {
                     Ok(StreamEvent::Delta(text)) => yield ChatEvent::Delta(text),
                     Ok(StreamEvent::Done(completion)) => {
                         drop(llm);
-                        let resp = self.finish(prepared, completion, &trace_id).instrument(span.clone()).await;
-                        record_answered(&span, &resp);
+                        let resp = self
+                            .finish(prepared, completion, &request.trace_id)
+                            .instrument(request.span.clone())
+                            .await;
                         yield ChatEvent::Done(resp);
                         return;
                     }
                     Err(e) => {
-                        drop(llm);
-                        yield failed(&span, ApiError::from(e));
+                        yield ChatEvent::Failed(ApiError::from(e));
                         return;
                     }
                 }
             }
-        })
+        }
     }
 
     /// Everything up to the LLM call: a cached answer, or the prompt.
@@ -382,23 +430,52 @@ fn request_span(req: &ChatRequest) -> tracing::Span {
     )
 }
 
-fn record_answered(span: &tracing::Span, resp: &ChatResponse) {
-    span.record(attr::CACHE_HIT, resp.cache_hit);
-    span.record(attr::COST_USD, resp.cost_usd);
+/// One request as the pipeline carries it from stage to stage.
+#[derive(Debug)]
+struct Request {
+    /// The pipeline's span: every stage runs inside it.
+    span: tracing::Span,
+    trace_id: String,
+    budget: Budget,
 }
 
-fn failed(span: &tracing::Span, e: ApiError) -> ChatEvent {
-    mark_failed(span, e.kind(), &e.to_string());
-    ChatEvent::Failed(e)
-}
-
-/// `fut`, unless the request's deadline passes first.
-async fn within<T>(
+/// The request's deadline: every wait of the request is bounded by what is left of it.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
     deadline_at: Instant,
     deadline_ms: u64,
-    fut: impl Future<Output = Result<T, ApiError>>,
-) -> Result<T, ApiError> {
-    tokio::time::timeout_at(deadline_at.into(), fut)
-        .await
-        .unwrap_or(Err(ApiError::Deadline { ms: deadline_ms }))
+}
+
+impl Budget {
+    fn from_now(deadline: Duration) -> Self {
+        Self {
+            deadline_at: Instant::now() + deadline,
+            deadline_ms: u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+
+    /// `fut`, unless the deadline passes first (then a `deadline` error).
+    async fn within<T>(
+        &self,
+        fut: impl Future<Output = Result<T, ApiError>>,
+    ) -> Result<T, ApiError> {
+        tokio::time::timeout_at(self.deadline_at.into(), fut)
+            .await
+            .unwrap_or(Err(ApiError::Deadline {
+                ms: self.deadline_ms,
+            }))
+    }
+
+    /// The next event of a streamed completion, unless the deadline passes first (then the LLM
+    /// timed out mid-stream); a stream that ends without its final event is a protocol error.
+    async fn next_of(&self, upstream: &mut CompletionStream) -> Result<StreamEvent, LlmError> {
+        match tokio::time::timeout_at(self.deadline_at.into(), upstream.next()).await {
+            Ok(Some(item)) => item,
+            Ok(None) => Err(LlmError::Protocol("the stream ended early".into())),
+            Err(_) => Err(LlmError::Timeout {
+                attempts: 1,
+                timeout_ms: self.deadline_ms,
+            }),
+        }
+    }
 }
