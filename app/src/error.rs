@@ -7,12 +7,21 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use ragtrace_core::llm::LlmError;
+use ragtrace_core::queue::QueueError;
 use ragtrace_core::vector_store::VectorStoreError;
 use serde_json::json;
 
 /// What can go wrong serving a request.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// The body could not be read (the connection broke, a multipart body is malformed).
+    #[error("{message}")]
+    BadBody {
+        /// What is wrong.
+        message: String,
+        /// How to fix it.
+        hint: String,
+    },
     /// The body is not JSON at all.
     #[error("{message}")]
     BadJson {
@@ -74,8 +83,22 @@ pub enum ApiError {
         id: String,
     },
     /// The ingest queue is full or unreachable.
-    #[error("{0}")]
-    QueueUnavailable(String),
+    #[error(transparent)]
+    QueueUnavailable(#[from] QueueError),
+    /// A part of the API that this deployment has switched off.
+    #[error("{feature} is off in this deployment")]
+    FeatureDisabled {
+        /// What is off, e.g. `the in-process trace store`.
+        feature: &'static str,
+        /// How to switch it on, or where to look instead.
+        hint: &'static str,
+    },
+    /// No trace with this id in the in-process store.
+    #[error("no trace {trace_id} in the store")]
+    TraceNotFound {
+        /// The id asked for.
+        trace_id: String,
+    },
     /// The vector store failed.
     #[error(transparent)]
     VectorStore(#[from] VectorStoreError),
@@ -103,6 +126,14 @@ impl ApiError {
         }
     }
 
+    /// A body that cannot be read.
+    pub fn bad_body(message: &str, hint: &str) -> Self {
+        Self::BadBody {
+            message: message.to_owned(),
+            hint: hint.to_owned(),
+        }
+    }
+
     /// A body that is not JSON.
     pub fn bad_json(message: &str, hint: &str) -> Self {
         Self::BadJson {
@@ -122,13 +153,15 @@ impl ApiError {
     /// The error's `type` in the JSON body; also the `ragtrace_errors_total` label.
     pub fn kind(&self) -> &'static str {
         match self {
-            ApiError::BadJson { .. }
+            ApiError::BadBody { .. }
+            | ApiError::BadJson { .. }
             | ApiError::Schema { .. }
             | ApiError::Validation { .. }
             | ApiError::PayloadTooLarge { .. }
             | ApiError::UnsupportedMediaType { .. } => "validation",
-            ApiError::JobNotFound { .. } => "not_found",
+            ApiError::JobNotFound { .. } | ApiError::TraceNotFound { .. } => "not_found",
             ApiError::QueueUnavailable(_) => "queue",
+            ApiError::FeatureDisabled { .. } => "feature_disabled",
             ApiError::NotFound { .. } => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::VectorStore(_) => "vector_store",
@@ -150,7 +183,20 @@ impl ApiError {
         match self {
             ApiError::Schema { field, .. } => field.as_deref(),
             ApiError::Validation { field, .. } => Some(field),
-            _ => None,
+            ApiError::BadBody { .. }
+            | ApiError::BadJson { .. }
+            | ApiError::PayloadTooLarge { .. }
+            | ApiError::NotFound { .. }
+            | ApiError::MethodNotAllowed { .. }
+            | ApiError::UnsupportedMediaType { .. }
+            | ApiError::JobNotFound { .. }
+            | ApiError::QueueUnavailable(_)
+            | ApiError::FeatureDisabled { .. }
+            | ApiError::TraceNotFound { .. }
+            | ApiError::VectorStore(_)
+            | ApiError::Llm(_)
+            | ApiError::Deadline { .. }
+            | ApiError::Unexpected(_) => None,
         }
     }
 
@@ -166,9 +212,13 @@ impl ApiError {
     /// How to fix it, when there is something the caller can do.
     pub fn hint(&self) -> Option<String> {
         match self {
-            ApiError::BadJson { hint, .. } | ApiError::Validation { hint, .. } => {
-                Some(hint.clone())
-            }
+            ApiError::BadBody { hint, .. }
+            | ApiError::BadJson { hint, .. }
+            | ApiError::Validation { hint, .. } => Some(hint.clone()),
+            ApiError::FeatureDisabled { hint, .. } => Some((*hint).to_owned()),
+            ApiError::TraceNotFound { .. } => Some(
+                "it was evicted (see the store's caps in GET /api/traces), not sampled, or is not finished yet; Jaeger may still have it".into(),
+            ),
             ApiError::Schema { .. } => Some(
                 "the body is {\"question\": string, \"user_id\"?: string, \"session_id\"?: string, \"stream\"?: boolean}".into(),
             ),
@@ -206,7 +256,9 @@ impl ApiError {
         match self {
             ApiError::NotFound { .. }
             | ApiError::MethodNotAllowed { .. }
-            | ApiError::JobNotFound { .. } => {}
+            | ApiError::JobNotFound { .. }
+            | ApiError::TraceNotFound { .. }
+            | ApiError::FeatureDisabled { .. } => {}
             _ => ragtrace_core::metrics::count_error(self.kind()),
         }
     }
@@ -227,12 +279,15 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::BadJson { .. } => StatusCode::BAD_REQUEST,
+            ApiError::BadBody { .. } | ApiError::BadJson { .. } => StatusCode::BAD_REQUEST,
             ApiError::Schema { .. } | ApiError::Validation { .. } => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::NotFound { .. } | ApiError::JobNotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::NotFound { .. }
+            | ApiError::JobNotFound { .. }
+            | ApiError::TraceNotFound { .. }
+            | ApiError::FeatureDisabled { .. } => StatusCode::NOT_FOUND,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::QueueUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,

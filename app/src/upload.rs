@@ -177,7 +177,7 @@ async fn read_multipart(
     let mut file: Option<(Option<String>, Option<String>, Vec<u8>)> = None;
     while let Some(field) = mp.next().await {
         let mut field = field.map_err(|e| {
-            ApiError::bad_json(
+            ApiError::bad_body(
                 &format!("invalid multipart body: {e}"),
                 "send a multipart/form-data body with a `file` field",
             )

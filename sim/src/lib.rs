@@ -24,13 +24,16 @@
 //! - [`embeddings`]: the deterministic embedding function.
 //! - [`answer`]: extractive answers with citations.
 //! - [`catalog`]: the product catalog and its search.
+//! - [`fault`]: how an endpoint behaves under its profile (latency, faults, concurrency limit).
+//! - [`error`]: the one error type, written out in OpenAI's shape.
 //! - [`routes`]: the HTTP handlers.
 #![warn(missing_docs)]
 
 pub mod answer;
-pub mod audio;
 pub mod catalog;
 pub mod embeddings;
+pub mod error;
+pub mod fault;
 pub mod profile;
 pub mod routes;
 
@@ -79,7 +82,7 @@ pub struct SimState {
     /// Tokenizer for usage counts.
     pub tokenizer: ragtrace_core::tokens::Tokenizer,
     /// Transcriptions being served (the audio endpoint's concurrency limit).
-    pub audio_slots: audio::Slots,
+    pub audio_slots: fault::Slots,
 }
 
 impl SimState {
@@ -90,7 +93,7 @@ impl SimState {
             catalog: Catalog::shipped(),
             embedding_dim: options.embedding_dim,
             tokenizer: ragtrace_core::tokens::Tokenizer::by_name("o200k_base"),
-            audio_slots: audio::Slots::default(),
+            audio_slots: fault::Slots::default(),
         }
     }
 }

@@ -40,9 +40,7 @@ pub async fn create(
         upload.content,
     );
     let id = job.id;
-    let status = queue::send(docs.queue.as_ref(), job)
-        .await
-        .map_err(|e| ApiError::QueueUnavailable(e.to_string()))?;
+    let status = queue::send(docs.queue.as_ref(), job).await?;
     Ok(HttpResponse::Accepted()
         .insert_header((header::LOCATION, format!("/v1/documents/{id}")))
         .json(serde_json::json!({
@@ -67,13 +65,7 @@ pub async fn status(
             "use the id returned by POST /v1/documents",
         )
     })?;
-    match state
-        .documents
-        .queue
-        .status(id)
-        .await
-        .map_err(|e| ApiError::QueueUnavailable(e.to_string()))?
-    {
+    match state.documents.queue.status(id).await? {
         Some(s) => Ok(HttpResponse::Ok().json(s)),
         None => Err(ApiError::JobNotFound { id: raw }),
     }

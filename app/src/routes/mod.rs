@@ -46,7 +46,7 @@ pub async fn read_body(
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk =
-            chunk.map_err(|e| ApiError::bad_json(&format!("cannot read the body: {e}"), hint))?;
+            chunk.map_err(|e| ApiError::bad_body(&format!("cannot read the body: {e}"), hint))?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge { limit });
         }

@@ -10,12 +10,9 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 fn store(state: &AppState) -> Result<&TraceStore, ApiError> {
-    state.traces.as_deref().ok_or_else(|| {
-        ApiError::validation(
-            "trace_store.enabled",
-            "is false, so no traces are kept in-process",
-            "set RAGTRACE__TRACE_STORE__ENABLED=true, or look the trace up in Jaeger",
-        )
+    state.traces.as_deref().ok_or(ApiError::FeatureDisabled {
+        feature: "the in-process trace store (trace_store.enabled)",
+        hint: "set RAGTRACE__TRACE_STORE__ENABLED=true, or look the trace up in Jaeger",
     })
 }
 
@@ -74,12 +71,7 @@ pub async fn get(
             let summary = trace.summary();
             Ok(HttpResponse::Ok().json(json!({"summary": summary, "spans": trace.spans})))
         }
-        None => Err(ApiError::NotFound {
-            method: "GET".into(),
-            path: format!(
-                "/api/traces/{id} (not in the store: evicted, not sampled, or not finished yet)"
-            ),
-        }),
+        None => Err(ApiError::TraceNotFound { trace_id: id }),
     }
 }
 

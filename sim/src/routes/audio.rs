@@ -6,72 +6,23 @@
 //! gen-audio` it returns the script the generator hid in the audio (see
 //! [`ragtrace_core::meeting`]), for anything else a note saying no speech was recognised.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use actix_multipart::Multipart;
-use actix_web::http::StatusCode;
-use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use futures::StreamExt as _;
 use serde_json::json;
 
 use crate::SimState;
+use crate::error::SimError;
+use crate::fault::{apply_profile, count, sim_model};
 use crate::profile::Endpoint;
-use crate::routes::{apply_profile, count, openai_error};
 
 /// OpenAI's upload limit for audio files, bytes.
 pub const MAX_AUDIO_BYTES: usize = 25 * 1024 * 1024;
 
-/// Requests being served right now, and a wake-up for those waiting for a slot.
-#[derive(Debug, Default)]
-pub struct Slots {
-    in_flight: AtomicU64,
-    freed: tokio::sync::Notify,
-}
-
-/// A held slot; frees it on drop.
-struct Slot<'a>(&'a Slots);
-
-impl Drop for Slot<'_> {
-    fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
-        self.0.freed.notify_one();
-    }
-}
-
-impl Slots {
-    /// Takes a slot when fewer than `limit` are taken (0 = no limit), waiting up to `wait`.
-    async fn acquire(&self, limit: u64, wait: Duration) -> Option<Slot<'_>> {
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            let freed = self.freed.notified();
-            let cur = self.in_flight.load(Ordering::Acquire);
-            if limit == 0 || cur < limit {
-                if self
-                    .in_flight
-                    .compare_exchange(cur, cur + 1, Ordering::AcqRel, Ordering::Acquire)
-                    .is_ok()
-                {
-                    return Some(Slot(self));
-                }
-                continue;
-            }
-            if tokio::time::timeout_at(deadline, freed).await.is_err() {
-                return None;
-            }
-        }
-    }
-}
-
-fn bad(message: &str, param: &str) -> HttpResponse {
-    count(Endpoint::Audio, "bad_request");
-    openai_error(
-        StatusCode::BAD_REQUEST,
-        "invalid_request_error",
-        message,
-        Some(param),
-    )
+fn bad(message: impl Into<String>, param: &str) -> SimError {
+    SimError::bad_request(Endpoint::Audio, message, param)
 }
 
 /// The upload's fields.
@@ -82,26 +33,23 @@ struct Upload {
     response_format: Option<String>,
 }
 
-async fn read_upload(mut payload: Multipart) -> Result<Upload, HttpResponse> {
+async fn read_upload(mut payload: Multipart) -> Result<Upload, SimError> {
     let mut up = Upload::default();
     let mut total = 0usize;
     while let Some(field) = payload.next().await {
-        let mut field = field.map_err(|e| bad(&format!("invalid multipart body: {e}"), "file"))?;
+        let mut field = field.map_err(|e| bad(format!("invalid multipart body: {e}"), "file"))?;
         let name = field.name().unwrap_or("").to_owned();
         let mut data = Vec::new();
         while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|e| bad(&format!("invalid multipart body: {e}"), &name))?;
+            let chunk = chunk.map_err(|e| bad(format!("invalid multipart body: {e}"), &name))?;
             total += chunk.len();
             if total > MAX_AUDIO_BYTES {
                 count(Endpoint::Audio, "bad_request");
-                return Err(openai_error(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "invalid_request_error",
-                    &format!(
+                return Err(SimError::TooLarge {
+                    message: format!(
                         "Maximum content size limit ({MAX_AUDIO_BYTES} bytes) exceeded; split the audio into smaller chunks"
                     ),
-                    Some("file"),
-                ));
+                });
             }
             data.extend_from_slice(&chunk);
         }
@@ -117,33 +65,31 @@ async fn read_upload(mut payload: Multipart) -> Result<Upload, HttpResponse> {
 }
 
 /// `POST /v1/audio/transcriptions`.
-pub async fn transcriptions(state: web::Data<SimState>, payload: Multipart) -> HttpResponse {
-    let up = match read_upload(payload).await {
-        Ok(u) => u,
-        Err(resp) => return resp,
-    };
-    let Some(model) = up.model.filter(|m| !m.is_empty()) else {
-        return bad("you must provide a model parameter", "model");
-    };
-    let Some(file) = up.file else {
-        return bad("you must provide a file", "file");
-    };
+pub async fn transcriptions(
+    state: web::Data<SimState>,
+    payload: Multipart,
+) -> Result<HttpResponse, SimError> {
+    let up = read_upload(payload).await?;
+    let model = up
+        .model
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| bad("you must provide a model parameter", "model"))?;
+    let file = up
+        .file
+        .ok_or_else(|| bad("you must provide a file", "file"))?;
     let format = up.response_format.unwrap_or_else(|| "json".into());
     if !matches!(format.as_str(), "json" | "text" | "verbose_json") {
-        return bad(
+        return Err(bad(
             "response_format must be json, text or verbose_json",
             "response_format",
-        );
+        ));
     }
-    let reader = match hound::WavReader::new(file.as_slice()) {
-        Ok(r) => r,
-        Err(e) => {
-            return bad(
-                &format!("could not decode the audio file ({e}); the simulator accepts PCM WAV"),
-                "file",
-            );
-        }
-    };
+    let reader = hound::WavReader::new(file.as_slice()).map_err(|e| {
+        bad(
+            format!("could not decode the audio file ({e}); the simulator accepts PCM WAV"),
+            "file",
+        )
+    })?;
     let spec = reader.spec();
     let rate = spec.sample_rate.max(1);
     let samples: Vec<i16> = if spec.bits_per_sample == 16 {
@@ -157,10 +103,7 @@ pub async fn transcriptions(state: web::Data<SimState>, payload: Multipart) -> H
     let frames = samples.len() / usize::from(spec.channels.max(1));
     let duration = frames as f64 / f64::from(rate);
 
-    let latency = match apply_profile(&state, Endpoint::Audio).await {
-        Ok(l) => l,
-        Err(resp) => return resp,
-    };
+    let latency = apply_profile(&state, Endpoint::Audio).await?;
     let profile = state
         .profiles
         .read()
@@ -172,20 +115,13 @@ pub async fn transcriptions(state: web::Data<SimState>, payload: Multipart) -> H
         .await
     else {
         count(Endpoint::Audio, "rate_limited");
-        let mut resp = openai_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "requests",
-            &format!(
+        return Err(SimError::RateLimited {
+            message: format!(
                 "Too many concurrent requests: at most {} transcriptions at once (simulated by ragtrace-sim). Please retry after the delay in Retry-After.",
                 profile.concurrency
             ),
-            None,
-        );
-        resp.headers_mut().insert(
-            header::RETRY_AFTER,
-            header::HeaderValue::from(profile.retry_after_secs),
-        );
-        return resp;
+            retry_after_secs: profile.retry_after_secs,
+        });
     };
     // `latency_ms` is per minute of audio.
     tokio::time::sleep(latency.mul_f64(duration / 60.0)).await;
@@ -224,7 +160,7 @@ pub async fn transcriptions(state: web::Data<SimState>, payload: Multipart) -> H
         .join(" ");
     count(Endpoint::Audio, "ok");
     let usage = json!({"type": "duration", "seconds": duration.ceil()});
-    match format.as_str() {
+    Ok(match format.as_str() {
         "text" => HttpResponse::Ok().content_type("text/plain").body(text),
         "verbose_json" => HttpResponse::Ok().json(json!({
             "task": "transcribe",
@@ -233,8 +169,8 @@ pub async fn transcriptions(state: web::Data<SimState>, payload: Multipart) -> H
             "text": text,
             "segments": segments,
             "usage": usage,
-            "model": crate::routes::sim_model(&model),
+            "model": sim_model(&model),
         })),
         _ => HttpResponse::Ok().json(json!({"text": text, "usage": usage})),
-    }
+    })
 }

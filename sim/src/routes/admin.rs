@@ -1,0 +1,83 @@
+//! The admin API: each endpoint's latency and fault profile, and the named scenarios that set
+//! them all at once.
+
+use actix_web::http::header::ContentType;
+use actix_web::{HttpResponse, web};
+use serde_json::{Value, json};
+
+use crate::SimState;
+use crate::error::SimError;
+use crate::profile::{Endpoint, ProfilePatch, Scenario};
+
+/// `GET /admin/profiles`.
+pub async fn get_profiles(state: web::Data<SimState>) -> HttpResponse {
+    let p = state
+        .profiles
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    HttpResponse::Ok().json(p)
+}
+
+/// `PUT /admin/profiles/{endpoint}`: patches one endpoint's profile.
+pub async fn put_profile(
+    state: web::Data<SimState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, SimError> {
+    let endpoint = Endpoint::parse(&path).ok_or(SimError::NotFound {
+        message: "unknown endpoint; one of chat, embeddings, models, catalog".into(),
+        param: Some("endpoint"),
+    })?;
+    let patch: ProfilePatch = serde_json::from_slice(&body).map_err(|e| SimError::BadRequest {
+        message: format!(
+            "invalid profile: {e}; fields: latency_ms, jitter_ms, error_rate, rate_limit_rate, hang_rate, retry_after_secs, hang_ms"
+        ),
+        param: None,
+    })?;
+    let result = state
+        .profiles
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .patch(endpoint, &patch);
+    let p = result.map_err(|e| SimError::Unprocessable {
+        message: e.to_string(),
+        param: e.field.clone(),
+    })?;
+    tracing::info!(endpoint = endpoint.as_str(), ?p, "profile changed");
+    Ok(HttpResponse::Ok().json(p))
+}
+
+/// `GET /admin/scenarios`.
+pub async fn list_scenarios() -> HttpResponse {
+    let list: Vec<Value> = [
+        "healthy",
+        "instant",
+        "slow-catalog",
+        "rate-limited",
+        "llm-errors",
+        "llm-hang",
+    ]
+    .iter()
+    .filter_map(|n| Scenario::parse(n))
+    .map(|s| json!({"name": s.as_str(), "description": s.description()}))
+    .collect();
+    HttpResponse::Ok().json(list)
+}
+
+/// `POST /admin/scenarios/{name}`: replaces every profile with the scenario's.
+pub async fn set_scenario(
+    state: web::Data<SimState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, SimError> {
+    let s = Scenario::parse(&path).ok_or_else(|| SimError::NotFound {
+        message: format!("unknown scenario; one of {}", Scenario::names()),
+        param: Some("name"),
+    })?;
+    let profiles = s.profiles();
+    *state.profiles.write().unwrap_or_else(|p| p.into_inner()) = profiles.clone();
+    tracing::info!(scenario = s.as_str(), "scenario set");
+    Ok(HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .json(json!({"scenario": s.as_str(), "profiles": profiles})))
+}
