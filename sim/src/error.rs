@@ -7,7 +7,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{Value, json};
 
-use crate::fault::count;
+use crate::SimState;
 use crate::profile::Endpoint;
 
 /// What a simulated endpoint can answer instead of a result.
@@ -61,8 +61,13 @@ pub enum SimError {
 
 impl SimError {
     /// A 400 for a request to `endpoint`, counted as `bad_request`.
-    pub fn bad_request(endpoint: Endpoint, message: impl Into<String>, param: &str) -> Self {
-        count(endpoint, "bad_request");
+    pub fn bad_request(
+        state: &SimState,
+        endpoint: Endpoint,
+        message: impl Into<String>,
+        param: &str,
+    ) -> Self {
+        state.count(endpoint, "bad_request");
         Self::BadRequest {
             message: message.into(),
             param: Some(param.to_owned()),

@@ -1,6 +1,7 @@
 //! How an endpoint behaves under its profile: the latency to spend, the fault to answer with,
 //! the concurrency limit of the audio endpoint, and the request counter.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -8,14 +9,38 @@ use crate::SimState;
 use crate::error::SimError;
 use crate::profile::{Endpoint, Fault};
 
-/// Counts a request to `endpoint` by `outcome` in `ragtrace_sim_requests_total`.
-pub fn count(endpoint: Endpoint, outcome: &'static str) {
-    ragtrace_core::metrics::counter(
-        &ragtrace_core::semconv::metric::SIM_REQUESTS_TOTAL,
-        [endpoint.as_str(), outcome],
-    )
-    .increment(1);
+impl SimState {
+    /// Counts a request to `endpoint` by `outcome`: in `ragtrace_sim_requests_total` (shared by
+    /// every simulator of the process) and in this simulator's own counts
+    /// (`GET /admin/requests`), so a test or a lab run can tell what reached *this* simulator.
+    pub fn count(&self, endpoint: Endpoint, outcome: &'static str) {
+        ragtrace_core::metrics::counter(
+            &ragtrace_core::semconv::metric::SIM_REQUESTS_TOTAL,
+            [endpoint.as_str(), outcome],
+        )
+        .increment(1);
+        *self
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(endpoint.as_str())
+            .or_default()
+            .entry(outcome)
+            .or_default() += 1;
+    }
+
+    /// What this simulator has served, by endpoint and outcome.
+    pub fn requests(&self) -> RequestCounts {
+        self.requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
 }
+
+/// Requests served, by endpoint, then by outcome (`ok`, `error`, `rate_limited`, `hang`,
+/// `bad_request`).
+pub type RequestCounts = BTreeMap<&'static str, BTreeMap<&'static str, u64>>;
 
 /// Applies the endpoint's profile: returns the latency to spend on success, or the fault after
 /// spending its share of time.
@@ -35,12 +60,12 @@ pub async fn apply_profile(state: &SimState, endpoint: Endpoint) -> Result<Durat
     match fault {
         Fault::None => Ok(latency),
         Fault::Hang => {
-            count(endpoint, "hang");
+            state.count(endpoint, "hang");
             tokio::time::sleep(Duration::from_millis(profile.hang_ms)).await;
             Err(SimError::Hang)
         }
         Fault::RateLimited => {
-            count(endpoint, "rate_limited");
+            state.count(endpoint, "rate_limited");
             // A rate limit answers fast: the point is the refusal, not the wait.
             tokio::time::sleep(latency / 10).await;
             Err(SimError::RateLimited {
@@ -49,7 +74,7 @@ pub async fn apply_profile(state: &SimState, endpoint: Endpoint) -> Result<Durat
             })
         }
         Fault::ServerError => {
-            count(endpoint, "error");
+            state.count(endpoint, "error");
             tokio::time::sleep(latency / 2).await;
             Err(SimError::ServerError)
         }

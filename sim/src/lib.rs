@@ -81,6 +81,8 @@ pub struct SimState {
     pub embedding_dim: usize,
     /// Tokenizer for usage counts.
     pub tokenizer: ragtrace_core::tokens::Tokenizer,
+    /// What this simulator has served, by endpoint and outcome (`GET /admin/requests`).
+    pub requests: std::sync::Mutex<fault::RequestCounts>,
     /// Transcriptions being served (the audio endpoint's concurrency limit).
     pub audio_slots: fault::Slots,
 }
@@ -93,6 +95,7 @@ impl SimState {
             catalog: Catalog::shipped(),
             embedding_dim: options.embedding_dim,
             tokenizer: ragtrace_core::tokens::Tokenizer::by_name("o200k_base"),
+            requests: std::sync::Mutex::default(),
             audio_slots: fault::Slots::default(),
         }
     }

@@ -3,10 +3,10 @@
 //! follows the trace link, and finds the waterfall with the LLM span and the bottleneck summary.
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fantoccini::{ClientBuilder, Locator};
-use ragtrace_tests::{Killed, TestApp, bin_dir, free_port, require_tool};
+use ragtrace_tests::{Killed, TestApp, bin_dir, eventually, free_port, require_tool};
 
 /// Chat → streamed answer → trace link → waterfall with the LLM span and the bottleneck.
 #[actix_web::test]
@@ -47,22 +47,15 @@ async fn chat_page_streams_and_links_to_the_waterfall() {
         }),
     );
     let webdriver = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let client = loop {
+    let client = eventually(Duration::from_secs(30), || async {
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        match ClientBuilder::new(connector)
+        ClientBuilder::new(connector)
             .capabilities(caps.clone())
             .connect(&webdriver)
             .await
-        {
-            Ok(c) => break c,
-            Err(e) if Instant::now() < deadline => {
-                let _ = e;
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            Err(e) => panic!("cannot start a WebDriver session: {e}"),
-        }
-    };
+    })
+    .await
+    .unwrap_or_else(|e| panic!("cannot start a WebDriver session: {e}"));
 
     client.goto(&format!("{}/", app.base)).await.unwrap();
     let question = client
@@ -88,15 +81,16 @@ async fn chat_page_streams_and_links_to_the_waterfall() {
         .for_element(Locator::Id("answer"))
         .await
         .unwrap();
-    let mut partial = String::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        partial = answer.text().await.unwrap();
-        if !partial.trim().is_empty() {
-            break;
+    let partial = eventually(Duration::from_secs(30), || async {
+        let text = answer.text().await.unwrap();
+        if text.trim().is_empty() {
+            Err(text)
+        } else {
+            Ok(text)
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
+    .unwrap_or_else(|text| text);
     assert!(!partial.trim().is_empty(), "the answer started streaming");
     let link = client
         .wait()

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ragtrace_tests::{Killed, TestApp, command, free_port, get_json, require_tool};
+use ragtrace_tests::{Killed, TestApp, command, eventually, free_port, get_json, require_tool};
 use serde_json::{Value, json};
 
 fn repo() -> PathBuf {
@@ -207,21 +207,15 @@ async fn prometheus_scrapes_the_app_and_every_query_has_data() {
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
     // Enough scrapes for every rate() window.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    eventually(Duration::from_secs(30), || async {
         let v = query(&http, &base, "count_over_time(up{job=\"app\"}[1m]) >= 8").await;
-        if v["data"]["result"]
+        let scraped = v["data"]["result"]
             .as_array()
-            .is_some_and(|r| !r.is_empty())
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "Prometheus did not scrape the app: {v}"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+            .is_some_and(|r| !r.is_empty());
+        if scraped { Ok(()) } else { Err(v) }
+    })
+    .await
+    .unwrap_or_else(|v| panic!("Prometheus did not scrape the app: {v}"));
 
     // The transcription's final counts scraped.
     let report = report
@@ -231,23 +225,19 @@ async fn prometheus_scrapes_the_app_and_every_query_has_data() {
     assert_eq!(report["failed_chunks"], 0, "{report}");
     let chunks = report["chunks"].as_u64().unwrap();
     assert!(chunks >= 6, "{report}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    eventually(Duration::from_secs(30), || async {
         let v = query(
             &http,
             &base,
             "sum(ragtrace_ingest_transcribe_chunks_total{job=\"transcribe\"})",
         )
         .await;
-        if v["data"]["result"][0]["value"][1].as_str() == Some(chunks.to_string().as_str()) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "Prometheus did not scrape the transcription's final counts: {v}"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+        let scraped =
+            v["data"]["result"][0]["value"][1].as_str() == Some(chunks.to_string().as_str());
+        if scraped { Ok(()) } else { Err(v) }
+    })
+    .await
+    .unwrap_or_else(|v| panic!("Prometheus did not scrape the transcription's final counts: {v}"));
 
     let mut failures = Vec::new();
     for (dash, expr) in dashboard_exprs() {
@@ -395,20 +385,20 @@ async fn post_critical_alert_when_ready(
     log: &std::sync::Mutex<String>,
     banner: &str,
 ) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !http
-        .get(format!("http://127.0.0.1:{port}/-/ready"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        assert!(
-            Instant::now() < deadline,
-            "alertmanager did not start:\n{}",
-            log.lock().unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let ready = eventually(Duration::from_secs(30), || async {
+        let up = http
+            .get(format!("http://127.0.0.1:{port}/-/ready"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        if up { Ok(()) } else { Err(()) }
+    })
+    .await;
+    assert!(
+        ready.is_ok(),
+        "alertmanager did not start:\n{}",
+        log.lock().unwrap()
+    );
     assert!(
         log.lock().unwrap().contains(banner),
         "{}",

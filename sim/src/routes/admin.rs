@@ -48,6 +48,11 @@ pub async fn put_profile(
     Ok(HttpResponse::Ok().json(p))
 }
 
+/// `GET /admin/requests`: what this simulator has served, by endpoint and outcome.
+pub async fn requests(state: web::Data<SimState>) -> HttpResponse {
+    HttpResponse::Ok().json(state.requests())
+}
+
 /// `GET /admin/scenarios`.
 pub async fn list_scenarios() -> HttpResponse {
     let list: Vec<Value> = [

@@ -15,14 +15,14 @@ use serde_json::json;
 
 use crate::SimState;
 use crate::error::SimError;
-use crate::fault::{apply_profile, count, sim_model};
+use crate::fault::{apply_profile, sim_model};
 use crate::profile::Endpoint;
 
 /// OpenAI's upload limit for audio files, bytes.
 pub const MAX_AUDIO_BYTES: usize = 25 * 1024 * 1024;
 
-fn bad(message: impl Into<String>, param: &str) -> SimError {
-    SimError::bad_request(Endpoint::Audio, message, param)
+fn bad(state: &SimState, message: impl Into<String>, param: &str) -> SimError {
+    SimError::bad_request(state, Endpoint::Audio, message, param)
 }
 
 /// The upload's fields.
@@ -33,18 +33,20 @@ struct Upload {
     response_format: Option<String>,
 }
 
-async fn read_upload(mut payload: Multipart) -> Result<Upload, SimError> {
+async fn read_upload(state: &SimState, mut payload: Multipart) -> Result<Upload, SimError> {
     let mut up = Upload::default();
     let mut total = 0usize;
     while let Some(field) = payload.next().await {
-        let mut field = field.map_err(|e| bad(format!("invalid multipart body: {e}"), "file"))?;
+        let mut field =
+            field.map_err(|e| bad(state, format!("invalid multipart body: {e}"), "file"))?;
         let name = field.name().unwrap_or("").to_owned();
         let mut data = Vec::new();
         while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|e| bad(format!("invalid multipart body: {e}"), &name))?;
+            let chunk =
+                chunk.map_err(|e| bad(state, format!("invalid multipart body: {e}"), &name))?;
             total += chunk.len();
             if total > MAX_AUDIO_BYTES {
-                count(Endpoint::Audio, "bad_request");
+                state.count(Endpoint::Audio, "bad_request");
                 return Err(SimError::TooLarge {
                     message: format!(
                         "Maximum content size limit ({MAX_AUDIO_BYTES} bytes) exceeded; split the audio into smaller chunks"
@@ -69,23 +71,25 @@ pub async fn transcriptions(
     state: web::Data<SimState>,
     payload: Multipart,
 ) -> Result<HttpResponse, SimError> {
-    let up = read_upload(payload).await?;
+    let up = read_upload(&state, payload).await?;
     let model = up
         .model
         .filter(|m| !m.is_empty())
-        .ok_or_else(|| bad("you must provide a model parameter", "model"))?;
+        .ok_or_else(|| bad(&state, "you must provide a model parameter", "model"))?;
     let file = up
         .file
-        .ok_or_else(|| bad("you must provide a file", "file"))?;
+        .ok_or_else(|| bad(&state, "you must provide a file", "file"))?;
     let format = up.response_format.unwrap_or_else(|| "json".into());
     if !matches!(format.as_str(), "json" | "text" | "verbose_json") {
         return Err(bad(
+            &state,
             "response_format must be json, text or verbose_json",
             "response_format",
         ));
     }
     let reader = hound::WavReader::new(file.as_slice()).map_err(|e| {
         bad(
+            &state,
             format!("could not decode the audio file ({e}); the simulator accepts PCM WAV"),
             "file",
         )
@@ -114,7 +118,7 @@ pub async fn transcriptions(
         .acquire(profile.concurrency, Duration::from_millis(profile.queue_ms))
         .await
     else {
-        count(Endpoint::Audio, "rate_limited");
+        state.count(Endpoint::Audio, "rate_limited");
         return Err(SimError::RateLimited {
             message: format!(
                 "Too many concurrent requests: at most {} transcriptions at once (simulated by ragtrace-sim). Please retry after the delay in Retry-After.",
@@ -158,7 +162,7 @@ pub async fn transcriptions(
         .filter_map(|s| s["text"].as_str())
         .collect::<Vec<_>>()
         .join(" ");
-    count(Endpoint::Audio, "ok");
+    state.count(Endpoint::Audio, "ok");
     let usage = json!({"type": "duration", "seconds": duration.ceil()});
     Ok(match format.as_str() {
         "text" => HttpResponse::Ok().content_type("text/plain").body(text),

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use crate::SimState;
 use crate::error::SimError;
-use crate::fault::{apply_profile, count};
+use crate::fault::apply_profile;
 use crate::profile::Endpoint;
 
 /// The query string: what to search for, and how many results.
@@ -25,6 +25,7 @@ pub async fn catalog_search(
     let q = query.q.trim();
     if q.is_empty() {
         return Err(SimError::bad_request(
+            &state,
             Endpoint::Catalog,
             "query parameter 'q' is required, e.g. /catalog/search?q=motion+sensor",
             "q",
@@ -33,6 +34,7 @@ pub async fn catalog_search(
     let limit = query.limit.unwrap_or(5);
     if !(1..=50).contains(&limit) {
         return Err(SimError::bad_request(
+            &state,
             Endpoint::Catalog,
             "'limit' must be between 1 and 50",
             "limit",
@@ -41,7 +43,7 @@ pub async fn catalog_search(
     let latency = apply_profile(&state, Endpoint::Catalog).await?;
     let results = state.catalog.search(q, limit);
     tokio::time::sleep(latency).await;
-    count(Endpoint::Catalog, "ok");
+    state.count(Endpoint::Catalog, "ok");
     Ok(
         HttpResponse::Ok().json(ragtrace_core::catalog::SearchResponse {
             query: q.to_owned(),

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::SimState;
 use crate::answer::{answer, extract_question, parse_passages};
 use crate::error::SimError;
-use crate::fault::{apply_profile, count, sim_model};
+use crate::fault::{apply_profile, sim_model};
 use crate::profile::Endpoint;
 
 #[derive(Debug, Deserialize)]
@@ -119,6 +119,7 @@ pub async fn chat_completions(
     let req = req.into_inner();
     if req.messages.is_empty() {
         return Err(SimError::bad_request(
+            &state,
             Endpoint::Chat,
             "'messages' must contain at least one message",
             "messages",
@@ -126,6 +127,7 @@ pub async fn chat_completions(
     }
     if req.model.trim().is_empty() {
         return Err(SimError::bad_request(
+            &state,
             Endpoint::Chat,
             "'model' must not be empty",
             "model",
@@ -133,7 +135,7 @@ pub async fn chat_completions(
     }
     let latency = apply_profile(&state, Endpoint::Chat).await?;
     let answer = answer_to(&state, &req);
-    count(Endpoint::Chat, "ok");
+    state.count(Endpoint::Chat, "ok");
     if !req.stream.unwrap_or(false) {
         tokio::time::sleep(latency).await;
         return Ok(HttpResponse::Ok().json(json!({

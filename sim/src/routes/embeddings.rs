@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::SimState;
 use crate::embeddings::embed;
 use crate::error::SimError;
-use crate::fault::{apply_profile, count, sim_model};
+use crate::fault::{apply_profile, sim_model};
 use crate::profile::Endpoint;
 
 /// Largest batch of embedding inputs OpenAI accepts.
@@ -31,7 +31,14 @@ pub async fn embeddings(
     req: web::Json<EmbeddingRequest>,
 ) -> Result<HttpResponse, SimError> {
     let req = req.into_inner();
-    let bad = |msg: &str, param: &str| Err(SimError::bad_request(Endpoint::Embeddings, msg, param));
+    let bad = |msg: &str, param: &str| {
+        Err(SimError::bad_request(
+            &state,
+            Endpoint::Embeddings,
+            msg,
+            param,
+        ))
+    };
     let inputs: Vec<String> = match &req.input {
         Value::String(s) => vec![s.clone()],
         Value::Array(items) if items.iter().all(Value::is_string) => items
@@ -92,7 +99,7 @@ pub async fn embeddings(
         })
         .collect();
     tokio::time::sleep(latency).await;
-    count(Endpoint::Embeddings, "ok");
+    state.count(Endpoint::Embeddings, "ok");
     Ok(HttpResponse::Ok().json(json!({
         "object": "list",
         "data": data,
@@ -104,7 +111,7 @@ pub async fn embeddings(
 /// `GET /v1/models`: the simulated models, each named `sim-…`.
 pub async fn models(state: web::Data<SimState>) -> Result<HttpResponse, SimError> {
     apply_profile(&state, Endpoint::Models).await?;
-    count(Endpoint::Models, "ok");
+    state.count(Endpoint::Models, "ok");
     let created = super::chat::now_secs();
     let data: Vec<Value> = [
         "sim-gpt-4o-mini",

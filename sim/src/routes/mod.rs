@@ -65,6 +65,7 @@ pub fn configure(
                 "/admin/profiles/{endpoint}",
                 web::put().to(admin::put_profile),
             )
+            .route("/admin/requests", web::get().to(admin::requests))
             .route("/admin/scenarios", web::get().to(admin::list_scenarios))
             .route(
                 "/admin/scenarios/{name}",

@@ -31,17 +31,17 @@ async fn ask(app: &TestApp, q: &str) -> (u16, Value, Duration) {
     )
 }
 
-fn sim_requests(metrics: &str, endpoint: &str, outcome: &str) -> f64 {
-    let series =
-        format!(r#"ragtrace_sim_requests_total{{endpoint="{endpoint}",outcome="{outcome}"}}"#);
-    ragtrace_tests::metric_value(metrics, &series)
+/// Requests the app's own simulator served to `endpoint` with `outcome`: counted at that
+/// simulator, so other tests' simulators in this process do not disturb the count.
+fn sim_requests(counts: &Value, endpoint: &str, outcome: &str) -> f64 {
+    counts[endpoint][outcome].as_f64().unwrap_or(0.0)
 }
 
 /// An LLM that always answers 500 is tried exactly three times, then the client gets a 502.
 #[actix_web::test]
 async fn server_errors_are_retried_three_times_then_502() {
     let app = app_with("scenario=instant,chat.error_rate=1.0").await;
-    let before = app.get("/metrics").await.text().await.unwrap();
+    let before = app.sim_requests().await;
     let (status, body, _) = ask(&app, "How do I reset the Lumen Hub 2?").await;
     assert_eq!(status, 502, "{body}");
     assert_eq!(body["error"]["type"], "llm_upstream");
@@ -52,7 +52,7 @@ async fn server_errors_are_retried_three_times_then_502() {
             .contains("after 3 attempts"),
         "{body}"
     );
-    let after = app.get("/metrics").await.text().await.unwrap();
+    let after = app.sim_requests().await;
     assert_eq!(
         sim_requests(&after, "chat", "error") - sim_requests(&before, "chat", "error"),
         3.0,

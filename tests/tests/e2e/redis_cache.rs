@@ -68,15 +68,12 @@ async fn redis_cache_survives_the_server_dying() {
 
     // Redis comes back (empty): the cache is used again without restarting the app.
     redis.restart();
-    let mut recovered = false;
-    for _ in 0..50 {
-        if app.get("/readyz").await.status() == 200 {
-            recovered = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(recovered, "readiness recovers once Redis is back");
+    let recovered = ragtrace_tests::eventually(Duration::from_secs(5), || async {
+        let status = app.get("/readyz").await.status();
+        if status == 200 { Ok(()) } else { Err(status) }
+    })
+    .await;
+    assert!(recovered.is_ok(), "readiness recovers once Redis is back");
     let q2 = json!({"question": "How long are print jobs kept?"});
     let a: Value = app.chat(q2.clone()).await.json().await.unwrap();
     let b: Value = app.chat(q2).await.json().await.unwrap();

@@ -2,24 +2,12 @@
 //! processes, with the upload's trace continued by the worker.
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ragtrace_tests::{
-    Killed, OtlpReceiver, Process, RedisServer, TestApp, command, free_port, get_json,
+    Killed, OtlpReceiver, Process, RedisServer, TestApp, command, eventually, free_port, wait_job,
 };
 use serde_json::{Value, json};
-
-async fn wait_done(http: &reqwest::Client, base: &str, id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let s = get_json(http, format!("{base}/v1/documents/{id}")).await;
-        if s["status"] == "done" || s["status"] == "failed" {
-            return s;
-        }
-        assert!(Instant::now() < deadline, "job not finished: {s}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 /// Embedded: an uploaded document is ingested by the in-process worker and answers questions;
 /// the worker's spans join the upload's trace.
@@ -41,24 +29,26 @@ async fn uploaded_document_is_ingested_and_searchable() {
     let id = created["id"].as_str().unwrap().to_owned();
     assert_eq!(created["status"], "queued");
     assert_eq!(created["source"], "uploads/parking.md");
-    let done = wait_done(&http, &app.base, &id).await;
+    let done = wait_job(&http, &app.base, &id).await;
     assert_eq!(done["status"], "done", "{done}");
     assert!(done["upserted"].as_u64().unwrap() >= 1);
 
     // The same trace holds the upload and the worker's processing.
     let trace_id = created["trace_id"].as_str().unwrap();
     let store = ragtrace_tests::trace_store();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let names = loop {
+    let names = eventually(Duration::from_secs(10), || async {
         let names: Vec<String> = store
             .get(trace_id)
             .map(|t| t.spans.iter().map(|s| s.name.clone()).collect())
             .unwrap_or_default();
-        if names.iter().any(|n| n == "process ragtrace.ingest") || Instant::now() > deadline {
-            break names;
+        if names.iter().any(|n| n == "process ragtrace.ingest") {
+            Ok(names)
+        } else {
+            Err(names)
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    })
+    .await
+    .unwrap_or_else(|names| names);
     for want in [
         "send ragtrace.ingest",
         "process ragtrace.ingest",
@@ -87,7 +77,7 @@ async fn uploaded_document_is_ingested_and_searchable() {
         .json()
         .await
         .unwrap();
-    let done = wait_done(&http, &app.base, again["id"].as_str().unwrap()).await;
+    let done = wait_job(&http, &app.base, again["id"].as_str().unwrap()).await;
     assert_eq!(done["upserted"], 0, "{done}");
     app.stop().await;
 }
@@ -188,7 +178,7 @@ async fn bad_uploads_are_rejected_with_reasons() {
         .unwrap();
     assert_eq!(resp.status(), 202);
     let v: Value = resp.json().await.unwrap();
-    let done = wait_done(&http, &app.base, v["id"].as_str().unwrap()).await;
+    let done = wait_job(&http, &app.base, v["id"].as_str().unwrap()).await;
     assert_eq!(done["status"], "failed");
     assert_eq!(done["cause"], "corrupt_pdf", "{done}");
     app.stop().await;
@@ -296,11 +286,11 @@ fn redis_stream_hop_carries_the_trace_context() {
     );
 }
 
-/// [`wait_done`] for a test that runs outside an async runtime.
+/// [`wait_job`] for a test that runs outside an async runtime.
 fn wait_done_blocking(base: &str, id: &str) -> Value {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap()
-        .block_on(wait_done(&reqwest::Client::new(), base, id))
+        .block_on(wait_job(&reqwest::Client::new(), base, id))
 }

@@ -242,21 +242,23 @@ async fn streamed_llm_span_covers_the_whole_stream() {
         .unwrap();
     let done = ragtrace_tests::parse_sse(&body).pop().unwrap().1;
     let id = done["trace_id"].as_str().unwrap().to_owned();
-    let mut chat_us = 0;
-    for _ in 0..50 {
+    let complete = ragtrace_tests::eventually(std::time::Duration::from_secs(5), || async {
         let (_, trace) = get(&app, &format!("/api/traces/{id}")).await;
         if trace["summary"]["complete"] == true {
-            let chat = trace["spans"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|s| s["name"] == "chat sim-gpt-4o-mini")
-                .cloned();
-            chat_us = chat.map_or(0, |c| c["duration_us"].as_u64().unwrap());
-            break;
+            Ok(trace)
+        } else {
+            Err(())
         }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    })
+    .await;
+    let chat_us = complete.map_or(0, |trace| {
+        trace["spans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "chat sim-gpt-4o-mini")
+            .map_or(0, |c| c["duration_us"].as_u64().unwrap())
+    });
     // The simulator spreads 800 ms over the stream; a quarter of it comes before the first token.
     assert!(chat_us >= 600_000, "LLM span lasted {chat_us} µs");
     app.stop().await;

@@ -1,0 +1,15 @@
+//! The end-to-end tests that run the app, the simulator or the ingest pipeline in-process, as
+//! one test binary with a module per area: one link of the workspace instead of ten. The suites
+//! that drive an outside tool (a browser, Prometheus and Alertmanager, the binaries themselves
+//! with an OTLP receiver) stay binaries of their own.
+
+mod chat;
+mod documents;
+mod faults;
+mod ingest;
+mod metrics;
+mod openai_sdk;
+mod redis_cache;
+mod sim;
+mod traces;
+mod transcribe;
