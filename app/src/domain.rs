@@ -51,12 +51,12 @@ pub const MAX_ID_CHARS: usize = 128;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChatRequestBody {
-    /// The question.
+    /// The question as typed; [`Question::parse`] trims it and checks its length and characters.
     pub question: String,
     /// The end user asking (opaque to ragtrace; recorded on spans, masked if it is an e-mail).
     #[serde(default)]
     pub user_id: Option<String>,
-    /// The conversation.
+    /// Groups the turns of one conversation; recorded as `gen_ai.conversation.id` on the spans.
     #[serde(default)]
     pub session_id: Option<String>,
     /// Stream the answer as server-sent events.
@@ -64,7 +64,8 @@ pub struct ChatRequestBody {
     pub stream: Option<bool>,
 }
 
-/// A validated question.
+/// A question that passed [`Question::parse`]: trimmed, non-empty, within the length limit and
+/// free of control characters, so nothing downstream checks it again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Question(String);
 
@@ -97,7 +98,8 @@ impl Question {
         Ok(Self(q.to_owned()))
     }
 
-    /// The question text.
+    /// The trimmed question as asked: what is embedded and quoted in the prompt (the answer cache
+    /// keys on [`Self::normalised`] instead).
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -153,13 +155,13 @@ fn parse_id(field: &'static str, raw: Option<String>) -> Result<Option<String>, 
 /// A validated chat request.
 #[derive(Debug, Clone)]
 pub struct ChatRequest {
-    /// The question.
+    /// The validated question: the pipeline only ever sees a [`Question`], never the raw string.
     pub question: Question,
-    /// End user.
+    /// The end user, trimmed, 1 to [`MAX_ID_CHARS`] printable characters; recorded as `user.id`.
     pub user_id: Option<String>,
-    /// Conversation.
+    /// The conversation, same rules as `user_id`; recorded as `gen_ai.conversation.id`.
     pub session_id: Option<String>,
-    /// Stream the answer.
+    /// Answer as server-sent events; a missing `stream` field means one plain JSON response.
     pub stream: bool,
 }
 

@@ -17,7 +17,7 @@ pub enum ApiError {
     /// The body could not be read (the connection broke, a multipart body is malformed).
     #[error("{message}")]
     BadBody {
-        /// What is wrong.
+        /// Why the body could not be read, sent as `message` in the JSON error body.
         message: String,
         /// How to fix it.
         hint: String,
@@ -25,7 +25,7 @@ pub enum ApiError {
     /// The body is not JSON at all.
     #[error("{message}")]
     BadJson {
-        /// What is wrong.
+        /// The parser's complaint (empty body, malformed JSON), sent as the error body's `message`.
         message: String,
         /// How to fix it.
         hint: String,
@@ -35,15 +35,15 @@ pub enum ApiError {
     Schema {
         /// Offending field, when known.
         field: Option<String>,
-        /// What is wrong.
+        /// The deserializer's complaint (wrong type, missing or unknown field), sent as `message`.
         message: String,
     },
     /// A field breaks a rule.
     #[error("{field}: {rule}")]
     Validation {
-        /// Offending field.
+        /// The request field that broke the rule, echoed as `field` in the JSON error body.
         field: String,
-        /// The rule.
+        /// What the field must be, worded to follow its name: the message reads `{field} {rule}`.
         rule: String,
         /// How to fix it.
         hint: String,
@@ -51,23 +51,24 @@ pub enum ApiError {
     /// The body is larger than the limit.
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge {
-        /// The limit.
+        /// The byte limit the body went over, quoted in the message so the caller knows what fits.
         limit: usize,
     },
-    /// No such route.
+    /// No route (or embedded UI asset) at this path: a JSON 404 whose hint points to
+    /// `GET /openapi.json`. Not counted as a service error: it is the caller's typo.
     #[error("no route {method} {path}")]
     NotFound {
-        /// Method asked for.
+        /// The request's HTTP method, quoted in the message so the caller sees what was tried.
         method: String,
-        /// Path asked for.
+        /// The request path as received, quoted in the message so a typo is easy to spot.
         path: String,
     },
     /// The route exists but not for this method.
     #[error("method {method} is not allowed on {path}")]
     MethodNotAllowed {
-        /// Method asked for.
+        /// The method the caller used, which the route at `path` does not accept.
         method: String,
-        /// Path asked for.
+        /// The route that exists, but not for `method`.
         path: String,
     },
     /// An upload whose type cannot be ingested.
@@ -108,10 +109,10 @@ pub enum ApiError {
     /// The whole request took longer than its deadline.
     #[error("the request did not finish within its {ms} ms deadline")]
     Deadline {
-        /// The deadline.
+        /// The whole-request deadline that passed (`chat.deadline_ms`), quoted in the message.
         ms: u64,
     },
-    /// Anything else.
+    /// A bug or an unforeseen failure: a 500 without a hint, since the caller cannot fix it.
     #[error("internal error: {0}")]
     Unexpected(#[from] anyhow::Error),
 }
@@ -142,7 +143,7 @@ impl ApiError {
         }
     }
 
-    /// A schema mismatch.
+    /// A body or query string that does not match its schema, naming the field when it is known.
     pub fn schema(field: Option<String>, message: &str) -> Self {
         Self::Schema {
             field,
@@ -200,7 +201,7 @@ impl ApiError {
         }
     }
 
-    /// The human-readable message.
+    /// The body's `message`: the `Display` text, but a validation error reads `{field} {rule}`.
     pub fn message(&self) -> String {
         match self {
             // The field is a separate key in the body; the message says the rule.
@@ -263,7 +264,8 @@ impl ApiError {
         }
     }
 
-    /// The JSON body.
+    /// The JSON error body, `{"error": {"type", "message", "field"?, "hint"?}}`: the response
+    /// body, and the data of the `error` event when a streamed answer fails.
     pub fn body(&self) -> serde_json::Value {
         let mut err = json!({"type": self.kind(), "message": self.message()});
         if let Some(f) = self.field() {

@@ -11,7 +11,7 @@ use ragtrace_ingest::extract::{Document, Format, extract};
 use ragtrace_ingest::pipeline::{Ingestor, Quiet};
 use tokio_util::sync::CancellationToken;
 
-/// The shipped corpus.
+/// `data/docs`, compiled in so the first start can seed the store from any working directory.
 pub static CORPUS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../data/docs");
 
 /// Every document of the shipped corpus, extracted, sorted by source.

@@ -25,7 +25,7 @@ struct Sample {
 /// What the tiles show.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct LiveStats {
-    /// The window, seconds.
+    /// Length of the window the rates cover ([`WINDOW`]), so the UI can label the tiles with it.
     pub window_seconds: u64,
     /// Chat requests per second over the window.
     pub requests_per_second: f64,
@@ -48,14 +48,15 @@ pub enum Finished {
     Answered {
         /// Whether the answer came from the cache.
         cache_hit: bool,
-        /// Estimated cost, USD.
+        /// Estimated cost of this request in USD (zero for a cache hit), added to the spend tiles.
         cost_usd: f64,
     },
     /// The service failed (a 5xx, or an error event mid-stream).
     Failed,
 }
 
-/// The rolling window.
+/// Recent chat requests (capped, pruned to [`WINDOW`] on each snapshot) and the spend since start,
+/// behind one mutex: what `GET /api/stats` reads.
 #[derive(Debug, Default)]
 pub struct RecentRequests {
     inner: Mutex<(VecDeque<Sample>, f64)>,

@@ -20,7 +20,7 @@ pub struct Upload {
     pub name: String,
     /// The format, from the content type or else the name's extension.
     pub format: Format,
-    /// The file's bytes.
+    /// The raw bytes (base64 already decoded), checked non-empty and a real PDF or valid UTF-8.
     pub content: Vec<u8>,
 }
 

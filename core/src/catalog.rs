@@ -18,11 +18,11 @@ use crate::telemetry::{inject_current, mark_failed};
 pub struct Product {
     /// Stable id, e.g. `NL-0001`.
     pub id: String,
-    /// Product name.
+    /// Display name; the prompt quotes it and the answer lists it as the source title.
     pub name: String,
     /// Category: bulbs, strips, sensors, hubs, plugs, switches, cameras, accessories.
     pub category: String,
-    /// Price in USD.
+    /// Price in US dollars, given in the prompt so answers can quote it.
     pub price_usd: f64,
     /// Whether it can be ordered now.
     pub in_stock: bool,
@@ -35,7 +35,7 @@ pub struct Product {
 /// A product with its relevance to the query.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScoredProduct {
-    /// The product.
+    /// The product's fields, flattened into the same JSON object as `score` (the API's shape).
     #[serde(flatten)]
     pub product: Product,
     /// Relevance, higher is better.
@@ -47,7 +47,7 @@ pub struct ScoredProduct {
 pub struct SearchResponse {
     /// The query as understood.
     pub query: String,
-    /// Best matches first.
+    /// Best matches first, as the API ranked them; the client keeps that order.
     pub results: Vec<ScoredProduct>,
 }
 
@@ -68,7 +68,7 @@ pub enum CatalogError {
 /// What a product search found, and whether the result cache answered it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProductSearch {
-    /// Best matches first.
+    /// Best matches first; the prompt lists them as `[P1]`, `[P2]`, ...
     pub products: Vec<ScoredProduct>,
     /// Whether the result cache answered; `None` when the cache is off.
     pub cache_hit: Option<bool>,
@@ -96,7 +96,7 @@ impl CatalogSettings {
     }
 }
 
-/// The product-search client.
+/// The product-search client: bounded by `catalog.timeout_ms`, traced, optionally cached.
 #[derive(Clone)]
 pub struct CatalogClient {
     http: reqwest::Client,

@@ -24,11 +24,11 @@ pub struct Line {
     pub index: usize,
     /// Start, seconds from the beginning of the recording.
     pub start: f64,
-    /// End, seconds.
+    /// End, seconds from the beginning; the voice stops here and so does the simulated segment.
     pub end: f64,
-    /// Who speaks.
+    /// Who speaks: sets the voice's pitch and prefixes the simulated segment text.
     pub speaker: &'static str,
-    /// What is said.
+    /// What is said; the simulator answers `speaker: text`, which tests compare with transcripts.
     pub text: String,
 }
 

@@ -18,9 +18,9 @@ use crate::semconv::metric;
 /// Snapshot of a pool, for `/readyz` and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct PoolStatus {
-    /// Configured size.
+    /// Configured size: the most operations that can run at once.
     pub size: usize,
-    /// Connections in use.
+    /// Connections in use now; at `size`, new callers queue.
     pub in_use: usize,
     /// Callers waiting for one.
     pub waiting: usize,
@@ -32,11 +32,11 @@ pub struct PoolStatus {
     "no free {pool} connection within {waited_ms} ms ({size} in use); raise the pool size or lower the load"
 )]
 pub struct PoolTimeout {
-    /// Pool name.
+    /// Which limit timed out (`vector_store`): the `pool` label of the `ragtrace_pool_*` metrics.
     pub pool: &'static str,
     /// How long the caller waited.
     pub waited_ms: u64,
-    /// Pool size.
+    /// Pool size, all of it in use, so the message can suggest raising it.
     pub size: usize,
 }
 

@@ -14,9 +14,9 @@ pub mod span {
     /// Root span of a chat request is made by the HTTP layer (`POST /v1/chat`); the pipeline's
     /// own span under it.
     pub const CHAT_PIPELINE: &str = "rag.pipeline";
-    /// Answer-cache lookup stage.
+    /// Answer-cache lookup stage: a hit skips every later stage, the LLM call included.
     pub const CACHE_LOOKUP: &str = "cache.lookup";
-    /// Answer-cache store stage.
+    /// Answer-cache store stage, after post-processing, so the same question next time is a hit.
     pub const CACHE_STORE: &str = "cache.store";
     /// The vector search: the GenAI retrieval span (named after its operation).
     pub const RETRIEVAL: &str = "retrieval";
@@ -38,7 +38,7 @@ pub mod span {
     pub fn ingest_document(source: &str) -> String {
         format!("ingest {source}")
     }
-    /// One embed-and-upsert batch.
+    /// One embed-and-upsert batch of an ingest run: one embeddings request, one vector-store write.
     pub const INGEST_BATCH: &str = "ingest batch";
     /// Removing the points of files that no longer exist.
     pub const INGEST_PRUNE: &str = "ingest prune";
@@ -83,17 +83,17 @@ pub mod span {
 pub enum Stage {
     /// Answer-cache lookup and store.
     Cache,
-    /// Embedding the question.
+    /// Embedding the question (a GenAI `embeddings` call) for the vector search.
     Embeddings,
-    /// Vector search.
+    /// Vector search, including the wait for a free vector-store connection (case study 2).
     Retrieval,
-    /// External product-search API.
+    /// The external product-search API, called for buying questions only (best-effort).
     ExternalApi,
     /// Prompt build and token counting.
     Prompt,
-    /// LLM call.
+    /// The chat completion call, its retries and backoff included.
     Llm,
-    /// Post-processing.
+    /// Post-processing of the completion: citations, validation, formatting.
     Postprocess,
 }
 
@@ -122,7 +122,7 @@ impl Stage {
         }
     }
 
-    /// Label value.
+    /// The `stage` metric label and `ragtrace.stage` value; [`Stage::label`] is for people.
     pub const fn as_str(self) -> &'static str {
         match self {
             Stage::Cache => "cache",
@@ -151,34 +151,34 @@ impl Stage {
     }
 }
 
-/// Attribute keys.
+/// Span attribute keys: OpenTelemetry's where a convention exists, ragtrace's own otherwise.
 pub mod attr {
     // GenAI (https://opentelemetry.io/docs/specs/semconv/gen-ai/)
-    /// `chat`, `embeddings`, `execute_tool`.
+    /// GenAI operation: `chat`, `embeddings`, `transcription`, `retrieval` or `execute_tool`.
     pub const GEN_AI_OPERATION_NAME: &str = "gen_ai.operation.name";
     /// Provider, `openai` for every OpenAI-compatible server.
     pub const GEN_AI_PROVIDER_NAME: &str = "gen_ai.provider.name";
-    /// Model asked for.
+    /// The model a GenAI client span asked for; it names the span and labels the GenAI metrics.
     pub const GEN_AI_REQUEST_MODEL: &str = "gen_ai.request.model";
-    /// `max_tokens` asked for.
+    /// The completion limit a chat span sent as `max_tokens` (`chat.max_output_tokens`).
     pub const GEN_AI_REQUEST_MAX_TOKENS: &str = "gen_ai.request.max_tokens";
-    /// Temperature asked for.
+    /// The sampling temperature configured for a GenAI client span's call (`llm.temperature`).
     pub const GEN_AI_REQUEST_TEMPERATURE: &str = "gen_ai.request.temperature";
-    /// Model that answered.
+    /// The model the provider says answered, often a dated version of the model asked for.
     pub const GEN_AI_RESPONSE_MODEL: &str = "gen_ai.response.model";
-    /// Provider's response id.
+    /// The provider's id of a chat completion, to match the span with the provider's own records.
     pub const GEN_AI_RESPONSE_ID: &str = "gen_ai.response.id";
-    /// Finish reasons, comma-separated.
+    /// Why a chat completion stopped (`stop`, `length`, ...), comma-separated; `length` = cut off.
     pub const GEN_AI_RESPONSE_FINISH_REASONS: &str = "gen_ai.response.finish_reasons";
-    /// Input tokens.
+    /// Input tokens of a GenAI call; priced by `[pricing]` into the span's `ragtrace.cost_usd`.
     pub const GEN_AI_USAGE_INPUT_TOKENS: &str = "gen_ai.usage.input_tokens";
-    /// Output tokens.
+    /// Output tokens of a GenAI call; priced by `[pricing]` into the span's `ragtrace.cost_usd`.
     pub const GEN_AI_USAGE_OUTPUT_TOKENS: &str = "gen_ai.usage.output_tokens";
     /// Dimension of the returned embeddings.
     pub const GEN_AI_EMBEDDINGS_DIMENSION_COUNT: &str = "gen_ai.embeddings.dimension.count";
-    /// Tool name.
+    /// The tool an `execute_tool` span ran (`product_search`).
     pub const GEN_AI_TOOL_NAME: &str = "gen_ai.tool.name";
-    /// Tool type.
+    /// The kind of tool an `execute_tool` span ran; `function` for the product search.
     pub const GEN_AI_TOOL_TYPE: &str = "gen_ai.tool.type";
     /// Prompt text (opt-in only).
     pub const GEN_AI_INPUT_MESSAGES: &str = "gen_ai.input.messages";
@@ -196,41 +196,41 @@ pub mod attr {
     pub const GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: &str = "gen_ai.response.time_to_first_chunk";
 
     // Database (https://opentelemetry.io/docs/specs/semconv/database/)
-    /// `qdrant` or `redis`.
+    /// The database of a client span: `qdrant` (the vector store) or `redis` (the cache).
     pub const DB_SYSTEM_NAME: &str = "db.system.name";
     /// Operation, e.g. `query`, `upsert`, `GET`.
     pub const DB_OPERATION_NAME: &str = "db.operation.name";
-    /// Collection searched.
+    /// The Qdrant collection a vector-store span operates on (`vector_store.collection`).
     pub const DB_COLLECTION_NAME: &str = "db.collection.name";
-    /// Rows (points) returned.
+    /// Points a vector-store search or listing returned (Qdrant spans and the `retrieval` span).
     pub const DB_RESPONSE_RETURNED_ROWS: &str = "db.response.returned_rows";
     /// Database namespace (Redis db index).
     pub const DB_NAMESPACE: &str = "db.namespace";
 
     // HTTP / network
-    /// Request method.
+    /// The HTTP method of an outgoing call's client span (OpenTelemetry HTTP conventions).
     pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
-    /// Response status.
+    /// The HTTP status an outgoing call got; on LLM calls, 429 and 5xx are what gets retried.
     pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
     /// Full URL of an outgoing request (query string included, secrets masked).
     pub const URL_FULL: &str = "url.full";
-    /// Peer host.
+    /// Host of the server a client span calls: the LLM provider, the catalog API, Qdrant or Redis.
     pub const SERVER_ADDRESS: &str = "server.address";
-    /// Peer port.
+    /// Port of the server an HTTP client span calls (the scheme's default when the URL has none).
     pub const SERVER_PORT: &str = "server.port";
     /// Error class on a failed operation.
     pub const ERROR_TYPE: &str = "error.type";
 
     // Messaging (https://opentelemetry.io/docs/specs/semconv/messaging/), for the ingest queue.
-    /// `memory` or `redis`.
+    /// The ingest queue's backend on its producer and consumer spans: `memory` or `redis`.
     pub const MESSAGING_SYSTEM: &str = "messaging.system";
-    /// `send` or `process`.
+    /// `send` on an upload's producer span, `process` on the worker's consumer span.
     pub const MESSAGING_OPERATION_TYPE: &str = "messaging.operation.type";
     /// The operation as the system names it.
     pub const MESSAGING_OPERATION_NAME: &str = "messaging.operation.name";
-    /// The queue.
+    /// The queue an ingest job goes through (`ragtrace.ingest`), on both of its spans.
     pub const MESSAGING_DESTINATION_NAME: &str = "messaging.destination.name";
-    /// The job id.
+    /// The ingest job's id on its producer and consumer spans, linking an upload to its processing.
     pub const MESSAGING_MESSAGE_ID: &str = "messaging.message.id";
 
     // Span kind and status, understood by tracing-opentelemetry.
@@ -238,9 +238,9 @@ pub mod attr {
     pub const OTEL_NAME: &str = "otel.name";
     /// `client`, `server`, `internal`, ...
     pub const OTEL_KIND: &str = "otel.kind";
-    /// `ok` or `error`.
+    /// Span status read by tracing-opentelemetry, `ok` or `error`; `mark_failed` sets `error`.
     pub const OTEL_STATUS_CODE: &str = "otel.status_code";
-    /// Error description.
+    /// The error message of a failed span, next to its status (set by `mark_failed`).
     pub const OTEL_STATUS_DESCRIPTION: &str = "otel.status_description";
 
     // Business attributes
@@ -260,7 +260,7 @@ pub mod attr {
     pub const CACHE_NAME: &str = "ragtrace.cache.name";
     /// Best similarity score of a search.
     pub const RETRIEVAL_TOP_SCORE: &str = "ragtrace.retrieval.top_score";
-    /// Score threshold.
+    /// The `chat.score_threshold` a retrieval applied, to explain why few or no passages came back.
     pub const RETRIEVAL_SCORE_THRESHOLD: &str = "ragtrace.retrieval.score_threshold";
     /// Time spent waiting for a pooled connection, seconds.
     pub const POOL_WAIT_SECONDS: &str = "ragtrace.pool.wait_seconds";
@@ -303,7 +303,7 @@ pub mod attr {
     pub const INGEST_DOCUMENTS: &str = "ragtrace.ingest.documents";
     /// Documents a run could not ingest.
     pub const INGEST_FAILED: &str = "ragtrace.ingest.failed";
-    /// `naive` or `bounded`.
+    /// Strategy of a `transcribe` span, `naive` or `bounded`, to compare the runs of case study 3.
     pub const TRANSCRIBE_STRATEGY: &str = "ragtrace.transcribe.strategy";
     /// Chunks in flight at most.
     pub const TRANSCRIBE_BATCH_SIZE: &str = "ragtrace.transcribe.batch_size";
@@ -311,7 +311,7 @@ pub mod attr {
     pub const TRANSCRIBE_AUDIO_SECONDS: &str = "ragtrace.transcribe.audio_seconds";
     /// Audio chunks the recording was cut into.
     pub const TRANSCRIBE_CHUNKS: &str = "ragtrace.transcribe.chunks";
-    /// Chunks not transcribed.
+    /// Audio chunks whose transcription failed after retries: gaps in the stitched transcript.
     pub const TRANSCRIBE_FAILED_CHUNKS: &str = "ragtrace.transcribe.failed_chunks";
     /// Most bytes held in chunk buffers at once.
     pub const TRANSCRIBE_PEAK_BUFFER_BYTES: &str = "ragtrace.transcribe.peak_buffer_bytes";
@@ -339,11 +339,11 @@ pub mod metric {
     /// How Prometheus exposes a metric.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub enum Kind {
-        /// Only goes up.
+        /// Only goes up (requests, tokens, errors); dashboards take its `rate()`.
         Counter,
         /// Goes up and down.
         Gauge,
-        /// Observations in buckets.
+        /// Observations counted in `buckets`, for percentiles with `histogram_quantile`.
         Histogram,
     }
 
@@ -361,20 +361,20 @@ pub mod metric {
     /// What a metric's values measure.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub enum Unit {
-        /// Durations.
+        /// Durations in seconds, the Prometheus base unit of time.
         Seconds,
-        /// Sizes.
+        /// Sizes in bytes (buffers, resident memory), the Prometheus base unit of size.
         Bytes,
         /// Counts of things (requests, tokens, spans).
         Count,
     }
 
-    /// One metric.
+    /// One metric's whole declaration, so its name, type, buckets and labels cannot drift apart.
     #[derive(Debug, Clone, Copy)]
     pub struct Metric {
-        /// Prometheus exposition name.
+        /// The name `/metrics` exposes; dashboards and alert rules query exactly this.
         pub name: &'static str,
-        /// Prometheus type.
+        /// Counter, gauge or histogram: how it is registered, and which helper may record it.
         pub kind: Kind,
         /// What the values measure.
         pub unit: Unit,
@@ -526,7 +526,7 @@ pub mod metric {
         "Configured size of a connection pool.",
         &["pool"],
     );
-    /// Connections in use.
+    /// Connections of a pool in use right now; next to [`POOL_SIZE`] it shows saturation.
     pub const POOL_IN_USE: Metric = gauge(
         "ragtrace_pool_in_use",
         Unit::Count,
@@ -588,7 +588,7 @@ pub mod metric {
         "Tokens sent to the embeddings model by the ingest pipeline.",
         &[],
     );
-    /// One embed-and-upsert batch.
+    /// Duration of one ingest batch: its embeddings request plus its vector-store write.
     pub const INGEST_EMBED_BATCH_DURATION: Metric = histogram(
         "ragtrace_ingest_embed_batch_duration_seconds",
         Unit::Seconds,

@@ -34,7 +34,7 @@ impl Tokenizer {
         }
     }
 
-    /// The encoding's name.
+    /// The encoding in use; any configured name other than `cl100k_base` gives `o200k_base`.
     pub fn name(&self) -> &'static str {
         self.name
     }

@@ -42,7 +42,7 @@ pub fn gen_audio(path: &Path, minutes: f64, seed: u32) -> anyhow::Result<u64> {
     Ok(n)
 }
 
-/// `ragtrace-ingest gen-audio`.
+/// `ragtrace-ingest gen-audio`: writes the recording and reports its length, size and time taken.
 pub fn gen_audio_cli(path: &Path, minutes: f64, seed: u32) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let n = gen_audio(path, minutes, seed)?;

@@ -16,15 +16,15 @@ pub const POINT_NAMESPACE: Uuid = Uuid::from_u128(0x6c1f_3a57_8e0b_4f2a_9d44_2b7
 /// One chunk of a document.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Chunk {
-    /// The document's source.
+    /// The document's source: part of the point id, and how a re-run finds the document's points.
     pub source: String,
-    /// The document's title.
+    /// The document's title, repeated on every chunk so a citation can name the document.
     pub title: String,
     /// Position in the document.
     pub index: usize,
-    /// Text.
+    /// The chunk's text: what is embedded, stored in the payload and quoted in prompts.
     pub text: String,
-    /// Tokens of `text`.
+    /// Token count of `text`, at most the chunker's limit; sizes the embedding batches.
     pub tokens: usize,
     /// SHA-256 of the document's text.
     pub document_hash: String,
@@ -89,7 +89,7 @@ impl Chunker {
         }
     }
 
-    /// The size limit.
+    /// The most tokens a chunk may have (`ingest.chunk_tokens` when built from settings).
     pub fn max_tokens(&self) -> usize {
         self.max_tokens
     }

@@ -13,12 +13,12 @@ pub enum ExtractError {
     /// The file cannot be read (missing, no permission, a directory...).
     #[error("cannot read the file: {0}")]
     Unreadable(String),
-    /// Larger than `ingest.max_file_bytes`.
+    /// Larger than `ingest.max_file_bytes`: refused from its size on disk, before it is read.
     #[error("the file is {size} bytes, over the {limit}-byte limit (ingest.max_file_bytes)")]
     TooLarge {
-        /// File size.
+        /// The file's size on disk in bytes, quoted in the message next to the limit.
         size: u64,
-        /// The limit.
+        /// The configured limit in bytes (`ingest.max_file_bytes`), quoted in the message.
         limit: u64,
     },
     /// Not one of the supported formats.
@@ -60,9 +60,9 @@ pub struct Document {
     pub source: String,
     /// Title: the first heading, the HTML `<title>`, the PDF's `Title`, or the first line.
     pub title: String,
-    /// Normalised text.
+    /// The text after [`normalise`]: what is chunked, and what [`Document::hash`] is taken of.
     pub text: String,
-    /// Original format.
+    /// The format it was extracted from; Markdown is split at headings, the rest as plain text.
     pub format: Format,
     /// SHA-256 of the normalised text, hex: a changed document has a new hash.
     pub hash: String,

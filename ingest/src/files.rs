@@ -12,9 +12,9 @@ use crate::extract::{Document, ExtractError, Format, extract};
 /// A file to ingest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found {
-    /// Where it is.
+    /// The path to read: as given on the command line, or as found in a walked folder.
     pub path: PathBuf,
-    /// Its source name.
+    /// The name its points are filed under (`docs/it-vpn.md`), however the file was named.
     pub source: String,
     /// Its format; `None` when the extension is not supported (reported as a failure when the
     /// file was named explicitly).

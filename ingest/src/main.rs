@@ -70,7 +70,7 @@ enum Command {
         /// Script seed: the same seed gives the same meeting.
         #[arg(long, default_value_t = 1)]
         seed: u32,
-        /// Output file.
+        /// WAV file to write (overwritten if it exists).
         file: PathBuf,
     },
     /// Transcribe a WAV recording through /v1/audio/transcriptions and index the transcript.
@@ -98,7 +98,7 @@ enum Command {
         /// Prometheus scrapes the final counts (Ctrl-C ends the wait).
         #[arg(long, default_value_t = 15, requires = "metrics_addr")]
         metrics_linger: u64,
-        /// The recording.
+        /// WAV recording to transcribe (16-bit PCM mono, as gen-audio writes).
         file: PathBuf,
     },
 }

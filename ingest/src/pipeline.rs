@@ -65,22 +65,22 @@ pub struct Failure {
     /// Short cause: the file's (`corrupt_pdf`, `empty`, ...) or the failing component's error kind
     /// (`rate_limited` from the LLM at stage `embed`, `unavailable` from the store at `upsert`, ...).
     pub cause: &'static str,
-    /// Human-readable reason.
+    /// Human-readable reason: printed by the CLI, and the `error` of a failed upload job's status.
     pub error: String,
 }
 
 /// What happened to one document.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct DocReport {
-    /// Source.
+    /// The document's source, as its points are filed: which document this report is about.
     pub source: String,
     /// Chunks the document has now.
     pub chunks: usize,
     /// Chunks embedded and written.
     pub upserted: usize,
-    /// Chunks already stored.
+    /// Chunks already stored with the same document hash, so not embedded again.
     pub skipped: usize,
-    /// Stale chunks removed.
+    /// Stale chunks deleted (ids the document no longer produces), once its new ones were stored.
     pub deleted: usize,
     /// Set when the document failed.
     pub failure: Option<Failure>,
@@ -92,16 +92,16 @@ pub trait Progress: Send + Sync {
     fn begin(&self, _documents: usize, _chunks_to_embed: usize) {}
     /// `n` more chunks are durable.
     fn advance(&self, _n: usize) {}
-    /// A document failed.
+    /// A document failed (read, extract, embed or upsert), so the display can show it at once.
     fn failed(&self, _failure: &Failure) {}
 }
 
-/// No progress reporting.
+/// No progress reporting: for the demo-corpus seed, the queue worker and transcript indexing.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Quiet;
 impl Progress for Quiet {}
 
-/// The pipeline.
+/// The ingest pipeline (store, embedder, chunker, batch limits), shared by the CLI, worker and app.
 #[derive(Clone)]
 pub struct Ingestor {
     store: Arc<dyn VectorStore>,
@@ -148,12 +148,12 @@ impl Ingestor {
         }
     }
 
-    /// The store.
+    /// The store it writes to, for callers that count its points or describe it (seeding, worker).
     pub fn store(&self) -> &Arc<dyn VectorStore> {
         &self.store
     }
 
-    /// The chunker.
+    /// The chunker, so callers can chunk exactly as an ingest run would.
     pub fn chunker(&self) -> &Chunker {
         &self.chunker
     }

@@ -23,13 +23,13 @@ pub struct Summary {
     pub chunks: usize,
     /// Chunks embedded and written.
     pub upserted: usize,
-    /// Chunks already stored.
+    /// Chunks already stored with the same document hash, so not embedded again.
     pub skipped: usize,
     /// Stale chunks removed (changed documents, and `--prune`).
     pub deleted: usize,
-    /// Files that failed.
+    /// How many entries `failures` has; above zero, the exit status is 1 (unless interrupted).
     pub failed: usize,
-    /// Wall time, seconds.
+    /// Wall time of the whole run, seconds, from discovery to the end of pruning.
     pub seconds: f64,
     /// Files skipped in folders because their type is not supported.
     pub ignored: usize,
@@ -42,7 +42,7 @@ pub struct Summary {
 /// Options of a run.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
-    /// Files and folders.
+    /// Files and folders to ingest, as given on the command line; folders are walked recursively.
     pub paths: Vec<PathBuf>,
     /// Remove points of files that no longer exist in the folders given.
     pub prune: bool,

@@ -20,7 +20,7 @@ use crate::upstreams::Upstreams;
 /// The pipeline and what it runs on.
 #[derive(Debug)]
 pub struct Built {
-    /// The pipeline.
+    /// The pipeline over the configured store and `llm`, chunking and batching as configured.
     pub ingestor: Ingestor,
     /// The LLM client (also used for transcription).
     pub llm: LlmClient,
@@ -131,7 +131,7 @@ impl Display {
         Self { bar, tty }
     }
 
-    /// Clears the bar.
+    /// Clears the bar before the summary is printed, so the two do not mix on the terminal.
     pub fn finish(&self) {
         self.bar.finish_and_clear();
     }

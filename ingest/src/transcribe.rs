@@ -32,11 +32,11 @@ use crate::pipeline::{Progress, count_error};
 /// How a recording is transcribed.
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
-    /// Strategy.
+    /// `naive` (the reported failure, kept for comparison) or `bounded`; see the module docs.
     pub strategy: TranscribeStrategy,
     /// Chunks per batch (bounded).
     pub batch_size: usize,
-    /// Chunk length, seconds.
+    /// Length of one audio chunk, seconds (`transcription.chunk_seconds`, 5 to 600).
     pub chunk_seconds: u32,
     /// Overlap between neighbours, seconds.
     pub overlap_seconds: u32,
@@ -66,7 +66,7 @@ impl BufferGauge {
         self.peak.load(Ordering::Relaxed)
     }
 
-    /// Count now.
+    /// Bytes held right now; back to zero once a run is over, which a test checks.
     pub fn current(&self) -> u64 {
         self.current.load(Ordering::Relaxed)
     }
@@ -117,33 +117,33 @@ pub struct Line {
 /// Outcome of a transcription.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
-    /// `naive` or `bounded`.
+    /// The strategy used, `naive` or `bounded`, so reports of the two can be compared.
     pub strategy: &'static str,
     /// Chunks per batch (naive: every chunk, in one batch).
     pub batch_size: usize,
     /// Length of the recording, seconds.
     pub audio_seconds: f64,
-    /// Chunks sent.
+    /// Chunks sent (fewer than the recording has when the run was stopped early).
     pub chunks: usize,
     /// Chunks that failed after retries.
     pub failed_chunks: usize,
-    /// `failed_chunks / chunks`.
+    /// `failed_chunks / chunks` (0 when no chunk was sent): the share of chunks lost.
     pub error_rate: f64,
-    /// Batches sent.
+    /// Batches sent, one after the other (naive: always 1).
     pub batches: usize,
     /// Peak bytes held in chunk buffers (the pipeline's own counter).
     pub peak_chunk_buffer_bytes: u64,
     /// Peak resident memory of the process (`VmHWM`), bytes.
     pub peak_rss_bytes: Option<u64>,
-    /// Failures by cause.
+    /// Failed chunks by error kind (e.g. `rate_limited`), to tell throttling from outages.
     pub errors: std::collections::BTreeMap<String, usize>,
-    /// Wall time, seconds.
+    /// Wall time of the transcription, seconds (indexing not included).
     pub seconds: f64,
     /// Lines of the stitched transcript.
     pub lines: usize,
     /// Chunks of the transcript document indexed (when indexed).
     pub indexed_chunks: Option<usize>,
-    /// The stitched transcript.
+    /// The stitched lines, rendered as the transcript's text; left out of the JSON report.
     #[serde(skip)]
     pub transcript: Vec<Line>,
     /// Time ranges not transcribed, `(start, end, cause)`.
@@ -477,7 +477,8 @@ pub struct CliOutput {
     pub metrics_linger: Duration,
 }
 
-/// `ragtrace-ingest transcribe`.
+/// `ragtrace-ingest transcribe`: transcribes, writes and indexes the transcript, prints the
+/// report; exit status 1 when any chunk failed.
 pub async fn cli(
     settings: &Settings,
     path: &Path,

@@ -15,7 +15,7 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// The shipped catalog.
+    /// The compiled-in `data/catalog/products.json`; panics only if that file does not parse.
     pub fn shipped() -> Self {
         Self::from_json(CATALOG_JSON).expect("data/catalog/products.json is valid")
     }
@@ -35,7 +35,7 @@ impl Catalog {
         })
     }
 
-    /// Number of products.
+    /// How many products the catalog holds; a test checks the shipped file loads a few hundred.
     pub fn len(&self) -> usize {
         self.products.len()
     }

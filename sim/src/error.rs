@@ -16,7 +16,7 @@ pub enum SimError {
     /// A request the real API would refuse (400), naming the offending parameter.
     #[error("{message}")]
     BadRequest {
-        /// What is wrong.
+        /// What the request got wrong, sent as OpenAI's `error.message`.
         message: String,
         /// The offending parameter, when there is one.
         param: Option<String>,
@@ -24,13 +24,13 @@ pub enum SimError {
     /// An upload over the API's size limit (413).
     #[error("{message}")]
     TooLarge {
-        /// What is wrong.
+        /// The size limit that was passed and how to stay under it, sent as `error.message`.
         message: String,
     },
     /// No such route, endpoint or scenario (404).
     #[error("{message}")]
     NotFound {
-        /// What exists instead.
+        /// The valid routes, endpoints or scenarios instead, so the caller can fix the request.
         message: String,
         /// The path parameter that named nothing, when there is one.
         param: Option<&'static str>,
@@ -38,9 +38,9 @@ pub enum SimError {
     /// A value that parses but breaks a rule (422).
     #[error("{message}")]
     Unprocessable {
-        /// The rule.
+        /// The rule the value breaks (a `ProfileError` as `field: rule`), sent as `error.message`.
         message: String,
-        /// The offending field.
+        /// The offending `endpoint.key` (e.g. `chat.error_rate`), sent as `error.param`.
         param: String,
     },
     /// A simulated hang that has run its course (504).
@@ -49,7 +49,7 @@ pub enum SimError {
     /// A simulated rate limit, or a concurrency limit reached (429 with `Retry-After`).
     #[error("{message}")]
     RateLimited {
-        /// Why.
+        /// Which limit refused it (simulated rate limit or audio slots), sent as `error.message`.
         message: String,
         /// Seconds to wait before retrying.
         retry_after_secs: u64,

@@ -49,13 +49,13 @@ use crate::profile::Profiles;
 /// What the simulator starts with.
 #[derive(Debug, Clone)]
 pub struct SimOptions {
-    /// Initial profiles.
+    /// Profiles to start with (a scenario plus overrides); the admin API can change them later.
     pub profiles: Profiles,
     /// Default embedding dimension (a request's `dimensions` overrides it).
     pub embedding_dim: usize,
     /// Serve `GET /metrics` (standalone only: in-process, the app serves the shared registry).
     pub serve_metrics: bool,
-    /// HTTP worker threads.
+    /// Actix worker threads (at least one): 2 when embedded in the app, 4 standalone.
     pub workers: usize,
 }
 
@@ -75,9 +75,9 @@ impl Default for SimOptions {
 pub struct SimState {
     /// Current profiles (the admin API writes them).
     pub profiles: RwLock<Profiles>,
-    /// The product catalog.
+    /// The products `GET /catalog/search` searches: the shipped `products.json`.
     pub catalog: Catalog,
-    /// Default embedding dimension.
+    /// Embedding length for requests that send no `dimensions` ([`SimOptions::embedding_dim`]).
     pub embedding_dim: usize,
     /// Tokenizer for usage counts.
     pub tokenizer: ragtrace_core::tokens::Tokenizer,
@@ -101,12 +101,12 @@ impl SimState {
     }
 }
 
-/// A running simulator.
+/// A started simulator: the address to point clients at, and the handle that stops it.
 #[derive(Debug)]
 pub struct RunningSim {
-    /// Where it listens.
+    /// The bound address; with port 0 it holds the port the OS actually picked.
     pub addr: SocketAddr,
-    /// Stops it.
+    /// Stops the server. Nothing else will: the simulator ignores signals (`disable_signals`).
     pub handle: ServerHandle,
 }
 

@@ -23,7 +23,7 @@ struct Cli {
     /// `catalog.latency_ms=6000,chat.error_rate=0.1`.
     #[arg(long, default_value = "", env = "RAGTRACE_SIM_PROFILE")]
     profile: String,
-    /// Default embedding dimension.
+    /// Embedding length for requests that send no `dimensions`.
     #[arg(long, default_value_t = 384, env = "RAGTRACE_SIM_EMBEDDING_DIM")]
     embedding_dim: usize,
 }

@@ -12,24 +12,24 @@ use std::time::Duration;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-/// The simulated endpoints.
+/// The simulated endpoints, each with its own [`Profile`]; named in snake case (`chat`, `audio`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Endpoint {
-    /// `POST /v1/chat/completions`.
+    /// `POST /v1/chat/completions`, plain or streamed: the LLM call of a chat request.
     Chat,
-    /// `POST /v1/embeddings`.
+    /// `POST /v1/embeddings`: embeds questions at chat time and chunks at ingest time.
     Embeddings,
-    /// `GET /v1/models`.
+    /// `GET /v1/models`: lists the four `sim-` models (chat, embedding and transcription).
     Models,
-    /// `GET /catalog/search`.
+    /// `GET /catalog/search`: the product-search tool; about 6 s in the `slow-catalog` scenario.
     Catalog,
     /// `POST /v1/audio/transcriptions`. Its `latency_ms` is per minute of audio.
     Audio,
 }
 
 impl Endpoint {
-    /// Every endpoint.
+    /// Every endpoint, for parsing names and building a full set of profiles.
     pub const ALL: [Endpoint; 5] = [
         Endpoint::Chat,
         Endpoint::Embeddings,
@@ -55,7 +55,7 @@ impl Endpoint {
     }
 }
 
-/// One endpoint's behaviour.
+/// How one endpoint behaves: latency, fault rates and concurrency limit, changeable at run time.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Profile {
     /// Mean latency, milliseconds. For streamed chat it is the time of the whole stream.
@@ -149,13 +149,13 @@ impl Profile {
 /// What a request suffers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
-    /// Answers normally.
+    /// No fault: the request is served after its sampled latency.
     None,
-    /// HTTP 500.
+    /// HTTP 500 after half the sampled latency, as OpenAI's `server_error`.
     ServerError,
     /// HTTP 429 with `Retry-After`.
     RateLimited,
-    /// Never answers.
+    /// No answer for `hang_ms`, then a 504: the caller's own timeout should fire first.
     Hang,
 }
 
@@ -163,23 +163,23 @@ pub enum Fault {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProfilePatch {
-    /// See [`Profile::latency_ms`].
+    /// New mean latency in ms ([`Profile::latency_ms`]); `None` keeps the current one.
     pub latency_ms: Option<u64>,
-    /// See [`Profile::jitter_ms`].
+    /// New jitter in ms ([`Profile::jitter_ms`]); `None` keeps the current one.
     pub jitter_ms: Option<u64>,
-    /// See [`Profile::error_rate`].
+    /// New share of HTTP 500s ([`Profile::error_rate`]); `None` keeps the current one.
     pub error_rate: Option<f64>,
-    /// See [`Profile::rate_limit_rate`].
+    /// New share of 429s ([`Profile::rate_limit_rate`]); `None` keeps the current one.
     pub rate_limit_rate: Option<f64>,
-    /// See [`Profile::hang_rate`].
+    /// New share of hanging requests ([`Profile::hang_rate`]); `None` keeps the current one.
     pub hang_rate: Option<f64>,
-    /// See [`Profile::retry_after_secs`].
+    /// New `Retry-After` of 429s ([`Profile::retry_after_secs`]); `None` keeps the current one.
     pub retry_after_secs: Option<u64>,
-    /// See [`Profile::hang_ms`].
+    /// New hang length in ms ([`Profile::hang_ms`]); `None` keeps the current one.
     pub hang_ms: Option<u64>,
-    /// See [`Profile::concurrency`].
+    /// New concurrency limit, 0 = none ([`Profile::concurrency`]); `None` keeps the current one.
     pub concurrency: Option<u64>,
-    /// See [`Profile::queue_ms`].
+    /// New wait for a slot in ms ([`Profile::queue_ms`]); `None` keeps the current one.
     pub queue_ms: Option<u64>,
 }
 

@@ -34,9 +34,9 @@ pub fn test_settings(data_dir: &Path, env: &[(&str, &str)]) -> Settings {
 
 /// The app running in-process on a free port.
 pub struct TestApp {
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`, the prefix of every request URL (no trailing slash).
     pub base: String,
-    /// HTTP client.
+    /// The client every helper sends with; its 60 s timeout makes a hung request fail the test.
     pub http: reqwest::Client,
     /// Shared state, to reach the adapters.
     pub state: actix_web::web::Data<AppState>,
@@ -136,7 +136,7 @@ impl TestApp {
             .expect("request sent")
     }
 
-    /// `GET path`.
+    /// `GET {base}{path}`, for endpoints without a verb of their own; `path` starts with `/`.
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.http
             .get(format!("{}{path}", self.base))

@@ -7,21 +7,21 @@ use std::sync::{Arc, Mutex};
 pub struct ReceivedSpan {
     /// `service.name` of its resource.
     pub service: String,
-    /// Hex trace id.
+    /// Lower-case hex trace id, comparable with the `trace_id` of a chat response.
     pub trace_id: String,
-    /// Hex span id.
+    /// Lower-case hex span id, to match against the `parent_span_id` of children.
     pub span_id: String,
     /// Hex parent span id, empty for a root.
     pub parent_span_id: String,
-    /// Span name.
+    /// Span name as exported (e.g. `POST` for an HTTP client span).
     pub name: String,
     /// OTLP span kind (1 internal, 2 server, 3 client).
     pub kind: i32,
-    /// Attributes, stringified.
+    /// Attribute values as strings (bools `true`/`false`, numbers in decimal), easy to assert on.
     pub attributes: std::collections::HashMap<String, String>,
     /// Event names and their attributes, stringified.
     pub events: Vec<(String, Vec<(String, String)>)>,
-    /// Status message.
+    /// The span status's message (empty when unset), e.g. the error of a failed stage.
     pub status_message: String,
 }
 
@@ -136,7 +136,7 @@ mod collector {
 
 /// A real OTLP gRPC trace receiver on a free port, collecting what it is sent.
 pub struct OtlpReceiver {
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`, ready for `OTEL_EXPORTER_OTLP_ENDPOINT`.
     pub endpoint: String,
     spans: Arc<Mutex<Vec<ReceivedSpan>>>,
     _runtime: tokio::runtime::Runtime,

@@ -7,7 +7,7 @@ use crate::{free_port, require_tool};
 
 /// A `redis-server` on a free port, killed on drop.
 pub struct RedisServer {
-    /// Its port.
+    /// The port it listens on; kept across [`RedisServer::restart`] so clients can reconnect.
     pub port: u16,
     child: Option<Child>,
     dir: tempfile::TempDir,
@@ -26,7 +26,7 @@ impl RedisServer {
         Some(s)
     }
 
-    /// `redis://127.0.0.1:PORT/0`.
+    /// `redis://127.0.0.1:PORT/0`, for `REDIS_URL` or the cache and queue settings.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/0", self.port)
     }

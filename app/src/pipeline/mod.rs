@@ -44,7 +44,7 @@ pub enum ChatEvent {
     Delta(String),
     /// The whole response, as the plain endpoint returns it.
     Done(ChatResponse),
-    /// The request failed.
+    /// The request failed: always the last event, sent as an HTTP error or an SSE `error` event.
     Failed(ApiError),
 }
 

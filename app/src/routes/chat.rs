@@ -5,7 +5,7 @@
 //! was given), `delta` (pieces of the answer), then `done` (the whole response, as the plain
 //! endpoint returns it) or `error`. A request that fails before the model starts answering gets
 //! a plain JSON error with its HTTP status, streamed or not. Whatever happens, the request's
-//! outcome is recorded once, by [`Outcome`].
+//! outcome is recorded once, by `Outcome`.
 
 use std::time::{Duration, Instant};
 
@@ -24,7 +24,7 @@ use crate::routes::read_body;
 use crate::state::AppState;
 use crate::stats::Finished;
 
-/// `POST /v1/chat`.
+/// `POST /v1/chat`: parses the request, runs the pipeline, maps its events to JSON or SSE.
 pub async fn chat(
     state: web::Data<AppState>,
     root: RootSpan,

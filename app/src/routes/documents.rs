@@ -19,7 +19,7 @@ pub struct NameQuery {
     pub name: Option<String>,
 }
 
-/// `POST /v1/documents`.
+/// `POST /v1/documents`: parses the upload, queues an ingest job, answers 202 with its status URL.
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -52,7 +52,7 @@ pub async fn create(
         })))
 }
 
-/// `GET /v1/documents/{id}`.
+/// `GET /v1/documents/{id}`: the job's status; 422 for a non-UUID id, 404 if unknown or expired.
 pub async fn status(
     state: web::Data<AppState>,
     path: web::Path<String>,

@@ -22,7 +22,8 @@ fn parse_query<T: serde::de::DeserializeOwned>(req: &HttpRequest) -> Result<T, A
         .map_err(|e| ApiError::schema(None, &format!("invalid query string: {e}")))
 }
 
-/// `GET /api/traces?service=&operation=&min_duration_ms=&max_duration_ms=&error=&user_id=&cache_hit=&limit=&offset=`
+/// `GET /api/traces`: stored traces, newest first, filtered by `service`, `operation`, duration,
+/// `error`, `user_id` and `cache_hit`, and paged with `limit` (1 to 200) and `offset`.
 pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let store = store(&state)?;
     let q: TraceQuery = parse_query(&req)?;
@@ -52,7 +53,7 @@ pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRe
     })))
 }
 
-/// `GET /api/traces/{trace_id}`
+/// `GET /api/traces/{trace_id}`: one trace's summary and every span, by its 32-hex-digit id.
 pub async fn get(
     state: web::Data<AppState>,
     path: web::Path<String>,

@@ -7,7 +7,7 @@ use include_dir::{Dir, include_dir};
 
 use crate::error::ApiError;
 
-/// The UI's files.
+/// `app/ui` (the viewer and `openapi.json`), compiled in so the binary needs no files at run time.
 pub static ASSETS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/ui");
 
 fn content_type(path: &str) -> &'static str {

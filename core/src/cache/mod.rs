@@ -45,7 +45,7 @@ impl CacheError {
 /// A string key/value cache with per-entry TTL.
 #[async_trait]
 pub trait Cache: Send + Sync + std::fmt::Debug {
-    /// `memory` or `redis`.
+    /// `memory` or `redis`: the `ragtrace.cache.backend` span attribute, and in `/readyz`.
     fn backend(&self) -> &'static str;
     /// What this cache is and where it lives, for the start-up banner (never a password).
     fn describe(&self) -> String;

@@ -17,7 +17,7 @@ use crate::config::{CacheSettings, redact_url};
 use crate::pool::PoolStatus;
 use crate::semconv::{attr, metric};
 
-/// The Redis cache.
+/// The Redis cache: every pool wait and command is bounded, so a hung Redis costs one short wait.
 #[derive(Clone)]
 pub struct RedisCache {
     pool: Pool,

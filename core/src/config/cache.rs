@@ -12,20 +12,20 @@ use super::{ConfigError, rule};
 pub enum CacheBackend {
     /// In-process LRU with TTL.
     Memory,
-    /// Redis through deadpool-redis.
+    /// Redis through deadpool-redis: one cache for every process pointed at it (`REDIS_URL`).
     Redis,
 }
 
-/// Cache settings.
+/// `[cache]`: where answers and product-search results are cached, and the Redis pool's limits.
 #[derive(Debug, Clone, Deserialize)]
 pub struct CacheSettings {
-    /// Backend.
+    /// `memory` (in-process LRU with TTL) or `redis`; setting `REDIS_URL` selects `redis`.
     pub backend: CacheBackend,
     /// Redis URL; may carry a password, so it is a secret.
     pub url: SecretString,
     /// Capacity of the in-process LRU.
     pub capacity: usize,
-    /// Redis pool size.
+    /// Redis connections open at most; callers beyond it wait up to `wait_timeout_ms` for one.
     pub pool_size: usize,
     /// Wait for a free pooled connection.
     pub wait_timeout_ms: u64,
@@ -33,7 +33,7 @@ pub struct CacheSettings {
     pub create_timeout_ms: u64,
     /// Check a returned connection.
     pub recycle_timeout_ms: u64,
-    /// One command's response.
+    /// How long one Redis command's response may take, so a hung Redis costs one bounded wait.
     pub command_timeout_ms: u64,
 }
 

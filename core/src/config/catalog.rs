@@ -3,14 +3,14 @@
 
 use serde::Deserialize;
 
-/// Product-search API settings.
+/// `[catalog]`: the external product-search API behind the chat's `product_search` tool.
 #[derive(Debug, Clone, Deserialize)]
 pub struct CatalogSettings {
     /// Base URL of the catalog API (its `/search` lives under it); empty = built-in simulator.
     pub base_url: String,
-    /// Request timeout.
+    /// Total timeout of one product search; past it the answer goes on without products.
     pub timeout_ms: u64,
-    /// Results per search.
+    /// Products asked for per search (the API's `limit`); they join the passages in the prompt.
     pub limit: usize,
     /// Cache search results (case study 1's fix).
     pub cache_enabled: bool,

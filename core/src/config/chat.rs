@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::{ConfigError, rule};
 
-/// Chat pipeline settings.
+/// `[chat]`: how much context a question gets, how long its answer may be, and its deadline.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ChatSettings {
     /// Passages returned by the vector search at most.
@@ -16,9 +16,9 @@ pub struct ChatSettings {
     pub max_question_chars: usize,
     /// Token budget of the retrieved context.
     pub context_token_budget: usize,
-    /// Completion length limit.
+    /// Upper bound for the completion (sent as `max_tokens`), capping each answer's cost and time.
     pub max_output_tokens: u32,
-    /// Whole-request deadline.
+    /// Whole-request deadline: past it the client gets a 504, never a hung connection.
     pub deadline_ms: u64,
     /// Lifetime of a cached answer.
     pub answer_cache_ttl_secs: u64,

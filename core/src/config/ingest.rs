@@ -17,7 +17,7 @@ pub enum QueueBackend {
     Redis,
 }
 
-/// Ingest pipeline settings.
+/// `[ingest]`: how documents are chunked and batched for embedding, and where their jobs queue.
 #[derive(Debug, Clone, Deserialize)]
 pub struct IngestSettings {
     /// Chunk size, tokens of `llm.tokenizer`.
@@ -30,7 +30,7 @@ pub struct IngestSettings {
     pub batch_max_tokens: usize,
     /// Files larger than this are refused.
     pub max_file_bytes: u64,
-    /// Job queue backend.
+    /// Where `POST /v1/documents` puts jobs: in-process (`memory`) or a Redis stream (`redis`).
     pub queue: QueueBackend,
     /// Redis stream holding the jobs.
     pub stream: String,

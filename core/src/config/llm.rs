@@ -6,31 +6,31 @@ use serde::Deserialize;
 
 use super::{ConfigError, rule};
 
-/// LLM provider settings.
+/// `[llm]`: which OpenAI-compatible provider and models to call, and how failed calls are retried.
 #[derive(Debug, Clone, Deserialize)]
 pub struct LlmSettings {
     /// OpenAI-compatible base URL (ending in `/v1`); empty = built-in simulator.
     pub base_url: String,
-    /// API key (`OPENAI_API_KEY`).
+    /// API key (`OPENAI_API_KEY`); held as a secret so `Debug` output and logs never show it.
     #[serde(default)]
     pub api_key: Option<SecretString>,
-    /// Chat model.
+    /// Model that writes the answers; part of the answer-cache key, so a switch skips old answers.
     pub chat_model: String,
-    /// Embeddings model.
+    /// Model that embeds questions and chunks alike: vectors of different models do not compare.
     pub embedding_model: String,
-    /// Speech-to-text model.
+    /// Speech-to-text model that `ragtrace-ingest transcribe` sends each audio chunk to.
     pub transcription_model: String,
-    /// Per-attempt timeout.
+    /// Timeout of one attempt (also the longest idle gap in a stream); timeouts are retried.
     pub timeout_ms: u64,
-    /// Connect timeout.
+    /// How long to wait for a TCP connection, so a dead host fails fast instead of hanging a call.
     pub connect_timeout_ms: u64,
-    /// Attempts in all.
+    /// Attempts in all (first try + retries) on 429, 5xx, timeouts and connection errors; 1 = none.
     pub max_attempts: u32,
-    /// Backoff base.
+    /// Base of the exponential backoff between attempts (full jitter), so retries do not stampede.
     pub backoff_base_ms: u64,
-    /// Backoff cap.
+    /// Cap of one backoff delay, also applied to `Retry-After`, so a huge hint cannot stall a call.
     pub backoff_max_ms: u64,
-    /// Sampling temperature.
+    /// Sampling temperature of chat completions; lower values keep answers closer to the context.
     pub temperature: f32,
     /// Tokenizer used for counting (`cl100k_base` or `o200k_base`).
     pub tokenizer: String,
@@ -39,9 +39,9 @@ pub struct LlmSettings {
 /// Price of a model, USD per one million tokens.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
 pub struct ModelPrice {
-    /// Input (prompt) tokens.
+    /// USD per one million input (prompt) tokens; embeddings are priced by this alone.
     pub input: f64,
-    /// Output (completion) tokens.
+    /// USD per one million output (completion) tokens; `0.0` for embedding models, which make none.
     pub output: f64,
 }
 

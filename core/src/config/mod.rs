@@ -4,7 +4,7 @@
 //! The defaults live in `core/config/default.toml` and are compiled into every binary, so nothing
 //! depends on the working directory. [`Settings::load`] applies the layers in order; the last wins.
 //!
-//! One file per section, each struct next to its own rules: [`Settings::validate`] asks every
+//! One file per section, each struct next to its own rules: `Settings::validate` asks every
 //! section to check itself, and a broken rule names its key (`chat.top_k: must be 1..=100`).
 
 mod cache;
@@ -65,17 +65,17 @@ pub enum ConfigError {
 /// and the default of every key.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
-    /// HTTP server.
+    /// `[server]`: where the HTTP API listens, where embedded state lives, how big a body may be.
     pub server: ServerSettings,
     /// The chat pipeline's knobs.
     pub chat: ChatSettings,
-    /// Vector store backend.
+    /// `[vector_store]`: embedded or server Qdrant, its collection, and the connection limit.
     pub vector_store: VectorStoreSettings,
-    /// Cache backend.
+    /// `[cache]`: the in-process or Redis cache for answers and product-search results.
     pub cache: CacheSettings,
     /// LLM and embeddings provider.
     pub llm: LlmSettings,
-    /// External product-search API.
+    /// `[catalog]`: the product-search API behind the `product_search` tool, and its result cache.
     pub catalog: CatalogSettings,
     /// The embedded simulator's fault profile.
     pub simulator: SimulatorSettings,
@@ -97,11 +97,11 @@ pub struct Settings {
 /// Where a layer of configuration comes from, for [`Settings::load_from`].
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
-    /// Optional TOML file.
+    /// TOML file from `--config` (or `RAGTRACE_CONFIG`), layered over the compiled-in defaults.
     pub file: Option<PathBuf>,
-    /// `--addr`.
+    /// `--addr`: wins over `server.addr` from every other layer, so one flag moves the listener.
     pub addr: Option<String>,
-    /// `--data-dir`.
+    /// `--data-dir` (app or ingest CLI): wins over `server.data_dir` from every other layer.
     pub data_dir: Option<PathBuf>,
 }
 
@@ -220,7 +220,7 @@ impl Settings {
         self.pricing.get(model).copied()
     }
 
-    /// Absolute data directory.
+    /// `server.data_dir`, a relative path resolved against the current working directory.
     pub fn data_dir(&self) -> PathBuf {
         absolute(&self.server.data_dir)
     }
@@ -398,5 +398,73 @@ mod tests {
             "redis://:****@redis:6379/0"
         );
         assert_eq!(redact_url("redis://redis:6379"), "redis://redis:6379");
+    }
+
+    /// The README's configuration table lists every key of `default.toml` with its default, and
+    /// no key that does not exist (secrets, which have no default, say `unset`).
+    #[test]
+    fn readme_table_matches_the_defaults() {
+        let mut keys = BTreeMap::new();
+        let mut section = String::new();
+        for line in DEFAULTS.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if let Some(s) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                section = s.to_owned();
+            } else if let Some((k, v)) = line.split_once('=') {
+                keys.insert(
+                    format!("{section}.{}", k.trim()),
+                    v.trim().trim_matches('"').to_owned(),
+                );
+            }
+        }
+        let readme = include_str!("../../../README.md");
+        let start = readme
+            .find("| key | env var | default | meaning |")
+            .expect("README has the configuration table");
+        let table = &readme[start
+            ..readme[start..]
+                .find("\n\n")
+                .map_or(readme.len(), |e| start + e)];
+        let ticked = |cell: &str| -> Vec<String> {
+            cell.split('`')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_owned)
+                .collect()
+        };
+        let mut rows = BTreeMap::new();
+        for line in table.lines().skip(2) {
+            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+            let defaults = ticked(cells[2]);
+            for (i, key) in ticked(cells[0]).into_iter().enumerate() {
+                let default = defaults
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_else(|| cells[2].to_owned());
+                rows.insert(
+                    key,
+                    if default == "\"\"" {
+                        String::new()
+                    } else {
+                        default
+                    },
+                );
+            }
+        }
+        for (key, default) in keys.iter().filter(|(k, _)| !k.starts_with("pricing.")) {
+            assert_eq!(
+                rows.get(key),
+                Some(default),
+                "README row of {key} (default.toml: {default:?})"
+            );
+        }
+        for (key, default) in &rows {
+            assert!(
+                keys.contains_key(key) || default == "unset",
+                "README lists {key}, which default.toml does not have"
+            );
+        }
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-/// HTTP server settings.
+/// `[server]`: where the HTTP API listens, where embedded state lives, how big a body may be.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ServerSettings {
     /// `HOST:PORT` to listen on; port 0 picks a free port (tests use this).

@@ -5,22 +5,22 @@ use serde::Deserialize;
 
 use super::{ConfigError, redact_url, rule};
 
-/// Telemetry settings.
+/// `[telemetry]`: where spans are exported, how many traces are sampled, and how logs look.
 #[derive(Debug, Clone, Deserialize)]
 pub struct TelemetrySettings {
-    /// `service.name` resource attribute.
+    /// `service.name` of every span; tells app, ingest and simulator apart (`OTEL_SERVICE_NAME`).
     pub service_name: String,
     /// OTLP gRPC endpoint; empty = no export.
     pub otlp_endpoint: String,
-    /// Export timeout.
+    /// How long one OTLP export may take; past it the batch counts as failed and leaves the queue.
     pub otlp_timeout_ms: u64,
-    /// Bounded export queue.
+    /// Spans awaiting export at most: when the collector is down, the rest are dropped and counted.
     pub max_queue_size: usize,
     /// Parent-based sampling ratio of new traces.
     pub sample_ratio: f64,
-    /// Log filter directive.
+    /// `tracing` filter directive for logs (`RUST_LOG` overrides it); spans are traced regardless.
     pub log_filter: String,
-    /// `text` or `json`.
+    /// `text` for people or `json` for log shippers; either way logs go to stderr, masked.
     pub log_format: String,
 }
 

@@ -16,7 +16,7 @@ pub enum TranscribeStrategy {
 }
 
 impl TranscribeStrategy {
-    /// `naive` or `bounded`.
+    /// The strategy's name in config, span names and the `ragtrace.transcribe.strategy` attribute.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Naive => "naive",
@@ -25,10 +25,10 @@ impl TranscribeStrategy {
     }
 }
 
-/// Meeting transcription settings.
+/// `[transcription]`: how a recording is cut into chunks and how many of them are sent at once.
 #[derive(Debug, Clone, Deserialize)]
 pub struct TranscriptionSettings {
-    /// Default strategy.
+    /// Strategy when `transcribe` gets no `--strategy`; `naive` reproduces case study 3's failure.
     pub strategy: TranscribeStrategy,
     /// Chunks in flight at most (bounded strategy).
     pub batch_size: usize,

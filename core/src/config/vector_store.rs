@@ -16,10 +16,10 @@ pub enum VectorStoreBackend {
     Qdrant,
 }
 
-/// Vector store settings.
+/// `[vector_store]`: which Qdrant, which collection, and the connection limit in front of it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct VectorStoreSettings {
-    /// Backend.
+    /// `edge` (in-process, under `server.data_dir`) or a `qdrant` server; `QDRANT_URL` selects it.
     pub backend: VectorStoreBackend,
     /// gRPC URL of a Qdrant server.
     pub url: String,
@@ -36,7 +36,7 @@ pub struct VectorStoreSettings {
     pub timeout_ms: u64,
     /// Connect timeout (server backend).
     pub connect_timeout_ms: u64,
-    /// Vector dimension.
+    /// Embedding dimension of the collection; sent as `dimensions` so the model's vectors fit it.
     pub dimension: usize,
     /// Index the demo corpus into an empty collection at start.
     pub seed_demo_corpus: bool,

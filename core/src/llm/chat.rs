@@ -19,20 +19,20 @@ use crate::semconv::{PROVIDER, attr, metric};
 /// A chat prompt: system instructions and the user turn (with the context in it).
 #[derive(Debug, Clone)]
 pub struct Prompt {
-    /// System message.
+    /// Instructions, sent as the system message so they stay apart from user-supplied text.
     pub system: String,
-    /// User message.
+    /// The user turn: the retrieved context, then the question.
     pub user: String,
 }
 
 /// A finished chat completion.
 #[derive(Debug, Clone)]
 pub struct Completion {
-    /// Answer text.
+    /// The whole answer text; for a stream, its deltas joined.
     pub text: String,
-    /// Model that answered.
+    /// The model the provider reports, which may be a dated snapshot of the one requested.
     pub model: String,
-    /// Token usage.
+    /// Token counts from the provider, or the caller's estimate when a stream reports none.
     pub usage: Usage,
     /// Estimated cost, USD (0 when the model is not in the price table).
     pub cost_usd: f64,
@@ -49,7 +49,7 @@ pub enum StreamEvent {
     Done(Completion),
 }
 
-/// A streamed completion.
+/// A streamed completion: `Delta` items, then one `Done`; an `Err` item ends it early.
 pub type CompletionStream = Pin<Box<dyn Stream<Item = Result<StreamEvent, LlmError>> + Send>>;
 
 impl LlmClient {

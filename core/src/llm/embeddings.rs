@@ -13,9 +13,9 @@ use crate::semconv::attr;
 pub struct Embeddings {
     /// One vector per input, in input order.
     pub vectors: Vec<Vec<f32>>,
-    /// Input tokens billed.
+    /// Input tokens the provider billed for the whole batch, the basis of `cost_usd`.
     pub input_tokens: u32,
-    /// Estimated cost, USD.
+    /// Estimated cost in USD from the price table; 0 when the model is not in it.
     pub cost_usd: f64,
 }
 

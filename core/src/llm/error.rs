@@ -12,44 +12,44 @@ pub enum LlmError {
     /// Every attempt timed out (or the provider hung).
     #[error("the LLM did not answer within {timeout_ms} ms ({attempts} attempts)")]
     Timeout {
-        /// Attempts made.
+        /// Attempts made before giving up, so the message says whether retries were tried.
         attempts: u32,
-        /// Per-attempt timeout.
+        /// The per-attempt timeout (`llm.timeout_ms`), or the request deadline if it cut a stream.
         timeout_ms: u64,
     },
     /// The provider kept answering 429.
     #[error("the LLM provider is rate limiting requests (HTTP 429 after {attempts} attempts)")]
     RateLimited {
-        /// Attempts made.
+        /// Attempts made before giving up; the last one was answered with 429.
         attempts: u32,
-        /// Last `Retry-After`, seconds.
+        /// The provider's last `Retry-After`, seconds; our 502 repeats it in its own `Retry-After`.
         retry_after_secs: Option<u64>,
     },
     /// The provider kept failing with 5xx.
     #[error("the LLM provider failed with HTTP {status} after {attempts} attempts: {message}")]
     Upstream {
-        /// HTTP status.
+        /// The 5xx status of the last attempt: the provider's side failed, not our request.
         status: u16,
-        /// Provider's message.
+        /// The provider's own error message (at most 300 characters), to tell its outage from ours.
         message: String,
-        /// Attempts made.
+        /// Attempts made before giving up, so the message shows that retrying did not help.
         attempts: u32,
     },
     /// The provider refused the request (4xx other than 429): a configuration problem such as a
     /// wrong API key or model name. Not retried.
     #[error("the LLM provider rejected the request with HTTP {status}: {message}")]
     Rejected {
-        /// HTTP status.
+        /// The 4xx status, e.g. 401 for a wrong API key or 404 for an unknown model.
         status: u16,
-        /// Provider's message.
+        /// The provider's explanation, cut to 300 characters: the clue to which setting is wrong.
         message: String,
     },
     /// The provider could not be reached.
     #[error("cannot reach the LLM provider ({attempts} attempts): {message}")]
     Unreachable {
-        /// Transport error.
+        /// The transport error with its chain of causes (e.g. connection refused), joined by `: `.
         message: String,
-        /// Attempts made.
+        /// Attempts made before giving up (1 for the readiness check, which does not retry).
         attempts: u32,
     },
     /// The provider answered something that is not a valid response.

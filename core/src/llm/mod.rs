@@ -56,13 +56,13 @@ impl LlmSettings {
 /// Token counts of one call.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Usage {
-    /// Prompt tokens.
+    /// Prompt (input) tokens, priced at the model's input rate.
     pub input_tokens: u32,
-    /// Completion tokens.
+    /// Completion (output) tokens, priced at the output rate; 0 for embeddings and transcription.
     pub output_tokens: u32,
 }
 
-/// The LLM client.
+/// The LLM client for chat, embeddings and transcription; clones share one HTTP client.
 #[derive(Clone)]
 pub struct LlmClient {
     client: Client<OpenAIConfig>,

@@ -9,7 +9,7 @@ use super::{LlmClient, LlmError, Operation, Usage};
 /// A transcript of one audio file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transcript {
-    /// The whole text.
+    /// The whole transcript as one string, as the provider sent it; ingest uses `segments`.
     pub text: String,
     /// Length of the audio, seconds.
     pub duration_secs: f64,
@@ -20,11 +20,11 @@ pub struct Transcript {
 /// A timestamped piece of a transcript.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TranscriptSegment {
-    /// Start, seconds.
+    /// Start, seconds from the start of the file sent, not of the recording; add the chunk offset.
     pub start: f64,
-    /// End, seconds.
+    /// End, seconds from the start of the file sent; ingest places segments by `start` only.
     pub end: f64,
-    /// Text.
+    /// What was said, as recognised; it may carry surrounding spaces (ingest trims it).
     pub text: String,
 }
 

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::{Delivery, Job, JobQueue, JobStatus, QueueError};
 
-/// The in-process queue.
+/// The in-process queue: jobs and statuses live only in this process, so a restart loses both.
 #[derive(Debug)]
 pub struct MemoryQueue {
     jobs: Mutex<VecDeque<Job>>,

@@ -33,13 +33,13 @@ use crate::semconv::{attr, metric, span};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
-    /// `.md`, `.markdown`.
+    /// `.md`, `.markdown` or `text/markdown`: chunked by the Markdown-aware splitter.
     Markdown,
-    /// `.txt`.
+    /// `.txt`, `.text` or `text/plain`: must be UTF-8, chunked as plain text.
     Text,
-    /// `.html`, `.htm`.
+    /// `.html`, `.htm` or `text/html`: converted to plain text; its `<title>` names the document.
     Html,
-    /// `.pdf`.
+    /// `.pdf` or `application/pdf`: its text is extracted; uploads must start with `%PDF-`.
     Pdf,
 }
 
@@ -68,7 +68,7 @@ impl Format {
         }
     }
 
-    /// Lower-case name.
+    /// Lower-case name, as in JSON and on the `ragtrace.ingest.format` span attribute.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Markdown => "markdown",
@@ -82,18 +82,18 @@ impl Format {
 /// A document to ingest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {
-    /// Job id.
+    /// The job's id: what `POST /v1/documents` answers and `GET /v1/documents/{id}` looks up.
     pub id: Uuid,
     /// Source name the points are filed under (`uploads/notes.md`).
     pub source: String,
-    /// Format of `content`.
+    /// Format of `content`, from the upload's MIME type or extension; it picks the extractor.
     pub format: Format,
     /// The file's bytes (base64 in JSON).
     #[serde(with = "b64")]
     pub content: Vec<u8>,
     /// `traceparent` of the span that enqueued the job.
     pub traceparent: Option<String>,
-    /// `tracestate`, if any.
+    /// W3C `tracestate`, restored with `traceparent` in the worker; [`send`] leaves it `None`.
     pub tracestate: Option<String>,
     /// Unix time of submission, milliseconds.
     pub submitted_at_ms: u64,
@@ -121,40 +121,40 @@ mod b64 {
 pub enum State {
     /// Waiting for a worker.
     Queued,
-    /// Being ingested.
+    /// A worker has taken the job and is extracting, embedding and storing its chunks.
     Running,
-    /// Ingested.
+    /// Ingested: the chunk counts are final and the chunks are stored.
     Done,
-    /// Failed; see `error`.
+    /// Gave up on the document; `error` says why and `cause` classifies it.
     Failed,
 }
 
 /// A job's status, as `GET /v1/documents/{id}` returns it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobStatus {
-    /// Job id.
+    /// The job's id, as `POST /v1/documents` answered it.
     pub id: Uuid,
-    /// State.
+    /// Where the job is; poll until it is `done` or `failed`.
     pub status: State,
-    /// Source name.
+    /// The source name the document's chunks are filed under (`uploads/notes.md`).
     pub source: String,
     /// Chunks the document has (when done).
     pub chunks: usize,
-    /// Chunks written.
+    /// Chunks embedded and written by this job: new, or changed since the last upload.
     pub upserted: usize,
-    /// Chunks already stored.
+    /// Chunks already stored with the same document hash, so not embedded again.
     pub skipped: usize,
-    /// Stale chunks removed.
+    /// Chunks of an earlier version no longer produced, deleted once the new ones were stored.
     pub deleted: usize,
-    /// Why it failed.
+    /// The failure as a sentence for people, when `status` is `failed`; `cause` is for code.
     pub error: Option<String>,
     /// Short cause of the failure (`corrupt_pdf`, `empty`, ...).
     pub cause: Option<String>,
     /// Trace of the upload (and of the processing, which joins it).
     pub trace_id: Option<String>,
-    /// Unix time, milliseconds.
+    /// When the job was enqueued, Unix milliseconds; the worker's queue wait counts from it.
     pub submitted_at_ms: u64,
-    /// Unix time, milliseconds.
+    /// When the worker finished (done or failed), Unix milliseconds; `None` until then.
     pub finished_at_ms: Option<u64>,
 }
 
@@ -190,13 +190,13 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Queue errors.
+/// Why a job could not be enqueued, taken or recorded; `POST /v1/documents` answers 503.
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
     /// The in-process queue is full.
     #[error("the ingest queue is full ({0} jobs waiting); retry later")]
     Full(usize),
-    /// Redis failed.
+    /// A Redis connection or command failed (the `redis` backend); its `kind` is `unavailable`.
     #[error("the ingest queue (Redis) failed: {0}")]
     Redis(String),
     /// A job could not be encoded or decoded.
@@ -207,7 +207,7 @@ pub enum QueueError {
 /// A job handed to a worker, to acknowledge once processed.
 #[derive(Debug, Clone)]
 pub struct Delivery {
-    /// The job.
+    /// The job as enqueued, with the trace context the consumer span continues.
     pub job: Job,
     /// Queue-specific receipt (the Redis stream entry id).
     pub receipt: String,
@@ -216,7 +216,7 @@ pub struct Delivery {
 /// A job queue with a status table.
 #[async_trait]
 pub trait JobQueue: Send + Sync + std::fmt::Debug {
-    /// `memory` or `redis`.
+    /// `memory` or `redis`: the `messaging.system` attribute of the queue spans.
     fn backend(&self) -> &'static str;
     /// Where jobs wait and who takes them, for the start-up banner (never a password).
     fn describe(&self) -> String;

@@ -44,17 +44,17 @@ pub enum TelemetryError {
     /// The OTLP exporter could not be built (bad endpoint URL).
     #[error("cannot build the OTLP exporter for {endpoint}: {source}")]
     Exporter {
-        /// The configured endpoint.
+        /// The configured `otlp_endpoint`, echoed so a mistyped URL shows in the message.
         endpoint: String,
-        /// Why.
+        /// Why the builder refused it, typically an endpoint that is not a valid URL.
         source: opentelemetry_otlp::ExporterBuildError,
     },
     /// The log filter does not parse.
     #[error("invalid log filter {filter:?}: {source}")]
     Filter {
-        /// The filter.
+        /// The filter as parsed: `log_filter` (or `RUST_LOG`) plus the directives ragtrace appends.
         filter: String,
-        /// Why.
+        /// `tracing-subscriber`'s parse error, shown after the filter text.
         source: tracing_subscriber::filter::ParseError,
     },
     /// The export runtime could not start.

@@ -10,7 +10,7 @@ use crate::semconv::Stage;
 /// One stage's share of the time, over recent traces.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StageBreakdown {
-    /// Stage label.
+    /// The stage's `ragtrace.stage` value (`retrieval`, `llm`, ...); the viewer shows its label.
     pub stage: &'static str,
     /// Traces in which the stage ran.
     pub count: usize,

@@ -9,7 +9,7 @@
 //!
 //! - [`model`]: spans, traces and trace summaries as the store keeps them.
 //! - [`query`]: the filters of the trace list.
-//! - [`breakdown`]: where the time of recent requests goes, stage by stage.
+//! - [`mod@breakdown`]: where the time of recent requests goes, stage by stage.
 //! - [`processor`]: the span processor that feeds the store.
 
 pub mod breakdown;
@@ -36,20 +36,20 @@ pub struct TracePage {
     pub total: usize,
     /// Offset of this page.
     pub offset: usize,
-    /// Page size.
+    /// Page size actually applied: `limit` clamped to 1..=200, 20 when not given.
     pub limit: usize,
 }
 
 /// The store's limits and use, reported with every list.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct StoreStats {
-    /// Traces held.
+    /// Traces held now; past `max_traces`, each new trace evicts the oldest.
     pub traces: usize,
-    /// Approximate bytes held.
+    /// Approximate bytes held: an estimate from span field sizes, not an allocator count.
     pub bytes: usize,
-    /// Trace cap.
+    /// The trace cap (`trace_store.max_traces`, at least 1).
     pub max_traces: usize,
-    /// Byte cap.
+    /// The byte cap (`trace_store.max_bytes`, at least 1024); the newest trace stays even past it.
     pub max_bytes: usize,
     /// Traces evicted so far to stay within the caps.
     pub evicted: u64,
@@ -117,7 +117,7 @@ impl TraceStore {
         }
     }
 
-    /// Limits and use.
+    /// The store's use against its caps and the evictions so far, sent with every trace list.
     pub fn stats(&self) -> StoreStats {
         let inner = self.lock();
         StoreStats {
@@ -129,7 +129,7 @@ impl TraceStore {
         }
     }
 
-    /// One trace.
+    /// The trace `trace_id` (any case), spans sorted by start; `None` if evicted or never seen.
     pub fn get(&self, trace_id: &str) -> Option<StoredTrace> {
         let mut t = self
             .lock()

@@ -14,11 +14,11 @@ use crate::semconv::{Stage, attr};
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum AttrValue {
-    /// Boolean.
+    /// A boolean (e.g. `ragtrace.cache_hit`), kept typed so the JSON says `true`, not `"true"`.
     Bool(bool),
-    /// Integer.
+    /// An integer (token counts, status codes), serialised as a JSON number.
     Int(i64),
-    /// Float.
+    /// A float (cost in USD, scores), serialised as a JSON number.
     Float(f64),
     /// String (also arrays, joined).
     Str(String),
@@ -52,27 +52,27 @@ impl AttrValue {
     }
 }
 
-/// A span event.
+/// An event recorded inside a span, such as a log line emitted while it was current.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StoredEvent {
     /// Event name (for log events, the message).
     pub name: String,
     /// Time since the span started, microseconds.
     pub offset_us: u64,
-    /// Attributes.
+    /// The event's fields, typed like span attributes, in recording order.
     pub attributes: Vec<(String, AttrValue)>,
 }
 
 /// A finished span as the store keeps it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StoredSpan {
-    /// Hex trace id.
+    /// The W3C trace id as 32 hex characters, the key the viewer and Jaeger share.
     pub trace_id: String,
-    /// Hex span id.
+    /// The span id as 16 hex characters; children name it in their `parent_span_id`.
     pub span_id: String,
     /// Hex parent span id; empty for a root.
     pub parent_span_id: String,
-    /// Span name.
+    /// The span name (`otel.name`, e.g. `chat sim-gpt-4o-mini`): what `operation` filters on.
     pub name: String,
     /// `service.name` of the process that made it.
     pub service: String,
@@ -80,7 +80,7 @@ pub struct StoredSpan {
     pub kind: &'static str,
     /// Start, microseconds since the Unix epoch.
     pub start_us: u64,
-    /// Duration, microseconds.
+    /// Start to end, microseconds; the breakdown sums it per stage.
     pub duration_us: u64,
     /// `unset`, `ok` or `error`.
     pub status: &'static str,
@@ -88,7 +88,7 @@ pub struct StoredSpan {
     pub status_message: String,
     /// Attributes, in recording order.
     pub attributes: Vec<(String, AttrValue)>,
-    /// Events.
+    /// Events recorded while the span was open (its log lines, for one), in order.
     pub events: Vec<StoredEvent>,
     /// Whether this is the local root of the trace (no parent, or a parent in another process):
     /// once it has ended, the trace is complete as far as this process is concerned.
@@ -96,7 +96,7 @@ pub struct StoredSpan {
 }
 
 impl StoredSpan {
-    /// An attribute's value.
+    /// The value of attribute `key`; when it was recorded twice, the last value wins.
     pub fn attr(&self, key: &str) -> Option<&AttrValue> {
         self.attributes
             .iter()
@@ -198,9 +198,9 @@ impl StoredSpan {
 /// A trace: its spans, in the order they ended.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct StoredTrace {
-    /// Hex trace id.
+    /// The W3C trace id (32 lower-case hex characters), the key the store files the trace under.
     pub trace_id: String,
-    /// Spans.
+    /// The spans received so far, in the order they ended; `TraceStore::get` sorts them by start.
     pub spans: Vec<StoredSpan>,
     #[serde(skip)]
     pub(super) bytes: usize,
@@ -209,7 +209,7 @@ pub struct StoredTrace {
 /// One line of the trace list.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TraceSummary {
-    /// Hex trace id.
+    /// The W3C trace id, to open the trace with `GET /api/traces/{trace_id}` or in Jaeger.
     pub trace_id: String,
     /// Name of the root span (or the earliest span when the root is elsewhere).
     pub root: String,
@@ -219,7 +219,7 @@ pub struct TraceSummary {
     pub start_us: u64,
     /// From the first span's start to the last span's end, microseconds.
     pub duration_us: u64,
-    /// Spans stored.
+    /// Spans held for the trace: this process's only, so a trace that crosses processes is partial.
     pub span_count: usize,
     /// Whether any span failed.
     pub error: bool,

@@ -10,13 +10,13 @@ pub struct TraceQuery {
     pub service: Option<String>,
     /// Name of any span in the trace (e.g. `chat sim-gpt-4o-mini`).
     pub operation: Option<String>,
-    /// Minimum duration, milliseconds.
+    /// Only traces lasting at least this many milliseconds (fractions allowed): the slow ones.
     pub min_duration_ms: Option<f64>,
-    /// Maximum duration, milliseconds.
+    /// Only traces lasting at most this many milliseconds; must not be below `min_duration_ms`.
     pub max_duration_ms: Option<f64>,
     /// Only traces with (true) or without (false) an error.
     pub error: Option<bool>,
-    /// `user.id`.
+    /// Only traces whose `user.id` equals this, to follow one user's requests.
     pub user_id: Option<String>,
     /// Cache hit or not.
     pub cache_hit: Option<bool>,

@@ -28,7 +28,7 @@ use crate::config::VectorStoreSettings;
 use crate::pool::{ConnectionLimit, PoolStatus};
 use crate::semconv::attr;
 
-/// The embedded store.
+/// The embedded store: a qdrant-edge shard under the data dir, its blocking calls off the runtime.
 pub struct EdgeStore {
     shard: Arc<EdgeShard>,
     // Serialises update + flush (see the module docs).

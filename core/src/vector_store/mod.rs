@@ -24,20 +24,20 @@ use crate::pool::{PoolStatus, PoolTimeout};
 pub struct Point {
     /// Point id (UUIDv5 of source and content, so re-ingesting upserts in place).
     pub id: Uuid,
-    /// Embedding.
+    /// The chunk's embedding; a length other than the collection's dimension is refused.
     pub vector: Vec<f32>,
     /// Payload: `source`, `title`, `text`, `chunk_index`, ...
     pub payload: Map<String, Value>,
 }
 
-/// A search result.
+/// A search result: a stored point and how close it is to the query vector.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hit {
-    /// Point id.
+    /// The point id as text (a UUID, or a number on a Qdrant server); the answer's sources cite it.
     pub id: String,
-    /// Cosine similarity.
+    /// Cosine similarity to the query vector, higher is closer; results come best first.
     pub score: f32,
-    /// Payload.
+    /// The whole payload (`source`, `title`, `text`, ...): what the prompt quotes.
     pub payload: Map<String, Value>,
 }
 
@@ -52,7 +52,7 @@ impl Hit {
 /// fields of its payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredPoint {
-    /// Point id.
+    /// The point id, compared with the ids a run produces to find chunks to skip or delete.
     pub id: Uuid,
     /// Payload `source` (document path), or `""`.
     pub source: String,
@@ -95,9 +95,9 @@ pub enum VectorStoreError {
     /// A vector of the wrong dimension.
     #[error("vector has {got} dimensions, the collection expects {expected}")]
     Dimension {
-        /// Collection's dimension.
+        /// The collection's dimension (`vector_store.dimension`), which every vector must have.
         expected: usize,
-        /// Offered dimension.
+        /// The offered vector's length, e.g. from an embedding model that ignores `dimensions`.
         got: usize,
     },
     /// Anything else the backend reported.
@@ -122,12 +122,12 @@ impl VectorStoreError {
 /// A vector store holding one collection.
 #[async_trait]
 pub trait VectorStore: Send + Sync + std::fmt::Debug {
-    /// `edge` or `qdrant`.
+    /// `edge` or `qdrant`, as `/readyz` reports it.
     fn backend(&self) -> &'static str;
     /// What this store is, where it lives, its collection and pool, for the start-up banner
     /// (never a secret).
     fn describe(&self) -> String;
-    /// The collection's name.
+    /// The collection's name: `gen_ai.data_source.id` on retrieval spans, and in `/readyz`.
     fn collection(&self) -> &str;
     /// Creates the collection if it does not exist.
     async fn ensure_collection(&self) -> Result<(), VectorStoreError>;
@@ -147,13 +147,13 @@ pub trait VectorStore: Send + Sync + std::fmt::Debug {
     -> Result<Vec<StoredPoint>, VectorStoreError>;
     /// Removes the points with these ids and waits until the removal is durable.
     async fn delete_points(&self, ids: Vec<Uuid>) -> Result<(), VectorStoreError>;
-    /// Number of points.
+    /// Points in the collection: 0 lets the demo corpus be seeded, and `/readyz` reports it.
     async fn count(&self) -> Result<u64, VectorStoreError>;
     /// Whether the store answers.
     async fn health(&self) -> Result<(), VectorStoreError>;
     /// Builds the search index (HNSW) now; returns whether anything changed.
     async fn optimize(&self) -> Result<bool, VectorStoreError>;
-    /// Connection limit use.
+    /// Use of the connection limit (size, in use, waiting), reported by `/readyz`.
     fn pool_status(&self) -> PoolStatus;
 }
 

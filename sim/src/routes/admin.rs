@@ -9,7 +9,7 @@ use crate::SimState;
 use crate::error::SimError;
 use crate::profile::{Endpoint, ProfilePatch, Scenario};
 
-/// `GET /admin/profiles`.
+/// `GET /admin/profiles`: every endpoint's current profile, keyed by endpoint name.
 pub async fn get_profiles(state: web::Data<SimState>) -> HttpResponse {
     let p = state
         .profiles
@@ -53,7 +53,7 @@ pub async fn requests(state: web::Data<SimState>) -> HttpResponse {
     HttpResponse::Ok().json(state.requests())
 }
 
-/// `GET /admin/scenarios`.
+/// `GET /admin/scenarios`: each scenario's name and one-line description, to pick a drill.
 pub async fn list_scenarios() -> HttpResponse {
     let list: Vec<Value> = [
         "healthy",

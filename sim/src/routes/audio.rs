@@ -25,7 +25,7 @@ fn bad(state: &SimState, message: impl Into<String>, param: &str) -> SimError {
     SimError::bad_request(state, Endpoint::Audio, message, param)
 }
 
-/// The upload's fields.
+/// The multipart fields read (`file`, `model`, `response_format`); any others are ignored.
 #[derive(Default)]
 struct Upload {
     file: Option<Vec<u8>>,
@@ -66,7 +66,8 @@ async fn read_upload(state: &SimState, mut payload: Multipart) -> Result<Upload,
     Ok(up)
 }
 
-/// `POST /v1/audio/transcriptions`.
+/// `POST /v1/audio/transcriptions`: checks the upload as OpenAI does, then answers after the
+/// latency per minute of audio, within the concurrency limit (429 when no slot frees in time).
 pub async fn transcriptions(
     state: web::Data<SimState>,
     payload: Multipart,

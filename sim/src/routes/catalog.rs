@@ -17,7 +17,8 @@ pub struct CatalogQuery {
     limit: Option<usize>,
 }
 
-/// `GET /catalog/search?q=&limit=`.
+/// `GET /catalog/search?q=&limit=`: the best `limit` products (1 to 50, default 5) for `q`,
+/// answered after the catalog profile's latency.
 pub async fn catalog_search(
     state: web::Data<SimState>,
     query: web::Query<CatalogQuery>,

@@ -111,7 +111,7 @@ fn answer_to(state: &SimState, req: &ChatRequest) -> Answer {
     }
 }
 
-/// `POST /v1/chat/completions`.
+/// `POST /v1/chat/completions`: an extractive answer after the profile's latency, plain or SSE.
 pub async fn chat_completions(
     state: web::Data<SimState>,
     req: web::Json<ChatRequest>,
