@@ -18,6 +18,13 @@
 //! - [`error`]: the API's one error type and its one mapping to HTTP.
 //! - [`seed`]: indexing of the shipped demo corpus at first start.
 //! - [`stats`]: rolling statistics of recent requests for the viewer's live tiles.
+//!
+//! # Depends on
+//!
+//! - `ragtrace-core`: settings, telemetry and every adapter the pipeline calls.
+//! - `ragtrace-ingest`: the in-process worker behind `POST /v1/documents`, the first-start seed
+//!   of the demo corpus, and the upstreams (the embedded simulator, with the default feature
+//!   `embedded-sim`).
 #![warn(missing_docs)]
 
 pub mod domain;

@@ -21,6 +21,13 @@
 //! - [`catalog`]: the external product-search API client.
 //! - [`tokens`]: token counting with tiktoken.
 //! - [`trace_store`]: the bounded in-process store of recent traces and the time breakdown.
+//! - [`meeting`]: the scripted meeting hidden in generated recordings (case study 3), shared by
+//!   the generator and the simulator's transcriber.
+//!
+//! # Depends on
+//!
+//! No other ragtrace crate: every other crate depends on this one, so the names, the settings
+//! and the adapters have one definition.
 #![warn(missing_docs)]
 
 pub mod cache;

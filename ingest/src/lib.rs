@@ -17,6 +17,12 @@
 //!   `embedded-sim`); shared with the app.
 //! - [`setup`]: the pipeline and the app's document queue, built from configuration.
 //! - [`audio`] and [`transcribe`]: case study 3, meeting recordings and their transcription.
+//!
+//! # Depends on
+//!
+//! - `ragtrace-core`: the vector store, the job queue and the LLM client it writes through.
+//! - `ragtrace-sim`, only with the default feature `embedded-sim`: [`upstreams`] starts it
+//!   in-process when no LLM provider is configured (for this binary and for the app).
 #![warn(missing_docs)]
 
 pub mod audio;

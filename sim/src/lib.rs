@@ -27,6 +27,11 @@
 //! - [`fault`]: how an endpoint behaves under its profile (latency, faults, concurrency limit).
 //! - [`error`]: the one error type, written out in OpenAI's shape.
 //! - [`routes`]: the HTTP handlers.
+//!
+//! # Depends on
+//!
+//! `ragtrace-core` only, for the catalog's wire types, the token counter, the meeting script and
+//! the metric names: the simulator is the fake world and knows nothing of the app that calls it.
 #![warn(missing_docs)]
 
 pub mod answer;

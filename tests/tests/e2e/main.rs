@@ -7,6 +7,7 @@ mod chat;
 mod documents;
 mod faults;
 mod ingest;
+mod layout;
 mod metrics;
 mod openai_sdk;
 mod redis_cache;
