@@ -124,6 +124,29 @@ pub fn count_error(stage: &'static str, cause: &'static str) {
     counter(&metric::INGEST_ERRORS_TOTAL, [stage, cause]).increment(1);
 }
 
+/// What the batches wrote: chunks upserted per document, and whether `stop` cut the run short.
+struct Written {
+    upserts: Vec<usize>,
+    interrupted: bool,
+}
+
+/// Counts each document's outcome and its chunks.
+fn count_reports(reports: &[DocReport]) {
+    for r in reports {
+        let outcome = if r.failure.is_some() {
+            "failed"
+        } else if r.upserted == 0 && r.deleted == 0 {
+            "unchanged"
+        } else {
+            "ingested"
+        };
+        counter(&metric::INGEST_DOCUMENTS_TOTAL, [outcome]).increment(1);
+        counter(&metric::INGEST_CHUNKS_TOTAL, ["upserted"]).increment(r.upserted as u64);
+        counter(&metric::INGEST_CHUNKS_TOTAL, ["skipped"]).increment(r.skipped as u64);
+        counter(&metric::INGEST_CHUNKS_TOTAL, ["deleted"]).increment(r.deleted as u64);
+    }
+}
+
 /// What one document needs.
 struct DocPlan {
     chunks: usize,
@@ -178,18 +201,8 @@ impl Ingestor {
         if docs.is_empty() {
             return reports;
         }
-        // What the store holds for these documents: one scroll for a batch run, a filtered one
-        // for a single document.
-        let listed = if docs.len() == 1 {
-            self.store.list_points(Some(&docs[0].source)).await
-        } else {
-            self.store.list_points(None).await
-        };
-        let existing: HashMap<String, Vec<StoredPoint>> = match listed {
-            Ok(points) => points.into_iter().fold(HashMap::new(), |mut m, p| {
-                m.entry(p.source.clone()).or_default().push(p);
-                m
-            }),
+        let existing = match self.existing(&docs).await {
+            Ok(existing) => existing,
             Err(e) => {
                 for r in &mut reports {
                     r.failure = Some(Failure {
@@ -203,68 +216,111 @@ impl Ingestor {
                 return reports;
             }
         };
-
-        // Plan: chunk every document, compare with the store.
         let mut pending: Vec<(usize, Chunk)> = Vec::new();
-        let mut plans = Vec::with_capacity(docs.len());
-        for (i, doc) in docs.iter().enumerate() {
-            let span = tracing::info_span!(
-                "ingest.document",
-                { attr::OTEL_NAME } = span::ingest_document(&doc.source),
-                { attr::INGEST_SOURCE } = doc.source.as_str(),
-                { attr::INGEST_FORMAT } = doc.format.as_str(),
-                { attr::INGEST_CHUNKS } = tracing::field::Empty,
-                { attr::INGEST_TO_UPSERT } = tracing::field::Empty,
-                { attr::INGEST_STALE } = tracing::field::Empty,
-            );
-            let _enter = span.enter();
-            let chunks = self.chunker.chunks(doc);
-            let stored: HashMap<Uuid, &StoredPoint> = existing
-                .get(&doc.source)
-                .map(|v| v.iter().map(|p| (p.id, p)).collect())
-                .unwrap_or_default();
-            let ids: HashSet<Uuid> = chunks.iter().map(Chunk::id).collect();
-            let stale: Vec<Uuid> = stored
-                .keys()
-                .filter(|id| !ids.contains(id))
-                .copied()
-                .collect();
-            let mut skipped = 0;
-            let n = chunks.len();
-            let mut to_upsert = 0;
-            for c in chunks {
-                match stored.get(&c.id()) {
-                    Some(p) if p.document_hash == doc.hash => skipped += 1,
-                    _ => {
-                        to_upsert += 1;
-                        pending.push((i, c));
-                    }
+        let plans: Vec<DocPlan> = docs
+            .iter()
+            .enumerate()
+            .map(|(i, doc)| self.plan(i, doc, &existing, &mut pending))
+            .collect();
+        progress.begin(docs.len(), pending.len());
+        let written = self.write(&pending, &mut reports, progress, stop).await;
+        self.finish(plans, &written, &mut reports).await;
+        count_reports(&reports);
+        ragtrace_core::metrics::update_resident_memory();
+        reports
+    }
+
+    /// What the store holds for these documents, by source: one scroll for a batch run, a
+    /// filtered one for a single document.
+    async fn existing(
+        &self,
+        docs: &[Document],
+    ) -> Result<HashMap<String, Vec<StoredPoint>>, VectorStoreError> {
+        let points = if docs.len() == 1 {
+            self.store.list_points(Some(&docs[0].source)).await?
+        } else {
+            self.store.list_points(None).await?
+        };
+        Ok(points.into_iter().fold(HashMap::new(), |mut m, p| {
+            m.entry(p.source.clone()).or_default().push(p);
+            m
+        }))
+    }
+
+    /// Chunks document `i` and compares it with what is stored: its chunks that are new or
+    /// changed go to `pending`, the stored ones it no longer has are stale.
+    fn plan(
+        &self,
+        i: usize,
+        doc: &Document,
+        existing: &HashMap<String, Vec<StoredPoint>>,
+        pending: &mut Vec<(usize, Chunk)>,
+    ) -> DocPlan {
+        let span = tracing::info_span!(
+            "ingest.document",
+            { attr::OTEL_NAME } = span::ingest_document(&doc.source),
+            { attr::INGEST_SOURCE } = doc.source.as_str(),
+            { attr::INGEST_FORMAT } = doc.format.as_str(),
+            { attr::INGEST_CHUNKS } = tracing::field::Empty,
+            { attr::INGEST_TO_UPSERT } = tracing::field::Empty,
+            { attr::INGEST_STALE } = tracing::field::Empty,
+        );
+        let _enter = span.enter();
+        let chunks = self.chunker.chunks(doc);
+        let stored: HashMap<Uuid, &StoredPoint> = existing
+            .get(&doc.source)
+            .map(|v| v.iter().map(|p| (p.id, p)).collect())
+            .unwrap_or_default();
+        let ids: HashSet<Uuid> = chunks.iter().map(Chunk::id).collect();
+        let stale: Vec<Uuid> = stored
+            .keys()
+            .filter(|id| !ids.contains(id))
+            .copied()
+            .collect();
+        let mut skipped = 0;
+        let n = chunks.len();
+        let mut to_upsert = 0;
+        for c in chunks {
+            match stored.get(&c.id()) {
+                Some(p) if p.document_hash == doc.hash => skipped += 1,
+                _ => {
+                    to_upsert += 1;
+                    pending.push((i, c));
                 }
             }
-            span.record(attr::INGEST_CHUNKS, n as i64);
-            span.record(attr::INGEST_TO_UPSERT, to_upsert as i64);
-            span.record(attr::INGEST_STALE, stale.len() as i64);
-            plans.push(DocPlan {
-                chunks: n,
-                to_upsert,
-                skipped,
-                stale,
-            });
         }
-        progress.begin(docs.len(), pending.len());
+        span.record(attr::INGEST_CHUNKS, n as i64);
+        span.record(attr::INGEST_TO_UPSERT, to_upsert as i64);
+        span.record(attr::INGEST_STALE, stale.len() as i64);
+        DocPlan {
+            chunks: n,
+            to_upsert,
+            skipped,
+            stale,
+        }
+    }
 
-        // Embed and upsert in bounded batches.
+    /// Embeds and upserts `pending` in bounded batches, until done or `stop`. A batch that fails
+    /// fails the documents it carried, which get no more writes in this run.
+    async fn write(
+        &self,
+        pending: &[(usize, Chunk)],
+        reports: &mut [DocReport],
+        progress: &dyn Progress,
+        stop: &CancellationToken,
+    ) -> Written {
         let tokens: Vec<usize> = pending.iter().map(|(_, c)| c.tokens).collect();
         let batches = plan_batches(&tokens, self.limits);
         let total_batches = batches.len();
-        let mut done_upserts = vec![0usize; docs.len()];
-        let mut interrupted = false;
+        let mut written = Written {
+            upserts: vec![0; reports.len()],
+            interrupted: false,
+        };
         for (b, range) in batches.into_iter().enumerate() {
             if stop.is_cancelled() {
-                interrupted = true;
+                written.interrupted = true;
                 break;
             }
-            // A document that already failed gets no more writes in this run.
             let batch: Vec<&(usize, Chunk)> = pending[range]
                 .iter()
                 .filter(|(d, _)| reports[*d].failure.is_none())
@@ -275,9 +331,8 @@ impl Ingestor {
             match self.embed_and_upsert(&batch, b, total_batches).await {
                 Ok(()) => {
                     for (d, _) in &batch {
-                        done_upserts[*d] += 1;
+                        written.upserts[*d] += 1;
                     }
-                    progress.advance(batch.len());
                 }
                 Err((stage, cause, error)) => {
                     let docs_in_batch: HashSet<usize> = batch.iter().map(|(d, _)| *d).collect();
@@ -291,22 +346,25 @@ impl Ingestor {
                         progress.failed(&f);
                         reports[d].failure = Some(f);
                     }
-                    progress.advance(batch.len());
                 }
             }
+            progress.advance(batch.len());
         }
+        written
+    }
 
-        // Each document whose new chunks are all durable drops its stale ones.
+    /// Fills the reports; each document whose new chunks are all durable drops its stale ones.
+    async fn finish(&self, plans: Vec<DocPlan>, written: &Written, reports: &mut [DocReport]) {
         for (i, plan) in plans.into_iter().enumerate() {
             let r = &mut reports[i];
             r.chunks = plan.chunks;
             r.skipped = plan.skipped;
-            r.upserted = done_upserts[i];
+            r.upserted = written.upserts[i];
             if r.failure.is_some() {
                 continue;
             }
-            if done_upserts[i] < plan.to_upsert {
-                if interrupted {
+            if written.upserts[i] < plan.to_upsert {
+                if written.interrupted {
                     r.failure = Some(Failure {
                         source: r.source.clone(),
                         stage: "upsert",
@@ -332,21 +390,6 @@ impl Ingestor {
                 }
             }
         }
-        for r in &reports {
-            let outcome = if r.failure.is_some() {
-                "failed"
-            } else if r.upserted == 0 && r.deleted == 0 {
-                "unchanged"
-            } else {
-                "ingested"
-            };
-            counter(&metric::INGEST_DOCUMENTS_TOTAL, [outcome]).increment(1);
-            counter(&metric::INGEST_CHUNKS_TOTAL, ["upserted"]).increment(r.upserted as u64);
-            counter(&metric::INGEST_CHUNKS_TOTAL, ["skipped"]).increment(r.skipped as u64);
-            counter(&metric::INGEST_CHUNKS_TOTAL, ["deleted"]).increment(r.deleted as u64);
-        }
-        ragtrace_core::metrics::update_resident_memory();
-        reports
     }
 
     async fn embed_and_upsert(
