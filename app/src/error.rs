@@ -94,6 +94,15 @@ pub enum ApiError {
         /// How to switch it on, or where to look instead.
         hint: &'static str,
     },
+    /// An admin request from a caller the admin API does not serve.
+    #[error("the admin API answers loopback callers only; {peer} is not one")]
+    Forbidden {
+        /// Who asked.
+        peer: String,
+    },
+    /// The request needs the simulator, and the LLM upstream is not one.
+    #[error("{0}")]
+    NoSimulator(String),
     /// No trace with this id in the in-process store.
     #[error("no trace {trace_id} in the store")]
     TraceNotFound {
@@ -163,6 +172,8 @@ impl ApiError {
             ApiError::JobNotFound { .. } | ApiError::TraceNotFound { .. } => "not_found",
             ApiError::QueueUnavailable(_) => "queue",
             ApiError::FeatureDisabled { .. } => "feature_disabled",
+            ApiError::Forbidden { .. } => "forbidden",
+            ApiError::NoSimulator(_) => "no_simulator",
             ApiError::NotFound { .. } => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::VectorStore(_) => "vector_store",
@@ -193,6 +204,8 @@ impl ApiError {
             | ApiError::JobNotFound { .. }
             | ApiError::QueueUnavailable(_)
             | ApiError::FeatureDisabled { .. }
+            | ApiError::Forbidden { .. }
+            | ApiError::NoSimulator(_)
             | ApiError::TraceNotFound { .. }
             | ApiError::VectorStore(_)
             | ApiError::Llm(_)
@@ -217,6 +230,12 @@ impl ApiError {
             | ApiError::BadJson { hint, .. }
             | ApiError::Validation { hint, .. } => Some(hint.clone()),
             ApiError::FeatureDisabled { hint, .. } => Some((*hint).to_owned()),
+            ApiError::Forbidden { .. } => Some(
+                "call it from the app's host, or set RAGTRACE__ADMIN__ALLOW_REMOTE=true where the network is trusted".into(),
+            ),
+            ApiError::NoSimulator(_) => Some(
+                "scenarios are the simulator's: point OPENAI_BASE_URL at ragtrace-sim, or switch them on the simulator itself".into(),
+            ),
             ApiError::TraceNotFound { .. } => Some(
                 "it was evicted (see the store's caps in GET /api/traces), not sampled, or is not finished yet; Jaeger may still have it".into(),
             ),
@@ -259,7 +278,9 @@ impl ApiError {
             | ApiError::MethodNotAllowed { .. }
             | ApiError::JobNotFound { .. }
             | ApiError::TraceNotFound { .. }
-            | ApiError::FeatureDisabled { .. } => {}
+            | ApiError::FeatureDisabled { .. }
+            | ApiError::Forbidden { .. }
+            | ApiError::NoSimulator(_) => {}
             _ => ragtrace_core::metrics::count_error(self.kind()),
         }
     }
@@ -290,6 +311,8 @@ impl ResponseError for ApiError {
             | ApiError::JobNotFound { .. }
             | ApiError::TraceNotFound { .. }
             | ApiError::FeatureDisabled { .. } => StatusCode::NOT_FOUND,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::NoSimulator(_) => StatusCode::CONFLICT,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::QueueUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,

@@ -26,6 +26,8 @@ pub struct AppState {
     pub jaeger_url: Option<String>,
     /// Document uploads and their jobs.
     pub documents: Documents,
+    /// Whether the admin API serves callers other than loopback (`admin.allow_remote`).
+    pub admin_allow_remote: bool,
 }
 
 impl AppState {
@@ -47,6 +49,7 @@ impl AppState {
                 queue,
                 max_bytes: usize::try_from(settings.ingest.max_file_bytes).unwrap_or(usize::MAX),
             },
+            admin_allow_remote: settings.admin.allow_remote,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! pipeline calls it as the GenAI tool `product_search` and makes the tool's span itself.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -103,14 +104,17 @@ pub struct CatalogClient {
     base_url: String,
     limit: usize,
     timeout_ms: u64,
-    cache: Option<(Arc<dyn Cache>, Duration)>,
+    cache: Arc<dyn Cache>,
+    cache_ttl: Duration,
+    // Shared by every clone, so switching the fix at run time reaches every request.
+    cache_enabled: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for CatalogClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CatalogClient")
             .field("base_url", &self.base_url)
-            .field("cached", &self.cache.is_some())
+            .field("cached", &self.cached())
             .finish()
     }
 }
@@ -132,9 +136,9 @@ impl CatalogClient {
             base_url: base_url.trim_end_matches('/').to_owned(),
             limit: settings.limit,
             timeout_ms: settings.timeout_ms,
-            cache: settings
-                .cache_enabled
-                .then(|| (cache, Duration::from_secs(settings.cache_ttl_secs))),
+            cache,
+            cache_ttl: Duration::from_secs(settings.cache_ttl_secs),
+            cache_enabled: Arc::new(AtomicBool::new(settings.cache_enabled)),
         })
     }
 
@@ -143,9 +147,15 @@ impl CatalogClient {
         &self.base_url
     }
 
-    /// Whether results are cached.
+    /// Whether results are cached now.
     pub fn cached(&self) -> bool {
-        self.cache.is_some()
+        self.cache_enabled.load(Ordering::Acquire)
+    }
+
+    /// Switches the result cache on or off for the next searches (case study 1's fix, applied
+    /// to a running app).
+    pub fn set_cached(&self, on: bool) {
+        self.cache_enabled.store(on, Ordering::Release);
     }
 
     /// What this client calls and whether it caches, for the start-up banner.
@@ -153,7 +163,7 @@ impl CatalogClient {
         format!(
             "{} (result cache {})",
             self.base_url,
-            if self.cache.is_some() { "on" } else { "off" }
+            if self.cached() { "on" } else { "off" }
         )
     }
 
@@ -162,9 +172,10 @@ impl CatalogClient {
     /// is skipped: the API still answers.
     pub async fn search(&self, query: &str) -> Result<ProductSearch, CatalogError> {
         let key = catalog_key(query, self.limit);
+        let cached = self.cached();
         let mut cache_hit = None;
-        if let Some((cache, _)) = &self.cache {
-            match cache.get(&key).await {
+        if cached {
+            match self.cache.get(&key).await {
                 Ok(Some(hit)) => {
                     if let Ok(products) = serde_json::from_str::<Vec<ScoredProduct>>(&hit) {
                         crate::metrics::count_cache("catalog", "hit");
@@ -185,9 +196,9 @@ impl CatalogClient {
             cache_hit = Some(false);
         }
         let products = self.fetch(query).await?;
-        if let Some((cache, ttl)) = &self.cache {
+        if cached {
             let value = serde_json::to_string(&products).unwrap_or_default();
-            if let Err(e) = cache.set(&key, &value, *ttl).await {
+            if let Err(e) = self.cache.set(&key, &value, self.cache_ttl).await {
                 crate::metrics::count_error("cache");
                 tracing::warn!(error.type = e.kind(), "catalog cache store failed: {e}");
             }

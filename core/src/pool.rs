@@ -40,11 +40,12 @@ pub struct PoolTimeout {
     pub size: usize,
 }
 
-/// A limit of concurrent operations with wait-time measurement.
+/// A limit of concurrent operations with wait-time measurement. Its size can change at run
+/// time ([`ConnectionLimit::resize`]): case study 2's fix is applied to a running app.
 #[derive(Debug, Clone)]
 pub struct ConnectionLimit {
     name: &'static str,
-    size: usize,
+    size: Arc<AtomicUsize>,
     timeout: Duration,
     sem: Arc<Semaphore>,
     waiting: Arc<AtomicUsize>,
@@ -62,7 +63,7 @@ pub struct Slot {
 impl Drop for Slot {
     fn drop(&mut self) {
         // The permit is released after this body runs; count it as free already.
-        let in_use = self.limit.size - self.limit.sem.available_permits() - 1;
+        let in_use = self.limit.in_use().saturating_sub(1);
         crate::metrics::gauge(&metric::POOL_IN_USE, [self.limit.name]).set(in_use as f64);
     }
 }
@@ -76,7 +77,7 @@ impl ConnectionLimit {
         crate::metrics::gauge(&metric::POOL_WAITING, [name]).set(0.0);
         Self {
             name,
-            size,
+            size: Arc::new(AtomicUsize::new(size)),
             timeout,
             sem: Arc::new(Semaphore::new(size)),
             waiting: Arc::new(AtomicUsize::new(0)),
@@ -96,8 +97,7 @@ impl ConnectionLimit {
             .record(waited.as_secs_f64());
         match permit {
             Ok(Ok(permit)) => {
-                let in_use = self.size - self.sem.available_permits();
-                crate::metrics::gauge(&metric::POOL_IN_USE, [self.name]).set(in_use as f64);
+                crate::metrics::gauge(&metric::POOL_IN_USE, [self.name]).set(self.in_use() as f64);
                 Ok(Slot {
                     _permit: permit,
                     limit: self.clone(),
@@ -108,16 +108,49 @@ impl ConnectionLimit {
             Ok(Err(_)) | Err(_) => Err(PoolTimeout {
                 pool: self.name,
                 waited_ms: waited.as_millis() as u64,
-                size: self.size,
+                size: self.size(),
             }),
         }
+    }
+
+    /// The most operations that can run at once now.
+    pub fn size(&self) -> usize {
+        self.size.load(Ordering::Acquire)
+    }
+
+    fn in_use(&self) -> usize {
+        self.size().saturating_sub(self.sem.available_permits())
+    }
+
+    /// Changes the size to `size` (at least 1). Growing frees slots at once; shrinking takes
+    /// free slots away at once and the rest as operations in flight finish, so nothing running
+    /// is cut short.
+    pub fn resize(&self, size: usize) {
+        let size = size.max(1);
+        let old = self.size.swap(size, Ordering::AcqRel);
+        if size > old {
+            self.sem.add_permits(size - old);
+        } else if size < old {
+            let owed = old - size;
+            let taken = self.sem.forget_permits(owed);
+            if taken < owed {
+                let sem = self.sem.clone();
+                let rest = u32::try_from(owed - taken).unwrap_or(u32::MAX);
+                tokio::spawn(async move {
+                    if let Ok(permits) = sem.acquire_many_owned(rest).await {
+                        permits.forget();
+                    }
+                });
+            }
+        }
+        crate::metrics::gauge(&metric::POOL_SIZE, [self.name]).set(size as f64);
     }
 
     /// Current size, use and queue.
     pub fn status(&self) -> PoolStatus {
         PoolStatus {
-            size: self.size,
-            in_use: self.size - self.sem.available_permits(),
+            size: self.size(),
+            in_use: self.in_use(),
             waiting: self.waiting.load(Ordering::Acquire),
         }
     }
@@ -159,5 +192,29 @@ mod tests {
         let err = pool.acquire().await.unwrap_err();
         assert_eq!(err.waited_ms, 100);
         assert!(err.to_string().contains("raise the pool size"));
+    }
+
+    /// A resize takes effect for the next caller: growing lets a queued caller in, shrinking
+    /// holds new callers back until the operations in flight finish.
+    #[tokio::test(start_paused = true)]
+    async fn resizes_at_run_time() {
+        let pool = ConnectionLimit::new("test-resize", 1, Duration::from_millis(100));
+        let a = pool.acquire().await.unwrap();
+        assert!(pool.acquire().await.is_err(), "a pool of 1 is full");
+        pool.resize(3);
+        let b = pool.acquire().await.unwrap();
+        let c = pool.acquire().await.unwrap();
+        assert_eq!(pool.status().in_use, 3);
+        pool.resize(1);
+        assert_eq!(pool.status().size, 1);
+        drop((a, b));
+        tokio::task::yield_now().await;
+        assert!(
+            pool.acquire().await.is_err(),
+            "one operation still runs, and the pool is 1 now"
+        );
+        drop(c);
+        tokio::task::yield_now().await;
+        assert!(pool.acquire().await.is_ok(), "the last slot is free again");
     }
 }

@@ -192,6 +192,30 @@ impl TestApp {
         get_json(&self.http, format!("{sim}/admin/requests")).await
     }
 
+    /// `GET /admin/fixes`: the fixes in force.
+    pub async fn fixes(&self) -> serde_json::Value {
+        get_json(&self.http, format!("{}/admin/fixes", self.base)).await
+    }
+
+    /// `PUT /admin/fixes` with `patch`.
+    pub async fn set_fixes(&self, patch: serde_json::Value) -> reqwest::Response {
+        self.http
+            .put(format!("{}/admin/fixes", self.base))
+            .json(&patch)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// `POST /admin/index`: builds the vector store's index.
+    pub async fn build_index(&self) -> reqwest::Response {
+        self.http
+            .post(format!("{}/admin/index", self.base))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     /// `GET /metrics`, the Prometheus text.
     pub async fn metrics(&self) -> String {
         self.get("/metrics")

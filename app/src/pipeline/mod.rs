@@ -15,6 +15,7 @@ pub mod prompt;
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt as _};
@@ -66,6 +67,8 @@ pub struct Pipeline {
     pub tokenizer: Tokenizer,
     /// top-k, score threshold, token budget, deadline and the answer cache's lifetime.
     pub chat: ChatSettings,
+    // `chat.parallel_product_search`, switchable on a running app (PUT /admin/fixes).
+    parallel_product_search: AtomicBool,
 }
 
 /// Everything up to the LLM call, and what is needed to finish the answer after it.
@@ -102,7 +105,19 @@ impl Pipeline {
             catalog,
             tokenizer: Tokenizer::by_name(&settings.llm.tokenizer),
             chat: settings.chat.clone(),
+            parallel_product_search: AtomicBool::new(settings.chat.parallel_product_search),
         }
+    }
+
+    /// Whether a buying question's product search runs beside its vector search.
+    pub fn parallel_product_search(&self) -> bool {
+        self.parallel_product_search.load(Ordering::Acquire)
+    }
+
+    /// Runs the product search beside the vector search (`true`) or after it, from the next
+    /// request on.
+    pub fn set_parallel_product_search(&self, on: bool) {
+        self.parallel_product_search.store(on, Ordering::Release);
     }
 
     /// Runs one chat request within `deadline`. The events stream the answer when
@@ -235,13 +250,26 @@ impl Pipeline {
             trace_id.clone_into(&mut cached.trace_id);
             return Ok(Prepare::Cached(cached));
         }
-        let (vector, embedding_tokens, embedding_cost) = self.embed(req.question.as_str()).await?;
-        let hits = self.retrieve(vector).await?;
-        let products = if req.question.concerns_products() {
-            self.search_products(&req.question.product_query()).await
-        } else {
-            Vec::new()
+        let product_query = req
+            .question
+            .concerns_products()
+            .then(|| req.question.product_query());
+        let products = async {
+            match &product_query {
+                Some(q) => self.search_products(q).await,
+                None => Vec::new(),
+            }
         };
+        let question = req.question.as_str();
+        // The prompt needs both results, but neither search needs the other's: in parallel, a
+        // buying question waits for the slower of the two instead of for both.
+        let (retrieved, products) = if self.parallel_product_search() {
+            tokio::join!(self.embed_and_retrieve(question), products)
+        } else {
+            let retrieved = self.embed_and_retrieve(question).await?;
+            (Ok(retrieved), products.await)
+        };
+        let (hits, embedding_tokens, embedding_cost) = retrieved?;
         let (prompt, sources) = self.build_prompt(req.question.as_str(), &hits, &products);
         Ok(Prepare::Ready(Prepared {
             prompt,
@@ -274,6 +302,12 @@ impl Pipeline {
         count_cache("answer", if found.is_some() { "hit" } else { "miss" });
         span.record(attr::CACHE_HIT, found.is_some());
         found
+    }
+
+    /// The passages for the question: its embedding, then the vector search.
+    async fn embed_and_retrieve(&self, question: &str) -> Result<(Vec<Hit>, u32, f64), ApiError> {
+        let (vector, tokens, cost) = self.embed(question).await?;
+        Ok((self.retrieve(vector).await?, tokens, cost))
     }
 
     /// Embeds the question (the adapter's GenAI span is the stage's span).

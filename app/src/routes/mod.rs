@@ -1,6 +1,7 @@
 //! HTTP routes: the route table ([`configure`]) and thin handlers that parse, call the pipeline
 //! or an adapter, and map errors once (through [`ApiError`]).
 
+pub mod admin;
 pub mod chat;
 pub mod documents;
 pub mod health;
@@ -22,6 +23,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/v1/chat").route(web::post().to(chat::chat)))
         .service(resource("/v1/documents").route(web::post().to(documents::create)))
         .service(resource("/v1/documents/{id}").route(web::get().to(documents::status)))
+        .service(
+            resource("/admin/fixes")
+                .route(web::get().to(admin::get_fixes))
+                .route(web::put().to(admin::put_fixes)),
+        )
+        .service(resource("/admin/index").route(web::post().to(admin::build_index)))
+        .service(resource("/admin/scenarios/{name}").route(web::post().to(admin::set_scenario)))
         .service(web::resource("/healthz").route(web::get().to(health::healthz)))
         .service(web::resource("/readyz").route(web::get().to(health::readyz)))
         .service(web::resource("/metrics").route(web::get().to(metrics)))

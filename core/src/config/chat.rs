@@ -24,6 +24,9 @@ pub struct ChatSettings {
     pub answer_cache_ttl_secs: u64,
     /// Record prompt and completion text on spans (opt-in).
     pub record_content: bool,
+    /// Whether a buying question's product search runs beside its vector search; off, it waits
+    /// behind it (the slow "before" of case study 1).
+    pub parallel_product_search: bool,
 }
 
 impl ChatSettings {

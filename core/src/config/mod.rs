@@ -7,6 +7,7 @@
 //! One file per section, each struct next to its own rules: `Settings::validate` asks every
 //! section to check itself, and a broken rule names its key (`chat.top_k: must be 1..=100`).
 
+mod admin;
 mod cache;
 mod catalog;
 mod chat;
@@ -20,6 +21,7 @@ mod transcription;
 mod ui;
 mod vector_store;
 
+pub use admin::AdminSettings;
 pub use cache::{CacheBackend, CacheSettings};
 pub use catalog::CatalogSettings;
 pub use chat::ChatSettings;
@@ -83,6 +85,8 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     /// The in-process trace store behind `/api/traces`.
     pub trace_store: TraceStoreSettings,
+    /// Who may use the admin API that switches fixes at run time.
+    pub admin: AdminSettings,
     /// The built-in web UI.
     pub ui: UiSettings,
     /// The ingest pipeline (`ragtrace-ingest`, and `POST /v1/documents`).

@@ -21,8 +21,8 @@ use qdrant_edge::{
 use tracing::Instrument as _;
 
 use super::{
-    Hit, LIST_PAGE, Point, StoredPoint, VectorStore, VectorStoreError, db_span, record_hits,
-    record_listed, record_outcome,
+    Hit, IndexStatus, LIST_PAGE, Point, StoredPoint, VectorStore, VectorStoreError, db_span,
+    record_hits, record_listed, record_outcome,
 };
 use crate::config::VectorStoreSettings;
 use crate::pool::{ConnectionLimit, PoolStatus};
@@ -356,6 +356,27 @@ impl VectorStore for EdgeStore {
             .await;
         record_outcome(&span, &result);
         result
+    }
+
+    async fn index_status(&self) -> Result<IndexStatus, VectorStoreError> {
+        let span = db_span("info", &self.collection, "in-process");
+        let result = self
+            .run(&span, |shard| {
+                let info = shard.info();
+                Ok(IndexStatus {
+                    points: info.points_count as u64,
+                    indexed_vectors: info.indexed_vectors_count as u64,
+                    segments: info.segments_count as u64,
+                })
+            })
+            .instrument(span.clone())
+            .await;
+        record_outcome(&span, &result);
+        result
+    }
+
+    fn resize_pool(&self, size: usize) {
+        self.limit.resize(size);
     }
 
     fn pool_status(&self) -> PoolStatus {

@@ -30,6 +30,25 @@ pub struct Point {
     pub payload: Map<String, Value>,
 }
 
+/// How much of a collection its search index covers. A search over unindexed vectors compares
+/// the query with every one of them; indexed vectors are found through HNSW.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IndexStatus {
+    /// Points in the collection.
+    pub points: u64,
+    /// Vectors the HNSW index covers.
+    pub indexed_vectors: u64,
+    /// Segments the collection is stored in (an index build merges them).
+    pub segments: u64,
+}
+
+impl IndexStatus {
+    /// Whether every point is in the index, so no search scans vectors one by one.
+    pub fn fully_indexed(&self) -> bool {
+        self.indexed_vectors >= self.points
+    }
+}
+
 /// A search result: a stored point and how close it is to the query vector.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hit {
@@ -151,8 +170,13 @@ pub trait VectorStore: Send + Sync + std::fmt::Debug {
     async fn count(&self) -> Result<u64, VectorStoreError>;
     /// Whether the store answers.
     async fn health(&self) -> Result<(), VectorStoreError>;
+    /// How much of the collection the search index (HNSW) covers: what case study 2's index
+    /// build changes.
+    async fn index_status(&self) -> Result<IndexStatus, VectorStoreError>;
     /// Builds the search index (HNSW) now; returns whether anything changed.
     async fn optimize(&self) -> Result<bool, VectorStoreError>;
+    /// Changes the connection limit of a running store (case study 2's pool fix).
+    fn resize_pool(&self, size: usize);
     /// Use of the connection limit (size, in use, waiting), reported by `/readyz`.
     fn pool_status(&self) -> PoolStatus;
 }

@@ -16,8 +16,8 @@ use secrecy::ExposeSecret as _;
 use tracing::Instrument as _;
 
 use super::{
-    Hit, LIST_PAGE, Point, StoredPoint, VectorStore, VectorStoreError, db_span, record_hits,
-    record_listed, record_outcome,
+    Hit, IndexStatus, LIST_PAGE, Point, StoredPoint, VectorStore, VectorStoreError, db_span,
+    record_hits, record_listed, record_outcome,
 };
 use crate::config::VectorStoreSettings;
 use crate::pool::{ConnectionLimit, PoolStatus};
@@ -354,6 +354,33 @@ impl VectorStore for QdrantServerStore {
     async fn optimize(&self) -> Result<bool, VectorStoreError> {
         // A Qdrant server runs its optimizers itself, in the background.
         Ok(false)
+    }
+
+    async fn index_status(&self) -> Result<IndexStatus, VectorStoreError> {
+        let span = db_span("info", &self.collection, &self.host);
+        let result = async {
+            let _slot = self.limit.acquire().await?;
+            let info = self
+                .client
+                .collection_info(&self.collection)
+                .await
+                .map_err(|e| classify(e, self.timeout_ms()))?
+                .result
+                .unwrap_or_default();
+            Ok(IndexStatus {
+                points: info.points_count.unwrap_or(0),
+                indexed_vectors: info.indexed_vectors_count.unwrap_or(0),
+                segments: info.segments_count,
+            })
+        }
+        .instrument(span.clone())
+        .await;
+        record_outcome(&span, &result);
+        result
+    }
+
+    fn resize_pool(&self, size: usize) {
+        self.limit.resize(size);
     }
 
     fn pool_status(&self) -> PoolStatus {

@@ -6,6 +6,7 @@
 mod chat;
 mod documents;
 mod faults;
+mod fixes;
 mod ingest;
 mod layout;
 mod metrics;
