@@ -70,7 +70,10 @@ pub async fn get(
     match store.get(&id) {
         Some(trace) => {
             let summary = trace.summary();
-            Ok(HttpResponse::Ok().json(json!({"summary": summary, "spans": trace.spans})))
+            let critical_path = ragtrace_core::trace_store::critical_path(&trace);
+            Ok(HttpResponse::Ok().json(
+                json!({"summary": summary, "critical_path": critical_path, "spans": trace.spans}),
+            ))
         }
         None => Err(ApiError::TraceNotFound { trace_id: id }),
     }

@@ -1,10 +1,13 @@
-//! Where the time of recent requests goes, stage by stage, against each stage's budget.
+//! Where the time of recent requests goes, stage by stage, against each stage's budget. Shares
+//! are of the time on each request's critical path ([`super::critical`]), so stages that run at
+//! the same time are not counted twice.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use serde::Serialize;
 
 use super::StoredTrace;
+use super::critical::critical_path;
 use crate::semconv::Stage;
 
 /// One stage's share of the time, over recent traces.
@@ -16,7 +19,10 @@ pub struct StageBreakdown {
     pub count: usize,
     /// Total time in the stage, milliseconds.
     pub total_ms: f64,
-    /// Share of the time of all stages, 0..1.
+    /// Of that, the time on the requests' critical paths, milliseconds: what a faster stage
+    /// would have saved.
+    pub critical_ms: f64,
+    /// Share of the critical-path time of all stages, 0..1.
     pub share: f64,
     /// Median per trace, milliseconds.
     pub p50_ms: f64,
@@ -35,8 +41,11 @@ pub struct Breakdown {
     pub traces: usize,
     /// One entry per stage that ran, in pipeline order.
     pub stages: Vec<StageBreakdown>,
-    /// The stage with the most total time.
+    /// The stage with the most time on the critical path: the one whose speed-up would
+    /// shorten requests most.
     pub slowest_stage: Option<&'static str>,
+    /// Pairs of stages that ran at the same time in at least one request.
+    pub overlapped: Vec<(&'static str, &'static str)>,
 }
 
 /// Nearest-rank percentile of sorted values.
@@ -48,38 +57,34 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.min(sorted.len()) - 1]
 }
 
-/// Computes the breakdown of `traces`: per trace, the time of each stage (summed over its spans),
-/// then shares, percentiles and budgets across traces.
+/// Computes the breakdown of `traces`: per trace, the time of each stage (summed over its spans)
+/// and its time on the critical path, then shares, percentiles and budgets across traces.
 pub fn breakdown(traces: &[StoredTrace]) -> Breakdown {
-    let mut per_stage: HashMap<Stage, Vec<f64>> = HashMap::new();
+    let mut per_stage: HashMap<&'static str, (Vec<f64>, f64)> = HashMap::new();
+    let mut overlapped = BTreeSet::new();
     let mut looked = 0;
-    for t in traces {
-        let mut stages: HashMap<Stage, f64> = HashMap::new();
-        for s in &t.spans {
-            if let Some(stage) = s.stage() {
-                *stages.entry(stage).or_default() += s.duration_us as f64 / 1000.0;
-            }
+    for path in traces.iter().filter_map(critical_path) {
+        looked += 1;
+        for s in path.stages {
+            let entry = per_stage.entry(s.stage).or_default();
+            entry.0.push(s.ms);
+            entry.1 += s.critical_ms;
         }
-        if !stages.is_empty() {
-            looked += 1;
-        }
-        for (stage, ms) in stages {
-            per_stage.entry(stage).or_default().push(ms);
-        }
+        overlapped.extend(path.overlapped);
     }
-    let grand: f64 = per_stage.values().flatten().sum();
-    let mut stages: Vec<StageBreakdown> = Stage::ALL
+    let grand: f64 = per_stage.values().map(|(_, critical)| critical).sum();
+    let stages: Vec<StageBreakdown> = Stage::ALL
         .into_iter()
         .filter_map(|stage| {
-            let mut v = per_stage.remove(&stage)?;
+            let (mut v, critical) = per_stage.remove(stage.as_str())?;
             v.sort_by(f64::total_cmp);
-            let total: f64 = v.iter().sum();
             let p95 = percentile(&v, 95.0);
             Some(StageBreakdown {
                 stage: stage.as_str(),
                 count: v.len(),
-                total_ms: total,
-                share: if grand > 0.0 { total / grand } else { 0.0 },
+                total_ms: v.iter().sum(),
+                critical_ms: critical,
+                share: if grand > 0.0 { critical / grand } else { 0.0 },
                 p50_ms: percentile(&v, 50.0),
                 p95_ms: p95,
                 budget_ms: stage.budget_ms(),
@@ -89,12 +94,16 @@ pub fn breakdown(traces: &[StoredTrace]) -> Breakdown {
         .collect();
     let slowest_stage = stages
         .iter()
-        .max_by(|a, b| a.total_ms.total_cmp(&b.total_ms))
+        .filter(|s| s.critical_ms > 0.0)
+        .max_by(|a, b| a.critical_ms.total_cmp(&b.critical_ms))
         .map(|s| s.stage);
-    stages.shrink_to_fit();
+    let order = |s: &str| Stage::ALL.iter().position(|x| x.as_str() == s);
+    let mut overlapped: Vec<_> = overlapped.into_iter().collect();
+    overlapped.sort_by_key(|(a, b)| (order(a), order(b)));
     Breakdown {
         traces: looked,
         stages,
         slowest_stage,
+        overlapped,
     }
 }

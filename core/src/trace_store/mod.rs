@@ -10,14 +10,17 @@
 //! - [`model`]: spans, traces and trace summaries as the store keeps them.
 //! - [`query`]: the filters of the trace list.
 //! - [`mod@breakdown`]: where the time of recent requests goes, stage by stage.
+//! - [`mod@critical`]: one request's time attributed on its critical path.
 //! - [`processor`]: the span processor that feeds the store.
 
 pub mod breakdown;
+pub mod critical;
 pub mod model;
 pub mod processor;
 pub mod query;
 
 pub use breakdown::{Breakdown, StageBreakdown, breakdown};
+pub use critical::{CriticalPath, StageTime, critical_path};
 pub use model::{AttrValue, StoredEvent, StoredSpan, StoredTrace, TraceSummary};
 pub use processor::{TraceStoreProcessor, sinks};
 pub use query::TraceQuery;
@@ -188,7 +191,7 @@ impl crate::config::TraceStoreSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::semconv::attr;
+    use crate::semconv::{attr, span as names};
 
     fn span(
         trace: &str,
@@ -340,20 +343,9 @@ mod tests {
                 trace_id: t.clone(),
                 ..Default::default()
             };
+            // One after the other: cache lookup, retrieval, LLM, cache store.
             tr.spans
                 .push(span(&t, "r", "", "root", 0, llm + retrieval + 50, vec![]));
-            tr.spans
-                .push(span(&t, "a", "r", "chat", 0, llm, vec![stage("llm")]));
-            tr.spans.push(span(
-                &t,
-                "b",
-                "r",
-                "retrieval",
-                0,
-                retrieval,
-                vec![stage("retrieval")],
-            ));
-            // Two cache spans in one trace add up: 20 + 30.
             tr.spans.push(span(
                 &t,
                 "c",
@@ -365,10 +357,29 @@ mod tests {
             ));
             tr.spans.push(span(
                 &t,
+                "b",
+                "r",
+                "retrieval",
+                20,
+                retrieval,
+                vec![stage("retrieval")],
+            ));
+            tr.spans.push(span(
+                &t,
+                "a",
+                "r",
+                "chat",
+                20 + retrieval,
+                llm,
+                vec![stage("llm")],
+            ));
+            // Two cache spans in one trace add up: 20 + 30.
+            tr.spans.push(span(
+                &t,
                 "d",
                 "r",
                 "cache.store",
-                0,
+                20 + retrieval + llm,
                 30,
                 vec![stage("cache")],
             ));
@@ -392,5 +403,74 @@ mod tests {
         assert!(retrieval.over_budget);
         let shares: f64 = b.stages.iter().map(|s| s.share).sum();
         assert!((shares - 1.0).abs() < 1e-9);
+        assert!(
+            b.overlapped.is_empty(),
+            "one after the other: {:?}",
+            b.overlapped
+        );
+    }
+
+    /// Overlapping stages are attributed on the critical path: a product search (300 ms) beside
+    /// embeddings (100 ms) and retrieval (50 ms) costs its 300 ms, the hidden vector search
+    /// nothing; the overlap is named and the product search is the stage to speed up.
+    #[test]
+    fn overlapping_stages_are_attributed_on_the_critical_path() {
+        let t = "overlap";
+        let mut tr = StoredTrace {
+            trace_id: t.into(),
+            ..Default::default()
+        };
+        let mut push = |id: &str, name: &str, start: u64, dur: u64, st: &str| {
+            tr.spans
+                .push(span(t, id, "p", name, start, dur, vec![stage(st)]));
+        };
+        push("c", "cache.lookup", 0, 10, "cache");
+        push("e", "embeddings", 10, 100, "embeddings");
+        push("r", "retrieval", 110, 50, "retrieval");
+        push("x", "execute_tool product_search", 10, 300, "external_api");
+        push("b", "prompt.build", 310, 5, "prompt");
+        push("l", "chat", 315, 1000, "llm");
+        push("s", "cache.store", 1315, 5, "cache");
+        tr.spans
+            .push(span(t, "p", "", names::CHAT_PIPELINE, 0, 1330, vec![]));
+
+        let path = critical_path(&tr).unwrap();
+        let get = |s: &str| path.stages.iter().find(|x| x.stage == s).unwrap().clone();
+        assert_eq!(path.total_ms, 1330.0);
+        assert_eq!(get("external_api").critical_ms, 300.0);
+        assert_eq!(get("external_api").ms, 300.0);
+        assert_eq!(get("embeddings").ms, 100.0);
+        assert_eq!(
+            get("embeddings").critical_ms,
+            0.0,
+            "hidden behind the product search"
+        );
+        assert_eq!(get("retrieval").critical_ms, 0.0);
+        assert_eq!(get("llm").critical_ms, 1000.0);
+        assert_eq!(get("cache").critical_ms, 15.0);
+        assert_eq!(path.other_ms, 10.0, "the 10 ms after the cache store");
+        let on_path: f64 = path.stages.iter().map(|s| s.critical_ms).sum();
+        assert_eq!(
+            on_path + path.other_ms,
+            path.total_ms,
+            "the path covers the request once"
+        );
+        assert_eq!(
+            path.overlapped,
+            vec![
+                ("embeddings", "external_api"),
+                ("retrieval", "external_api")
+            ]
+        );
+        assert_eq!(path.bottleneck, Some("llm"));
+
+        // Across traces: shares of critical time, and the product search beats the vector
+        // search although their durations add up to more.
+        let b = breakdown(&[tr]);
+        let share = |s: &str| b.stages.iter().find(|x| x.stage == s).unwrap().share;
+        assert!((share("external_api") - 300.0 / 1320.0).abs() < 1e-9);
+        assert_eq!(share("retrieval"), 0.0);
+        assert_eq!(b.slowest_stage, Some("llm"));
+        assert_eq!(b.overlapped.len(), 2);
     }
 }
