@@ -42,6 +42,8 @@ pub mod span {
     pub const INGEST_BATCH: &str = "ingest batch";
     /// Removing the points of files that no longer exist.
     pub const INGEST_PRUNE: &str = "ingest prune";
+    /// `ragtrace-ingest index`: one build of the vector store's search index.
+    pub const INDEX_BUILD: &str = "index build";
     /// One `ragtrace-ingest` CLI run.
     pub const INGEST_RUN: &str = "ingest run";
     /// One recording through case study 3: `transcribe {strategy}`.

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use ragtrace_core::config::{Overrides, Settings, TranscribeStrategy};
 use tokio_util::sync::CancellationToken;
@@ -73,6 +74,9 @@ enum Command {
         /// WAV file to write (overwritten if it exists).
         file: PathBuf,
     },
+    /// Build the vector store's search index (HNSW) now, and say how much of the collection it
+    /// covers before and after (case study 2's index rebuild).
+    Index,
     /// Transcribe a WAV recording through /v1/audio/transcriptions and index the transcript.
     Transcribe {
         /// `naive` (decode everything, send every chunk at once) or `bounded`.
@@ -204,6 +208,7 @@ async fn dispatch(cli: Cli, settings: Settings) -> ExitCode {
         Some(Command::Worker { metrics_addr }) => {
             ragtrace_ingest::worker::run_standalone(&settings, metrics_addr, stop.clone()).await
         }
+        Some(Command::Index) => build_index(&settings, cli.json).await,
         Some(Command::GenAudio {
             minutes,
             seed,
@@ -242,6 +247,49 @@ async fn dispatch(cli: Cli, settings: Settings) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `ragtrace-ingest index`: one traced index build of the configured store.
+async fn build_index(settings: &Settings, json: bool) -> anyhow::Result<ExitCode> {
+    use tracing::Instrument as _;
+    let store = settings
+        .vector_store
+        .build(&settings.data_dir())
+        .await
+        .context("cannot open the vector store")?;
+    store
+        .ensure_collection()
+        .await
+        .context("the vector store is not ready")?;
+    let span = tracing::info_span!(
+        "index",
+        { ragtrace_core::semconv::attr::OTEL_NAME } = ragtrace_core::semconv::span::INDEX_BUILD,
+    );
+    let started = std::time::Instant::now();
+    let (before, changed, after) = async {
+        let before = store.index_status().await?;
+        let changed = store.optimize().await?;
+        let after = store.index_status().await?;
+        Ok::<_, ragtrace_core::vector_store::VectorStoreError>((before, changed, after))
+    }
+    .instrument(span)
+    .await?;
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{}: {} of {} vectors indexed before, {} after ({} segments), in {seconds:.2} s",
+        store.describe(),
+        before.indexed_vectors,
+        before.points,
+        after.indexed_vectors,
+        after.segments,
+    );
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"changed": changed, "seconds": seconds, "before": before, "after": after})
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn ingest(

@@ -332,6 +332,8 @@ pub enum Scenario {
     Instant,
     /// Case study 1: the product-search API takes ~6 s.
     SlowCatalog,
+    /// Case study 2: a quick LLM, so the vector store carries the afternoon's load.
+    Afternoon,
     /// The LLM answers 429 to most requests.
     RateLimited,
     /// The LLM answers 500 to most requests.
@@ -341,10 +343,12 @@ pub enum Scenario {
 }
 
 impl Scenario {
-    const ALL: [Scenario; 6] = [
+    /// Every scenario, in the order the admin API lists them.
+    pub const ALL: [Scenario; 7] = [
         Scenario::Healthy,
         Scenario::Instant,
         Scenario::SlowCatalog,
+        Scenario::Afternoon,
         Scenario::RateLimited,
         Scenario::LlmErrors,
         Scenario::LlmHang,
@@ -356,6 +360,7 @@ impl Scenario {
             Scenario::Healthy => "healthy",
             Scenario::Instant => "instant",
             Scenario::SlowCatalog => "slow-catalog",
+            Scenario::Afternoon => "afternoon",
             Scenario::RateLimited => "rate-limited",
             Scenario::LlmErrors => "llm-errors",
             Scenario::LlmHang => "llm-hang",
@@ -378,6 +383,9 @@ impl Scenario {
             Scenario::Healthy => "realistic latencies of a hosted API, no faults",
             Scenario::Instant => "every endpoint answers at once, no faults",
             Scenario::SlowCatalog => "case study 1: the product-search API takes about 6 s",
+            Scenario::Afternoon => {
+                "case study 2: a quick LLM (about 0.4 s), so the vector store carries the load"
+            }
             Scenario::RateLimited => "the LLM answers 429 with Retry-After to 80 % of requests",
             Scenario::LlmErrors => "the LLM answers 500 to 80 % of requests",
             Scenario::LlmHang => "the LLM never answers; callers must time out",
@@ -410,6 +418,7 @@ impl Scenario {
             Scenario::SlowCatalog => {
                 p.insert(Endpoint::Catalog, Profile::healthy(6000, 500));
             }
+            Scenario::Afternoon => *chat = Profile::healthy(400, 100),
             Scenario::RateLimited => chat.rate_limit_rate = 0.8,
             Scenario::LlmErrors => chat.error_rate = 0.8,
             Scenario::LlmHang => chat.hang_rate = 1.0,

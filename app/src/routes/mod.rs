@@ -36,6 +36,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/api/traces").route(web::get().to(traces::list)))
         .service(web::resource("/api/traces/{trace_id}").route(web::get().to(traces::get)))
         .service(web::resource("/api/breakdown").route(web::get().to(traces::breakdown)))
+        .service(web::resource("/api/summary").route(web::get().to(traces::summary)))
         .service(web::resource("/api/stats").route(web::get().to(viewer::stats)))
         .service(web::resource("/api/ui-config").route(web::get().to(viewer::ui_config)))
         .service(web::resource("/").route(web::get().to(ui::root)))

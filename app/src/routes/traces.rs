@@ -3,7 +3,9 @@
 //! of recent requests goes, stage by stage, against each stage's budget).
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use ragtrace_core::trace_store::{TraceQuery, TraceStore, breakdown as compute_breakdown};
+use ragtrace_core::trace_store::{
+    TraceQuery, TraceStore, breakdown as compute_breakdown, summarize,
+};
 use serde_json::json;
 
 use crate::error::ApiError;
@@ -101,4 +103,25 @@ pub async fn breakdown(
         ));
     }
     Ok(HttpResponse::Ok().json(compute_breakdown(&store.matching(&q, n))))
+}
+
+/// `GET /api/summary?from_ms=&to_ms=` plus the filters of `/api/traces` (`user_id` picks one
+/// run's requests): what the chat requests among the matching traces measured: latency
+/// percentiles and distribution, errors, stages on the critical path, cache hits, cost.
+pub async fn summary(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let store = store(&state)?;
+    let q: TraceQuery = parse_query(&req)?;
+    if let (Some(from), Some(to)) = (q.from_ms, q.to_ms)
+        && from > to
+    {
+        return Err(ApiError::validation(
+            "from_ms",
+            "must not be after to_ms",
+            "swap the two bounds",
+        ));
+    }
+    Ok(HttpResponse::Ok().json(summarize(&store.matching(&q, usize::MAX))))
 }

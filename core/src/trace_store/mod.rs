@@ -9,6 +9,7 @@
 //!
 //! - [`model`]: spans, traces and trace summaries as the store keeps them.
 //! - [`query`]: the filters of the trace list.
+//! - [`summary`]: what a set of chat requests measured (latency, errors, stages, cost).
 //! - [`mod@breakdown`]: where the time of recent requests goes, stage by stage.
 //! - [`mod@critical`]: one request's time attributed on its critical path.
 //! - [`processor`]: the span processor that feeds the store.
@@ -18,12 +19,14 @@ pub mod critical;
 pub mod model;
 pub mod processor;
 pub mod query;
+pub mod summary;
 
 pub use breakdown::{Breakdown, StageBreakdown, breakdown};
 pub use critical::{CriticalPath, StageTime, critical_path};
 pub use model::{AttrValue, StoredEvent, StoredSpan, StoredTrace, TraceSummary};
 pub use processor::{TraceStoreProcessor, sinks};
 pub use query::TraceQuery;
+pub use summary::{WindowSummary, summarize};
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};

@@ -20,6 +20,10 @@ pub struct TraceQuery {
     pub user_id: Option<String>,
     /// Cache hit or not.
     pub cache_hit: Option<bool>,
+    /// Only traces that started at or after this Unix time, milliseconds (a run's window).
+    pub from_ms: Option<u64>,
+    /// Only traces that started before this Unix time, milliseconds.
+    pub to_ms: Option<u64>,
     /// Page size (default 20, at most 200).
     pub limit: Option<usize>,
     /// Traces to skip (pagination).
@@ -50,5 +54,7 @@ impl TraceQuery {
                 .as_ref()
                 .is_none_or(|u| s.user_id.as_ref() == Some(u))
             && self.cache_hit.is_none_or(|c| s.cache_hit == Some(c))
+            && self.from_ms.is_none_or(|ms| s.start_us >= ms * 1000)
+            && self.to_ms.is_none_or(|ms| s.start_us < ms * 1000)
     }
 }

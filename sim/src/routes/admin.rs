@@ -55,18 +55,10 @@ pub async fn requests(state: web::Data<SimState>) -> HttpResponse {
 
 /// `GET /admin/scenarios`: each scenario's name and one-line description, to pick a drill.
 pub async fn list_scenarios() -> HttpResponse {
-    let list: Vec<Value> = [
-        "healthy",
-        "instant",
-        "slow-catalog",
-        "rate-limited",
-        "llm-errors",
-        "llm-hang",
-    ]
-    .iter()
-    .filter_map(|n| Scenario::parse(n))
-    .map(|s| json!({"name": s.as_str(), "description": s.description()}))
-    .collect();
+    let list: Vec<Value> = Scenario::ALL
+        .iter()
+        .map(|s| json!({"name": s.as_str(), "description": s.description()}))
+        .collect();
     HttpResponse::Ok().json(list)
 }
 

@@ -306,7 +306,10 @@ async fn the_product_search_runs_beside_the_vector_search_when_parallel() {
             .await;
         let (tool_start, _) = starts(&trace, "execute_tool product_search");
         let (_, retrieval_end) = starts(&trace, "retrieval");
-        let overlapped = trace["critical_path"]["overlapped"].as_array().unwrap().clone();
+        let overlapped = trace["critical_path"]["overlapped"]
+            .as_array()
+            .unwrap()
+            .clone();
         if parallel {
             assert!(tool_start < retrieval_end, "overlap when parallel: {trace}");
             assert!(

@@ -8,6 +8,7 @@ mod documents;
 mod faults;
 mod fixes;
 mod ingest;
+mod lab;
 mod layout;
 mod metrics;
 mod openai_sdk;

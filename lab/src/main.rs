@@ -1,0 +1,617 @@
+//! `ragtrace-lab`: runs the case studies and compares their phases. See the crate docs and
+//! docs/case-studies/.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+#[cfg(not(feature = "embedded-app"))]
+use anyhow::bail;
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use ragtrace_lab::case::{Case, Phase};
+use ragtrace_lab::report::{Counted, RunReport, compare};
+use ragtrace_lab::target::{App, settings};
+use ragtrace_lab::{load, transcription};
+
+/// Runs ragtrace's case studies, before and after their fixes, and measures them from the traces
+/// and metrics ragtrace records.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs one phase of one case study and prints its table.
+    Run {
+        /// The case study.
+        case: Case,
+        /// Before or after the fix.
+        #[arg(long)]
+        phase: Phase,
+        /// Requests at most (chat cases).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        requests: Option<u64>,
+        /// Seconds of load at most (chat cases).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        duration: Option<u64>,
+        /// Users at the peak (chat cases).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        users: Option<u16>,
+        /// Write the report as JSON here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// A running ragtrace to drive (e.g. http://localhost:8080); without it the app starts
+        /// in-process with the case's settings.
+        #[arg(long)]
+        target: Option<String>,
+        /// Where in-process runs keep their state (the doc-search collection is built once).
+        #[arg(long, default_value = "lab-data")]
+        data_dir: PathBuf,
+        /// Points of the doc-search collection (in-process runs).
+        #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1000..=2_000_000))]
+        points: u64,
+        /// The simulator scenario to run in, instead of the case's own (`instant` for a quick
+        /// check of the runner itself).
+        #[arg(long)]
+        scenario: Option<String>,
+        /// Minutes of the transcription case's meeting.
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=480))]
+        minutes: u32,
+    },
+    /// Prints the before/after table of two reports of one case; exits 1 when they are not.
+    Compare {
+        /// The report of the run before the fix.
+        before: PathBuf,
+        /// The report of the run after it.
+        after: PathBuf,
+    },
+    /// Drives a running ragtrace with chat users until stopped or done (the compose stack's
+    /// load profile).
+    Load {
+        /// The app to drive.
+        #[arg(
+            long,
+            env = "RAGTRACE_LAB_TARGET",
+            default_value = "http://127.0.0.1:8080"
+        )]
+        target: String,
+        /// Which questions: the chatbot's shoppers or the doc-search's employees.
+        #[arg(long, default_value = "chatbot")]
+        mix: Case,
+        /// Users at once.
+        #[arg(long, default_value_t = 2)]
+        users: usize,
+        /// Pause of each user between questions, milliseconds.
+        #[arg(long, default_value_t = 1000)]
+        think_ms: u64,
+        /// Seconds to run (0 = until stopped).
+        #[arg(long, default_value_t = 0)]
+        duration: u64,
+        /// Requests at most.
+        #[arg(long)]
+        requests: Option<u64>,
+    },
+    /// Writes case study 2's synthetic collection as Markdown files, to ingest into a Qdrant
+    /// server with `ragtrace-ingest DIR`.
+    Corpus {
+        /// Directory to write into.
+        #[arg(long)]
+        out: PathBuf,
+        /// Documents (one point each).
+        #[arg(long, default_value_t = 100_000)]
+        points: u64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Compare { before, after } => compare_files(&before, &after),
+        command => runtime(command),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ragtrace-lab: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn read_report(path: &Path) -> anyhow::Result<RunReport> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a ragtrace-lab report", path.display()))
+}
+
+fn compare_files(before: &Path, after: &Path) -> anyhow::Result<ExitCode> {
+    let (b, a) = (read_report(before)?, read_report(after)?);
+    print!("{}", compare(&b, &a)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(feature = "embedded-app")]
+fn runtime(command: Command) -> anyhow::Result<ExitCode> {
+    actix_web::rt::System::new().block_on(dispatch(command))
+}
+
+#[cfg(not(feature = "embedded-app"))]
+fn runtime(command: Command) -> anyhow::Result<ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(dispatch(command))
+}
+
+async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Run {
+            case,
+            phase,
+            requests,
+            duration,
+            users,
+            out,
+            target,
+            data_dir,
+            points,
+            scenario,
+            minutes,
+        } => {
+            let report = if case == Case::Transcription {
+                run_transcription(&data_dir, minutes, phase)?
+            } else {
+                let plan = case.plan(requests, duration, users.map(usize::from));
+                let scenario = scenario.unwrap_or_else(|| case.scenario().to_owned());
+                run_chat(case, phase, plan, &scenario, target, &data_dir, points).await?
+            };
+            print!("{}", report.table());
+            if let Some(out) = out {
+                std::fs::write(&out, serde_json::to_string_pretty(&report)? + "\n")
+                    .with_context(|| format!("cannot write {}", out.display()))?;
+                eprintln!("report written to {}", out.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Load {
+            target,
+            mix,
+            users,
+            think_ms,
+            duration,
+            requests,
+        } => {
+            let app = App::connect(&target).await?;
+            let plan = load::LoadPlan {
+                stages: vec![load::LoadStage {
+                    users: users.max(1),
+                    secs: 1.0,
+                }],
+                think_ms,
+                max_requests: requests,
+                max_secs: if duration == 0 {
+                    u64::MAX / 2
+                } else {
+                    duration
+                },
+            };
+            let salt = rand::random::<u64>();
+            let samples = load::run(
+                &app.http,
+                &app.base,
+                &plan,
+                "lab-load",
+                Arc::new(move |n| ragtrace_lab::case::question(mix, n, salt)),
+                &ProgressBar::hidden(),
+            )
+            .await;
+            let failed = samples.iter().filter(|s| s.status != 200).count();
+            eprintln!("{} requests, {failed} not answered 200", samples.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Corpus { out, points } => write_corpus(&out, points),
+        Command::Compare { .. } => unreachable!("handled before the runtime starts"),
+    }
+}
+
+/// A progress bar on a terminal, nothing off one.
+fn progress(len: u64, what: &str) -> ProgressBar {
+    use std::io::IsTerminal as _;
+    let bar = if std::io::stderr().is_terminal() {
+        ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} {elapsed}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_owned());
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+async fn run_chat(
+    case: Case,
+    phase: Phase,
+    plan: load::LoadPlan,
+    scenario: &str,
+    target: Option<String>,
+    data_dir: &Path,
+    points: u64,
+) -> anyhow::Result<RunReport> {
+    #[cfg(feature = "embedded-app")]
+    let mut embedded = None;
+    let (app, driven) = match target {
+        Some(url) => (App::connect(&url).await?, url),
+        #[cfg(feature = "embedded-app")]
+        None => {
+            let started = embedded::start(case, data_dir, points).await?;
+            let app = App::connect(&started.base).await?;
+            embedded = Some(started);
+            (app, "in-process".to_owned())
+        }
+        #[cfg(not(feature = "embedded-app"))]
+        None => {
+            let _ = (data_dir, points);
+            bail!("this build runs against a running app only: give --target URL")
+        }
+    };
+    eprintln!("{} / {phase:?}: driving {driven}", case.as_str());
+    app.set_scenario(scenario).await?;
+    let asked = case.fixes(phase);
+    let mut in_force = app.set_fixes(&asked).await?;
+    if case == Case::DocSearch && phase == Phase::After {
+        let built = app.build_index().await?;
+        eprintln!(
+            "index built in {:.1} s: {} of {} vectors indexed",
+            built["seconds"].as_f64().unwrap_or(0.0),
+            built["after"]["indexed_vectors"],
+            built["after"]["points"]
+        );
+        in_force = app.set_fixes(&serde_json::json!({})).await?;
+    }
+    let run_id = rand::random::<u32>();
+    let warmup = case.warmup();
+    if !warmup.is_empty() {
+        eprintln!("warming up: {} questions, not measured", warmup.len());
+        let plan = load::LoadPlan {
+            stages: vec![load::LoadStage {
+                users: warmup.len(),
+                secs: 0.1,
+            }],
+            think_ms: 0,
+            max_requests: Some(warmup.len() as u64),
+            max_secs: 60,
+        };
+        let questions = Arc::new(warmup);
+        load::run(
+            &app.http,
+            &app.base,
+            &plan,
+            &format!("lab-warmup-{run_id:08x}"),
+            Arc::new(move |n| questions[n as usize % questions.len()].clone()),
+            &ProgressBar::hidden(),
+        )
+        .await;
+    }
+    let user_id = format!("lab-{}-{}-{run_id:08x}", case.as_str(), phase_name(phase));
+    let before = app.metrics().await?;
+    let started_at = now_rfc3339();
+    let bar = progress(plan.max_requests.unwrap_or(0), "requests");
+    let clock = Instant::now();
+    let salt = u64::from(run_id);
+    let samples = load::run(
+        &app.http,
+        &app.base,
+        &plan,
+        &user_id,
+        Arc::new(move |n| ragtrace_lab::case::question(case, n, salt)),
+        &bar,
+    )
+    .await;
+    let seconds = clock.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    // The last spans end just after their responses.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let delta = app.metrics().await?.since(&before);
+    let summary = app.summary(&user_id).await?;
+    let unanswered = samples.iter().filter(|s| s.status == 0).count();
+    if unanswered > 0 {
+        eprintln!("{unanswered} requests got no answer at all (connection failed or timed out)");
+    }
+    let mut report = RunReport::from_run(
+        case,
+        phase,
+        started_at,
+        seconds,
+        &Counted::from_metrics(&delta),
+        &summary,
+        settings(scenario, &asked, &in_force, &driven),
+    )?;
+    if let Some(points) = in_force["vector_index"]["points"].as_u64() {
+        report.settings["points"] = points.into();
+    }
+    #[cfg(feature = "embedded-app")]
+    if let Some(e) = embedded {
+        e.stop().await;
+    }
+    Ok(report)
+}
+
+fn phase_name(p: Phase) -> &'static str {
+    match p {
+        Phase::Before => "before",
+        Phase::After => "after",
+    }
+}
+
+fn run_transcription(data_dir: &Path, minutes: u32, phase: Phase) -> anyhow::Result<RunReport> {
+    let ingest = transcription::ingest_binary()?;
+    let dir = data_dir.join("transcription");
+    let wav = transcription::meeting(&ingest, &dir, minutes)?;
+    let started_at = now_rfc3339();
+    eprintln!(
+        "transcription / {phase:?}: {minutes} min meeting, {}",
+        wav.display()
+    );
+    let job = transcription::transcribe(&ingest, &dir.join("store"), &wav, phase)?;
+    let seconds = job["seconds"].as_f64().unwrap_or(0.0);
+    let chunks = job["chunks"].as_u64().unwrap_or(0);
+    let failed = job["failed_chunks"].as_u64().unwrap_or(0);
+    let ms = seconds * 1000.0;
+    let latency = ragtrace_core::trace_store::summary::Latency {
+        mean: ms,
+        p50: ms,
+        p95: ms,
+        p99: ms,
+        max: ms,
+    };
+    Ok(RunReport {
+        schema: ragtrace_lab::report::SCHEMA,
+        case: Case::Transcription,
+        phase,
+        started_at,
+        seconds,
+        requests: chunks,
+        errors: failed,
+        error_rate: if chunks > 0 {
+            failed as f64 / chunks as f64
+        } else {
+            0.0
+        },
+        latency_ms: latency,
+        histogram: ragtrace_core::trace_store::summary::histogram(&[ms]),
+        traces: 0,
+        stages: Vec::new(),
+        slowest_stage: None,
+        overlapped: Vec::new(),
+        cache_hit_rate: 0.0,
+        catalog_cache_hit_rate: None,
+        cost_usd_per_1k_requests: 0.0,
+        settings: serde_json::json!({
+            "scenario": Case::Transcription.scenario(),
+            "fixes": {"strategy": job["strategy"], "batch_size": job["batch_size"]},
+            "minutes": minutes,
+            "target": "ragtrace-ingest transcribe",
+        }),
+        chunks: Some(chunks),
+        failed_chunks: Some(failed),
+        peak_rss_bytes: job["peak_rss_bytes"].as_u64(),
+    })
+}
+
+#[cfg(feature = "embedded-app")]
+fn write_corpus(out: &Path, points: u64) -> anyhow::Result<ExitCode> {
+    let demo = embedded::demo_corpus();
+    let docs = ragtrace_lab::corpus::synthesize(&demo, points as usize);
+    ragtrace_lab::corpus::write(&docs, out)?;
+    eprintln!(
+        "{} documents written under {}; ingest them with `ragtrace-ingest {}`",
+        docs.len(),
+        out.display(),
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(not(feature = "embedded-app"))]
+fn write_corpus(_out: &Path, _points: u64) -> anyhow::Result<ExitCode> {
+    bail!("this build has no demo corpus (feature embedded-app)")
+}
+
+/// The app in-process, with a case's settings.
+#[cfg(feature = "embedded-app")]
+mod embedded {
+    use std::path::{Path, PathBuf};
+    use std::sync::{Arc, OnceLock};
+
+    use anyhow::Context as _;
+    use ragtrace::startup::Application;
+    use ragtrace_core::config::{Overrides, Settings};
+    use ragtrace_core::trace_store::TraceStore;
+    use ragtrace_lab::case::Case;
+    use tokio_util::sync::CancellationToken;
+
+    /// The process's trace store and telemetry, set up once (a process has one tracer).
+    fn traces() -> Arc<TraceStore> {
+        static STORE: OnceLock<Arc<TraceStore>> = OnceLock::new();
+        STORE
+            .get_or_init(|| {
+                let store = Arc::new(TraceStore::new(100_000, 1 << 30));
+                let mut t = settings(Case::Chatbot, Path::new("."))
+                    .expect("defaults")
+                    .telemetry;
+                t.log_filter = "warn".into();
+                let guard = ragtrace_core::telemetry::init(
+                    &t,
+                    ragtrace_core::trace_store::sinks(Some(&store)),
+                    true,
+                )
+                .expect("telemetry");
+                // Spans live as long as the process; nothing is exported to flush.
+                std::mem::forget(guard);
+                store
+            })
+            .clone()
+    }
+
+    /// The case's settings: the embedded backends only (a shell's OPENAI_API_KEY or QDRANT_URL
+    /// does not leak into a lab run), every trace kept, and the case's own knobs.
+    fn settings(case: Case, data_dir: &Path) -> anyhow::Result<Settings> {
+        let mut env: std::collections::BTreeMap<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("RAGTRACE__"))
+            .collect();
+        let mut set = |k: &str, v: &str| {
+            env.insert(k.to_owned(), v.to_owned());
+        };
+        set("RAGTRACE__SERVER__ADDR", "127.0.0.1:0");
+        set("RAGTRACE__TRACE_STORE__KEEP_ALL", "true");
+        set("RAGTRACE__TELEMETRY__LOG_FILTER", "warn");
+        set(
+            "RAGTRACE__SIMULATOR__PROFILE",
+            &format!("scenario={}", case.scenario()),
+        );
+        match case {
+            // Every question goes through the pipeline: case study 1 is about the product
+            // search's cache, not the answer cache.
+            Case::Chatbot => set("RAGTRACE__CHAT__ANSWER_CACHE_TTL_SECS", "0"),
+            // Callers queue for the pool instead of failing after the default 5 s.
+            Case::DocSearch => {
+                set("RAGTRACE__VECTOR_STORE__POOL_TIMEOUT_MS", "120000");
+                set("RAGTRACE__CHAT__DEADLINE_MS", "120000");
+            }
+            Case::Transcription => {}
+        }
+        Ok(Settings::load_from(
+            &Overrides {
+                data_dir: Some(data_dir.to_path_buf()),
+                ..Overrides::default()
+            },
+            &env,
+        )?)
+    }
+
+    /// An app started in-process.
+    pub struct Embedded {
+        pub base: String,
+        state: actix_web::web::Data<ragtrace::state::AppState>,
+        handle: actix_web::dev::ServerHandle,
+        task: actix_web::rt::task::JoinHandle<std::io::Result<()>>,
+    }
+
+    impl Embedded {
+        /// Stops it and waits until it has released its data dir (the edge shard flushes when
+        /// the last reference to it goes).
+        pub async fn stop(self) {
+            self.handle.stop(true).await;
+            let _ = self.task.await;
+            drop(self.state);
+        }
+    }
+
+    async fn launch(case: Case, data_dir: &Path) -> anyhow::Result<Embedded> {
+        let app = Application::build(settings(case, data_dir)?, Some(traces())).await?;
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let state = app.state();
+        let handle = app.handle();
+        let task = actix_web::rt::spawn(app.run_until_stopped());
+        Ok(Embedded {
+            base,
+            state,
+            handle,
+            task,
+        })
+    }
+
+    /// The demo corpus's documents as (title, text).
+    pub fn demo_corpus() -> Vec<(String, String)> {
+        ragtrace::seed::corpus_documents()
+            .into_iter()
+            .map(|d| (d.title, d.text))
+            .collect()
+    }
+
+    /// Starts the app for `case`. Doc-search runs on a fresh copy of a collection of `points`
+    /// built once under `data_dir` (so "before" always starts unindexed).
+    pub async fn start(case: Case, data_dir: &Path, points: u64) -> anyhow::Result<Embedded> {
+        let dir = data_dir.join(case.as_str());
+        if case != Case::DocSearch {
+            return launch(case, &dir).await;
+        }
+        let pristine = dir.join("pristine");
+        let marker = pristine.join(format!("{points}.points"));
+        if !marker.is_file() {
+            let _ = std::fs::remove_dir_all(&pristine);
+            build_collection(&pristine, points).await?;
+            std::fs::write(&marker, b"")?;
+        }
+        let run = dir.join("run");
+        let _ = std::fs::remove_dir_all(&run);
+        copy_dir(&pristine, &run)?;
+        launch(case, &run).await
+    }
+
+    /// The demo corpus plus `points` synthetic documents, indexed into `dir`.
+    async fn build_collection(dir: &Path, points: u64) -> anyhow::Result<()> {
+        eprintln!(
+            "building the doc-search collection: {points} synthetic documents from the demo corpus (once)"
+        );
+        let app = launch(Case::DocSearch, dir).await?;
+        let settings = settings(Case::DocSearch, dir)?;
+        // The shard is open in the app, so the documents go in through its own adapters, with
+        // the ingest pipeline `ragtrace-ingest` runs (chunking, batched embeddings, upserts).
+        let p = &app.state.pipeline;
+        let ingestor = ragtrace_ingest::setup::ingestor(&settings, p.store.clone(), p.llm.clone());
+        let docs: Vec<_> = ragtrace_lab::corpus::synthesize(&demo_corpus(), points as usize)
+            .into_iter()
+            .filter_map(|d| {
+                let format = ragtrace_core::queue::Format::Markdown;
+                ragtrace_ingest::extract::extract(&d.source, d.text.as_bytes(), format).ok()
+            })
+            .collect();
+        let display = ragtrace_ingest::setup::Display::new();
+        let reports = ingestor
+            .ingest(docs, &display, &CancellationToken::new())
+            .await;
+        display.finish();
+        drop(ingestor);
+        let failed = reports.iter().filter(|r| r.failure.is_some()).count();
+        app.stop().await;
+        anyhow::ensure!(
+            failed == 0,
+            "{failed} synthetic documents could not be ingested"
+        );
+        Ok(())
+    }
+
+    fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
+        std::fs::create_dir_all(to)?;
+        for entry in
+            std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))?
+        {
+            let entry = entry?;
+            let target: PathBuf = to.join(entry.file_name());
+            if entry.file_type()?.is_dir() {
+                copy_dir(&entry.path(), &target)?;
+            } else {
+                std::fs::copy(entry.path(), &target)?;
+            }
+        }
+        Ok(())
+    }
+}
