@@ -43,10 +43,11 @@ RUN find . -type f ! -name Cargo.toml ! -name Cargo.lock -delete \
 FROM toolchain AS builder
 
 # The binaries to build and ship.
-ARG BINS="ragtrace ragtrace-sim ragtrace-ingest"
+ARG BINS="ragtrace ragtrace-sim ragtrace-ingest ragtrace-lab"
 # The app and the worker talk to real services here (the simulator runs as its own container),
 # so they are built without the embedded simulator: `--no-default-features` leaves out the
-# `embedded-sim` feature of `ragtrace` and `ragtrace-ingest`.
+# `embedded-sim` feature of `ragtrace` and `ragtrace-ingest`, and the in-process app of
+# `ragtrace-lab` (`embedded-app`: in the stack it drives the app container, `load`).
 ARG CARGO_FEATURES="--no-default-features"
 
 COPY --from=manifests /src/ ./

@@ -203,15 +203,34 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 },
             };
             let salt = rand::random::<u64>();
+            let counter = ProgressBar::hidden();
+            eprintln!(
+                "ragtrace-lab load: {} users asking {} questions of {}, {think_ms} ms think time",
+                plan.peak_users(),
+                mix.as_str(),
+                app.base
+            );
+            let ticker = {
+                let counter = counter.clone();
+                tokio::spawn(async move {
+                    let mut every = tokio::time::interval(Duration::from_secs(10));
+                    every.tick().await;
+                    loop {
+                        every.tick().await;
+                        eprintln!("{} requests sent", counter.position());
+                    }
+                })
+            };
             let samples = load::run(
                 &app.http,
                 &app.base,
                 &plan,
                 "lab-load",
                 Arc::new(move |n| ragtrace_lab::case::question(mix, n, salt)),
-                &ProgressBar::hidden(),
+                &counter,
             )
             .await;
+            ticker.abort();
             let failed = samples.iter().filter(|s| s.status != 200).count();
             eprintln!("{} requests, {failed} not answered 200", samples.len());
             Ok(ExitCode::SUCCESS)
