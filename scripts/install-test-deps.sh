@@ -12,6 +12,8 @@ command -v amtool >/dev/null 2>&1 && command -v prometheus-alertmanager >/dev/nu
 # Debian's Chromium and ChromeDriver, for the browser test of the built-in UI.
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+# Node.js, for the checks of the web UI's pure modules (tests/ui/*.mjs).
+command -v node >/dev/null 2>&1 || need+=(nodejs)
 
 # The official OpenAI Python SDK, to prove the simulator speaks the same protocol as OpenAI.
 if ! python3 -c 'import openai' >/dev/null 2>&1; then

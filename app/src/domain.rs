@@ -44,6 +44,9 @@ const FILLER: &[&str] = &[
     "or", "with",
 ];
 
+/// The shape of a chat request, the hint of every error about it.
+pub const CHAT_BODY: &str = "the body is {\"question\": string, \"user_id\"?: string, \"session_id\"?: string, \"stream\"?: boolean}";
+
 /// Longest accepted `user_id` / `session_id`.
 pub const MAX_ID_CHARS: usize = 128;
 
@@ -185,7 +188,7 @@ impl ChatRequest {
                 )
             } else {
                 let field = if path == "." { None } else { Some(path) };
-                ApiError::schema(field, &inner.to_string())
+                ApiError::schema(field, &inner.to_string(), CHAT_BODY)
             }
         })?;
         Ok(Self {

@@ -37,6 +37,8 @@ pub enum ApiError {
         field: Option<String>,
         /// The deserializer's complaint (wrong type, missing or unknown field), sent as `message`.
         message: String,
+        /// The shape the endpoint expects, so the caller can fix the body or query.
+        hint: &'static str,
     },
     /// A field breaks a rule.
     #[error("{field}: {rule}")]
@@ -153,10 +155,11 @@ impl ApiError {
     }
 
     /// A body or query string that does not match its schema, naming the field when it is known.
-    pub fn schema(field: Option<String>, message: &str) -> Self {
+    pub fn schema(field: Option<String>, message: &str, hint: &'static str) -> Self {
         Self::Schema {
             field,
             message: message.to_owned(),
+            hint,
         }
     }
 
@@ -239,9 +242,7 @@ impl ApiError {
             ApiError::TraceNotFound { .. } => Some(
                 "it was evicted (see the store's caps in GET /api/traces), not sampled, or is not finished yet; Jaeger may still have it".into(),
             ),
-            ApiError::Schema { .. } => Some(
-                "the body is {\"question\": string, \"user_id\"?: string, \"session_id\"?: string, \"stream\"?: boolean}".into(),
-            ),
+            ApiError::Schema { hint, .. } => Some((*hint).to_owned()),
             ApiError::PayloadTooLarge { .. } => Some(
                 "send a shorter question, or a smaller document (ingest.max_file_bytes)".into(),
             ),

@@ -95,7 +95,11 @@ struct JsonUpload {
 /// A JSON upload's name and bytes.
 fn from_json(body: &[u8]) -> Result<(String, Option<String>, Vec<u8>), ApiError> {
     let up: JsonUpload = serde_json::from_slice(body).map_err(|e| {
-        ApiError::schema(None, &format!("invalid upload: {e}; the body is {{\"name\": string, \"text\": string}} or {{\"name\": string, \"content_base64\": string}}"))
+        ApiError::schema(
+            None,
+            &format!("invalid upload: {e}"),
+            "the body is {\"name\": string, \"text\": string} or {\"name\": string, \"content_base64\": string}",
+        )
     })?;
     let content = match (up.text, up.content_base64) {
         (Some(t), None) => t.into_bytes(),

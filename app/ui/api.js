@@ -45,7 +45,8 @@ export async function errorFromResponse(res, url) {
       status: res.status,
       type: err.type || "error",
       message: err.message,
-      field: err.field ?? null,
+      // The simulator's errors (forwarded by /admin/scenarios) are OpenAI-shaped: `param`.
+      field: err.field ?? err.param ?? null,
       hint: err.hint ?? null,
       traceId,
     });
@@ -60,16 +61,7 @@ export async function errorFromResponse(res, url) {
   });
 }
 
-/** GET `url` and parse its JSON body; throws ApiError. */
-export async function getJson(url, { signal } = {}) {
-  let res;
-  try {
-    res = await fetch(url, { headers: { accept: "application/json" }, signal, cache: "no-store" });
-  } catch (e) {
-    if (e?.name === "AbortError") throw e;
-    throw networkError(url, e);
-  }
-  if (!res.ok) throw await errorFromResponse(res, url);
+async function readJson(res, url) {
   try {
     return await res.json();
   } catch (e) {
@@ -80,6 +72,43 @@ export async function getJson(url, { signal } = {}) {
       message: `${url} did not answer JSON: ${e.message}`,
     });
   }
+}
+
+/** GET `url` and parse its JSON body; throws ApiError. */
+export async function getJson(url, { signal } = {}) {
+  let res;
+  try {
+    res = await fetch(url, { headers: { accept: "application/json" }, signal, cache: "no-store" });
+  } catch (e) {
+    if (e?.name === "AbortError") throw e;
+    throw networkError(url, e);
+  }
+  if (!res.ok) throw await errorFromResponse(res, url);
+  return readJson(res, url);
+}
+
+/**
+ * `method` (PUT, POST, ...) `url` with `body` as JSON (no body when undefined), and parse the
+ * JSON answer; throws ApiError (the API's `{"error": {...}}` on a non-2xx answer).
+ */
+export async function sendJson(method, url, body, { signal } = {}) {
+  const headers = { accept: "application/json" };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  let res;
+  try {
+    res = await fetch(url, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal,
+      cache: "no-store",
+    });
+  } catch (e) {
+    if (e?.name === "AbortError") throw e;
+    throw networkError(url, e);
+  }
+  if (!res.ok) throw await errorFromResponse(res, url);
+  return readJson(res, url);
 }
 
 /** Builds `path?query` from an object, leaving out empty values. */

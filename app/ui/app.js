@@ -1,5 +1,5 @@
-// Entry point: hash routing (#/chat, #/traces, #/traces/<id>, #/breakdown), the live tiles in
-// the header, and the theme switch.
+// Entry point: hash routing (#/chat, #/traces, #/traces/<id>, #/breakdown, #/scenarios,
+// #/compare), the live tiles in the header, and the theme switch.
 
 import { getJson, getUiConfig } from "./api.js";
 import { fmtMs, fmtPct, fmtRate, fmtUsd, setStages } from "./util.js";
@@ -7,6 +7,8 @@ import * as chatPage from "./chat.js";
 import * as tracesPage from "./traces.js";
 import * as tracePage from "./trace.js";
 import * as breakdownPage from "./breakdown.js";
+import * as scenariosPage from "./scenarios.js";
+import * as comparePage from "./compare.js";
 
 const STATS_EVERY_MS = 5000;
 
@@ -20,6 +22,8 @@ export function parseHash(hash) {
   if (segs[0] === "traces") return { name: "traces", params: {}, query };
   if (segs[0] === "breakdown") return { name: "breakdown", params: {}, query };
   if (segs[0] === "chat") return { name: "chat", params: {}, query };
+  if (segs[0] === "scenarios") return { name: "scenarios", params: {}, query };
+  if (segs[0] === "compare") return { name: "compare", params: {}, query };
   return { name: null, params: {}, query };
 }
 
@@ -28,6 +32,8 @@ const PAGES = {
   traces: { module: tracesPage, nav: "traces", title: "Traces" },
   trace: { module: tracePage, nav: "traces", title: "Trace" },
   breakdown: { module: breakdownPage, nav: "breakdown", title: "Breakdown" },
+  scenarios: { module: scenariosPage, nav: "scenarios", title: "Scenarios" },
+  compare: { module: comparePage, nav: "compare", title: "Compare" },
 };
 
 let current = null; // {name, id, cleanup, module}

@@ -1,5 +1,6 @@
-// Where the time of recent requests goes: GET /api/breakdown, per stage: share of stage time,
-// p50/p95 against the stage's budget, and the slowest stage.
+// Where the time of recent requests goes: GET /api/breakdown, per stage: its share of the time on
+// the requests' critical paths (stages that ran in parallel are counted once), p50/p95 against
+// the stage's budget, the slowest stage (most critical-path time) and the stages that overlapped.
 
 import { getJson, withQuery } from "./api.js";
 import { emptyState, errorBox, fmtInt, fmtMs, fmtPct, h, isAbort, isEditing, setChildren, stageInfo } from "./util.js";
@@ -54,13 +55,20 @@ function stageRow(s, slowest) {
     h(
       "div",
       { class: "bd-share" },
-      h("span", { class: "bd-metric-label" }, "Share of stage time"),
+      h("span", { class: "bd-metric-label" }, "Share of the critical path"),
       h(
         "div",
-        { class: "bar-track", role: "img", "aria-label": `${fmtPct(s.share)} of stage time` },
+        { class: "bar-track", role: "img", "aria-label": `${fmtPct(s.share)} of the critical-path time` },
         h("span", { class: ["bar-fill", colour], style: { width: `${Math.max(0, Math.min(100, s.share * 100))}%` } }),
       ),
-      h("span", { class: "mono bd-value" }, fmtPct(s.share), h("span", { class: "muted" }, ` · ${fmtMs(s.total_ms)} total`)),
+      h(
+        "span",
+        { class: "mono bd-value", "data-testid": "stage-share" },
+        fmtPct(s.share),
+        typeof s.critical_ms === "number"
+          ? h("span", { class: "muted" }, ` · ${fmtMs(s.critical_ms)} on the path, ${fmtMs(s.total_ms)} in all`)
+          : h("span", { class: "muted" }, ` · ${fmtMs(s.total_ms)} total`),
+      ),
     ),
     h(
       "div",
@@ -103,6 +111,7 @@ function render(b, p) {
   }
   const slow = stages.find((s) => s.stage === b.slowest_stage);
   const over = stages.filter((s) => s.over_budget);
+  const overlapped = Array.isArray(b.overlapped) ? b.overlapped.filter((p) => Array.isArray(p) && p.length === 2) : null;
   setChildren(
     state.result,
     h(
@@ -113,7 +122,7 @@ function render(b, p) {
             "div",
             { class: ["callout", slow.over_budget ? "callout-bad" : null], "data-testid": "slowest-stage", "data-stage": slow.stage },
             h("p", { class: "callout-kicker" }, "Slowest stage"),
-            h("p", { class: "callout-main" }, h("strong", {}, stageInfo(slow.stage).label), " takes ", h("span", { class: "mono" }, fmtPct(slow.share)), " of the stage time"),
+            h("p", { class: "callout-main" }, h("strong", {}, stageInfo(slow.stage).label), " takes ", h("span", { class: "mono" }, fmtPct(slow.share)), " of the critical-path time"),
             h(
               "p",
               { class: "callout-detail" },
@@ -139,12 +148,31 @@ function render(b, p) {
             : "Every stage's p95 is within its budget.",
         ),
       ),
+      overlapped
+        ? h(
+            "div",
+            { class: "callout callout-quiet bd-overlap", id: "breakdown-overlapped", "data-testid": "overlapped", "data-pairs": String(overlapped.length) },
+            h("p", { class: "callout-kicker" }, "Ran in parallel"),
+            overlapped.length
+              ? h(
+                  "ul",
+                  { class: "overlap-list" },
+                  overlapped.map(([x, y]) => h("li", { dataset: { pair: `${x}|${y}` } }, h("strong", {}, stageInfo(x).label), " ‖ ", h("strong", {}, stageInfo(y).label))),
+                )
+              : h("p", { class: "callout-main" }, "none"),
+            h(
+              "p",
+              { class: "callout-detail" },
+              overlapped.length ? "Their common time is counted once, on the critical path." : "Each stage waited for the one before it.",
+            ),
+          )
+        : null,
     ),
     h(
       "div",
       { class: "bd-head", "aria-hidden": "true" },
       h("span", {}, "Stage"),
-      h("span", {}, "Share of stage time"),
+      h("span", {}, "Share of the critical path"),
       h("span", {}, "p50 / p95 vs budget"),
       h("span", {}, "Traces"),
     ),
@@ -152,7 +180,7 @@ function render(b, p) {
     h(
       "p",
       { class: "help" },
-      "Share: the stage's part of all stage time. The budget mark sits in the middle of each track; a bar past it is over budget. ",
+      "Share: the stage's part of the time on the requests' critical paths, where stages that ran in parallel count once; a stage hidden behind a slower one has none. The budget mark sits in the middle of each track; a bar past it is over budget. ",
       p.min_duration_ms !== undefined
         ? h("a", { href: `#/traces?min_duration_ms=${encodeURIComponent(p.min_duration_ms)}` }, "See these traces")
         : h("a", { href: "#/traces" }, "See the traces"),
@@ -203,7 +231,7 @@ export function mount(main, route) {
       "section",
       { class: "page page-breakdown", "aria-labelledby": "breakdown-title" },
       h("h1", { id: "breakdown-title" }, "Where the time goes"),
-      h("p", { class: "lede" }, "Each stage of recent chat requests: its share of the time, and its p50/p95 against its budget."),
+      h("p", { class: "lede" }, "Each stage of recent chat requests: its share of the critical path, and its p50/p95 against its budget."),
       form,
       errorEl,
       result,

@@ -1,6 +1,8 @@
-// One trace as a waterfall: GET /api/traces/<id> → {summary, spans}. The span tree comes from
-// parent_span_id; bars sit on a time axis; a side panel shows the selected span's attributes and
-// events; a summary at the top names the stage that took the most time.
+// One trace as a waterfall: GET /api/traces/<id> → {summary, critical_path, spans}. The span tree
+// comes from parent_span_id; bars sit on a time axis; a side panel shows the selected span's
+// attributes and events; a summary at the top names the bottleneck: the stage with the most time
+// on the critical path (the server's `critical_path`, so stages that ran in parallel are not
+// counted twice), else, from an older server, the longest stage span.
 
 import { getJson, getUiConfig } from "./api.js";
 import {
@@ -111,6 +113,51 @@ export function bottleneck(spans, totalUs) {
     budgetMs,
     overBudget: budgetMs !== null ? best.duration_us / 1000 > budgetMs : null,
   };
+}
+
+/** The span of stage `stage` that took longest, or null. */
+function longestStageSpan(spans, stage) {
+  let best = null;
+  for (const s of spans) {
+    if (spanStage(s) === stage && (!best || s.duration_us > best.duration_us)) best = s;
+  }
+  return best;
+}
+
+/**
+ * The bottleneck named by the server's `critical_path` (GET /api/traces/{id}): the stage with
+ * the most time on the critical path, `{stage, label, criticalMs, ms, totalMs, share, span,
+ * budgetMs, overBudget}` (share of the request's time; over budget compares the stage's own
+ * time with its budget), or null when there is no critical path or no bottleneck in it.
+ */
+export function criticalBottleneck(cp, spans) {
+  if (!cp || typeof cp !== "object" || !Array.isArray(cp.stages) || typeof cp.bottleneck !== "string") return null;
+  const st = cp.stages.find((s) => s && s.stage === cp.bottleneck);
+  if (!st) return null;
+  const span = longestStageSpan(Array.isArray(spans) ? spans : [], st.stage);
+  const budgetMs = span ? spanBudgetMs(span) : stageInfo(st.stage).budgetMs;
+  const totalMs = Number(cp.total_ms);
+  const criticalMs = Number(st.critical_ms);
+  const ms = Number(st.ms);
+  return {
+    stage: st.stage,
+    label: stageInfo(st.stage).label,
+    criticalMs,
+    ms,
+    totalMs,
+    share: totalMs > 0 ? criticalMs / totalMs : 0,
+    span,
+    budgetMs,
+    overBudget: budgetMs !== null && Number.isFinite(ms) ? ms > budgetMs : null,
+  };
+}
+
+/** The `overlapped` pairs of a critical path as `Embeddings ‖ Product search API` labels. */
+export function overlapLabels(cp) {
+  const pairs = cp && Array.isArray(cp.overlapped) ? cp.overlapped : [];
+  return pairs
+    .filter((p) => Array.isArray(p) && p.length === 2)
+    .map(([a, b]) => `${stageInfo(a).label} ‖ ${stageInfo(b).label}`);
 }
 
 /** Time per stage in this trace (stage spans summed), in pipeline order. */
@@ -272,9 +319,8 @@ function select(spanId, { focusPanel = false } = {}) {
   }
 }
 
-function renderBottleneck(spans, summary, frame) {
+function renderBottleneck(spans, summary, frame, cp) {
   const totalUs = summary?.duration_us || frame.total;
-  const b = bottleneck(spans, totalUs);
   const errors = spans.filter((s) => s.status === "error");
   const cause = rootCause(spans);
   const errorLine = cause
@@ -291,11 +337,67 @@ function renderBottleneck(spans, summary, frame) {
         cause.status_message ? h("span", { class: "muted" }, `: ${cause.status_message}`) : null,
       )
     : null;
+  const overlaps = overlapLabels(cp);
+  const overlapLine = cp
+    ? h(
+        "p",
+        { class: "bottleneck-overlap", id: "trace-overlapped", "data-testid": "overlapped" },
+        overlaps.length
+          ? ["Ran in parallel: ", h("strong", {}, overlaps.join(", ")), h("span", { class: "muted" }, " (their common time is counted once)")]
+          : h("span", { class: "muted" }, "Ran in parallel: none; each stage waited for the one before."),
+      )
+    : null;
+
+  const cb = criticalBottleneck(cp, spans);
+  if (cb) {
+    const overText = cb.overBudget === null ? "unknown" : cb.overBudget ? "yes" : "no";
+    const hidden = Number.isFinite(cb.ms) && cb.ms - cb.criticalMs >= 1;
+    return h(
+      "section",
+      {
+        id: "bottleneck",
+        class: ["bottleneck", cb.overBudget ? "bottleneck-over" : null],
+        "data-testid": "bottleneck",
+        "data-stage": cb.stage,
+        "data-source": "critical_path",
+        "aria-label": "Bottleneck",
+      },
+      h("p", { class: "bottleneck-kicker" }, "Bottleneck on the critical path"),
+      h(
+        "p",
+        { class: "bottleneck-main" },
+        h("strong", { class: ["stage-name", `c-stage-${STAGES.some((s) => s.id === cb.stage) ? cb.stage : "other"}`] }, cb.label),
+        " ",
+        h("span", { class: "mono" }, fmtDurationUs(cb.criticalMs * 1000)),
+        " on the critical path = ",
+        h("span", { class: "mono" }, fmtPct(cb.share)),
+        " of ",
+        h("span", { class: "mono" }, fmtDurationUs(cb.totalMs * 1000)),
+        "; over budget: ",
+        h("strong", { class: cb.overBudget ? "text-bad" : "text-ok" }, overText),
+      ),
+      h(
+        "p",
+        { class: "bottleneck-detail" },
+        cb.span
+          ? ["Span ", h("button", { type: "button", class: "link-button mono", onclick: () => select(cb.span.span_id, { focusPanel: true }) }, cb.span.name)]
+          : "Stage time",
+        hidden ? [" · ran ", h("span", { class: "mono" }, fmtDurationUs(cb.ms * 1000)), " in all, part of it beside another stage"] : null,
+        cb.budgetMs !== null ? [" · budget ", h("span", { class: "mono" }, fmtDurationUs(cb.budgetMs * 1000))] : null,
+      ),
+      overlapLine,
+      errorLine,
+    );
+  }
+
+  // No critical path from the server (an older one), or none in it: the longest stage span.
+  const b = bottleneck(spans, totalUs);
   if (!b) {
     return h(
       "section",
       { id: "bottleneck", class: "bottleneck", "data-testid": "bottleneck", "aria-label": "Bottleneck" },
       h("p", { class: "bottleneck-main" }, `No pipeline stage spans in this trace; it took ${fmtDurationUs(totalUs)} in all.`),
+      overlapLine,
       errorLine,
     );
   }
@@ -307,6 +409,7 @@ function renderBottleneck(spans, summary, frame) {
       class: ["bottleneck", b.overBudget ? "bottleneck-over" : null],
       "data-testid": "bottleneck",
       "data-stage": b.stage,
+      "data-source": "spans",
       "aria-label": "Bottleneck",
     },
     h("p", { class: "bottleneck-kicker" }, "Slowest stage"),
@@ -330,37 +433,60 @@ function renderBottleneck(spans, summary, frame) {
       h("button", { type: "button", class: "link-button mono", onclick: () => select(b.span.span_id, { focusPanel: true }) }, b.span.name),
       b.budgetMs !== null ? [" · budget ", h("span", { class: "mono" }, fmtDurationUs(b.budgetMs * 1000))] : null,
     ),
+    overlapLine,
     errorLine,
   );
 }
 
-function renderStageStrip(spans, frame) {
-  const totals = stageTotals(spans);
-  if (!totals.length) return null;
-  const denom = Math.max(frame.total, totals.reduce((a, t) => a + t.us, 0), 1);
-  const staged = totals.reduce((a, t) => a + t.us, 0);
-  const rest = Math.max(0, frame.total - staged);
+/**
+ * The stages of a trace on one strip: with the server's critical path, each stage's time on it
+ * (what the request waited for) and the rest outside stages; else each stage's spans summed.
+ */
+function renderStageStrip(spans, frame, cp) {
+  const stageClass = (id) => `c-stage-${STAGES.some((s) => s.id === id) ? id : "other"}`;
+  let segs;
+  let rest;
+  let denom;
+  let caption;
+  if (cp && Array.isArray(cp.stages) && cp.stages.length) {
+    segs = cp.stages
+      .filter((s) => s && typeof s.stage === "string")
+      .map((s) => ({ stage: s.stage, label: stageInfo(s.stage).label, us: Number(s.critical_ms) * 1000 || 0, ranUs: Number(s.ms) * 1000 || 0 }));
+    rest = Math.max(0, Number(cp.other_ms) * 1000 || 0);
+    denom = Math.max(Number(cp.total_ms) * 1000 || 0, segs.reduce((a, t) => a + t.us, 0) + rest, 1);
+    caption = "Time on the critical path, per stage";
+  } else {
+    const totals = stageTotals(spans);
+    if (!totals.length) return null;
+    segs = totals.map((t) => ({ ...t, ranUs: t.us }));
+    const staged = segs.reduce((a, t) => a + t.us, 0);
+    rest = Math.max(0, frame.total - staged);
+    denom = Math.max(frame.total, staged, 1);
+    caption = "Time per stage";
+  }
   return h(
     "section",
-    { class: "stage-strip", "aria-label": "Time per stage in this trace" },
+    { class: "stage-strip", "aria-label": `${caption} in this trace`, "data-testid": "stage-strip" },
+    h("p", { class: "strip-caption" }, caption),
     h(
       "div",
       { class: "strip", "aria-hidden": "true" },
-      totals.map((t) =>
-        h("span", { class: ["strip-seg", `c-stage-${STAGES.some((s) => s.id === t.stage) ? t.stage : "other"}`], style: { width: `${(100 * t.us) / denom}%` }, title: `${t.label}: ${fmtDurationUs(t.us)}` }),
+      segs.map((t) =>
+        t.us > 0 ? h("span", { class: ["strip-seg", stageClass(t.stage)], style: { width: `${(100 * t.us) / denom}%` }, title: `${t.label}: ${fmtDurationUs(t.us)}` }) : null,
       ),
       rest > 0 ? h("span", { class: "strip-seg strip-rest", style: { width: `${(100 * rest) / denom}%` }, title: `Outside stages: ${fmtDurationUs(rest)}` }) : null,
     ),
     h(
       "ul",
       { class: "legend" },
-      totals.map((t) =>
+      segs.map((t) =>
         h(
           "li",
           {},
-          h("span", { class: ["swatch", `c-stage-${STAGES.some((s) => s.id === t.stage) ? t.stage : "other"}`], "aria-hidden": "true" }),
+          h("span", { class: ["swatch", stageClass(t.stage)], "aria-hidden": "true" }),
           `${t.label} `,
           h("span", { class: "mono" }, fmtDurationUs(t.us)),
+          t.ranUs - t.us >= 1000 ? h("span", { class: "faint" }, ` (ran ${fmtDurationUs(t.ranUs)})`) : null,
         ),
       ),
       rest > 0 ? h("li", {}, h("span", { class: "swatch strip-rest", "aria-hidden": "true" }), "Outside stages ", h("span", { class: "mono" }, fmtDurationUs(rest))) : null,
@@ -466,6 +592,7 @@ function renderWaterfall(spans, frame) {
 function renderTrace(data, jaegerUrl) {
   const spans = Array.isArray(data.spans) ? data.spans : [];
   const summary = data.summary || {};
+  const cp = data.critical_path && typeof data.critical_path === "object" ? data.critical_path : null;
   const frame = timeFrame(spans);
   state.frame = frame;
   state.byId = new Map(spans.map((s) => [s.span_id, s]));
@@ -511,8 +638,8 @@ function renderTrace(data, jaegerUrl) {
       h("div", { class: "trace-actions" }, jaeger, h("button", { type: "button", class: "button", onclick: () => load() }, "Reload")),
     ),
     meta,
-    renderBottleneck(spans, summary, frame),
-    renderStageStrip(spans, frame),
+    renderBottleneck(spans, summary, frame, cp),
+    renderStageStrip(spans, frame, cp),
     spans.length
       ? h("div", { class: "trace-layout" }, h("div", { class: "card waterfall-card" }, renderWaterfall(spans, frame)), state.panel)
       : emptyState("This trace has no spans."),
@@ -522,9 +649,9 @@ function renderTrace(data, jaegerUrl) {
 
   // Show something useful at once: the failed span that explains the failure, else the bottleneck.
   const cause = rootCause(spans);
-  const b = bottleneck(spans, frame.total);
+  const b = criticalBottleneck(cp, spans)?.span || bottleneck(spans, frame.total)?.span;
   const keep = state.selected && state.byId.has(state.selected) ? state.selected : null;
-  select(keep || cause?.span_id || b?.span.span_id || null);
+  select(keep || cause?.span_id || b?.span_id || null);
 }
 
 async function load() {

@@ -76,7 +76,11 @@ enum Command {
     },
     /// Build the vector store's search index (HNSW) now, and say how much of the collection it
     /// covers before and after (case study 2's index rebuild).
-    Index,
+    Index {
+        /// Print the index status before and after, and the build time, as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// Transcribe a WAV recording through /v1/audio/transcriptions and index the transcript.
     Transcribe {
         /// `naive` (decode everything, send every chunk at once) or `bounded`.
@@ -208,7 +212,7 @@ async fn dispatch(cli: Cli, settings: Settings) -> ExitCode {
         Some(Command::Worker { metrics_addr }) => {
             ragtrace_ingest::worker::run_standalone(&settings, metrics_addr, stop.clone()).await
         }
-        Some(Command::Index) => build_index(&settings, cli.json).await,
+        Some(Command::Index { json }) => build_index(&settings, json || cli.json).await,
         Some(Command::GenAudio {
             minutes,
             seed,

@@ -89,7 +89,8 @@ pub async fn put_fixes(
     let patch: FixesPatch = serde_json::from_slice(&body).map_err(|e| {
         ApiError::schema(
             None,
-            &format!("invalid fixes: {e}; fields: catalog_cache, parallel_product_search, vector_store_pool_size"),
+            &format!("invalid fixes: {e}"),
+            "the body is {\"catalog_cache\"?: boolean, \"parallel_product_search\"?: boolean, \"vector_store_pool_size\"?: 1..1024}",
         )
     })?;
     if let Some(n) = patch.vector_store_pool_size

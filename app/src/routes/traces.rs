@@ -21,7 +21,13 @@ fn store(state: &AppState) -> Result<&TraceStore, ApiError> {
 fn parse_query<T: serde::de::DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
     web::Query::<T>::from_query(req.query_string())
         .map(web::Query::into_inner)
-        .map_err(|e| ApiError::schema(None, &format!("invalid query string: {e}")))
+        .map_err(|e| {
+            ApiError::schema(
+                None,
+                &format!("invalid query string: {e}"),
+                "the query parameters are described at GET /openapi.json",
+            )
+        })
 }
 
 /// `GET /api/traces`: stored traces, newest first, filtered by `service`, `operation`, duration,

@@ -16,3 +16,4 @@ mod redis_cache;
 mod sim;
 mod traces;
 mod transcribe;
+mod ui;
