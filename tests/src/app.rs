@@ -187,9 +187,14 @@ impl TestApp {
     /// What the app's embedded simulator has served, by endpoint and outcome
     /// (`GET /admin/requests` of that simulator).
     pub async fn sim_requests(&self) -> serde_json::Value {
+        self.sim_get("/admin/requests").await
+    }
+
+    /// `GET {path}` of the app's embedded simulator, as JSON.
+    pub async fn sim_get(&self, path: &str) -> serde_json::Value {
         let llm = self.state.pipeline.llm.base_url();
         let sim = llm.trim_end_matches('/').trim_end_matches("/v1");
-        get_json(&self.http, format!("{sim}/admin/requests")).await
+        get_json(&self.http, format!("{sim}{path}")).await
     }
 
     /// `GET /admin/fixes`: the fixes in force.

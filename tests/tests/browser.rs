@@ -1,21 +1,101 @@
 //! The built-in UI in a real browser: Debian's Chromium, headless, driven over WebDriver
 //! (chromedriver + fantoccini). Asks a question on the chat page, sees the answer stream in,
-//! follows the trace link, and finds the waterfall with the LLM span and the bottleneck summary.
+//! follows the trace link, and finds the waterfall with the LLM span and the bottleneck summary;
+//! switches a scenario and the fixes on the Scenarios page and sees them in force in the app;
+//! compares two real lab reports on the Compare page.
 
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use fantoccini::{ClientBuilder, Locator};
-use ragtrace_tests::{Killed, TestApp, bin_dir, eventually, free_port, require_tool};
+use fantoccini::{Client, ClientBuilder, Locator};
+use ragtrace_tests::{Killed, TestApp, bin, bin_dir, eventually, free_port, require_tool};
+
+/// A headless Chromium session over chromedriver; both end when it is dropped.
+struct Browser {
+    client: Client,
+    _driver: Killed,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// Starts chromedriver and a session, or skips `test` (loudly; fails in CI) without them.
+    async fn start(test: &str) -> Option<Self> {
+        let (Some(chromium), Some(chromedriver)) = (
+            require_tool("chromium", test),
+            require_tool("chromedriver", test),
+        ) else {
+            return None;
+        };
+        let port = free_port();
+        let driver = Killed(
+            Command::new(chromedriver)
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let profile = tempfile::tempdir().unwrap();
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": chromium,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--window-size=1600,1100", format!("--user-data-dir={}", profile.path().display()),
+                ],
+            }),
+        );
+        let webdriver = format!("http://127.0.0.1:{port}");
+        let client = eventually(Duration::from_secs(30), || async {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            ClientBuilder::new(connector)
+                .capabilities(caps.clone())
+                .connect(&webdriver)
+                .await
+        })
+        .await
+        .unwrap_or_else(|e| panic!("cannot start a WebDriver session: {e}"));
+        Some(Self {
+            client,
+            _driver: driver,
+            _profile: profile,
+        })
+    }
+
+    /// Waits (30 s at most) for the element `css` selects.
+    async fn wait_for(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no element {css}: {e}"))
+    }
+
+    async fn click(&self, css: &str) {
+        self.wait_for(css).await.click().await.unwrap();
+    }
+
+    /// Saves a screenshot of the page as `target/debug/screenshots/{name}.png`.
+    async fn screenshot(&self, name: &str) {
+        let png = self.client.screenshot().await.unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "a PNG was taken");
+        let dir = bin_dir().join("screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, &png).unwrap();
+        eprintln!("screenshot: {}", path.display());
+    }
+}
 
 /// Chat → streamed answer → trace link → waterfall with the LLM span and the bottleneck.
 #[actix_web::test]
 async fn chat_page_streams_and_links_to_the_waterfall() {
-    let test = "chat_page_streams_and_links_to_the_waterfall";
-    let (Some(chromium), Some(chromedriver)) = (
-        require_tool("chromium", test),
-        require_tool("chromedriver", test),
-    ) else {
+    let Some(browser) = Browser::start("chat_page_streams_and_links_to_the_waterfall").await else {
         return;
     };
     // A chat that takes about a second, so the answer visibly streams in.
@@ -24,39 +104,7 @@ async fn chat_page_streams_and_links_to_the_waterfall() {
         "scenario=instant,chat.latency_ms=1200",
     )])
     .await;
-    let port = free_port();
-    let _driver = Killed(
-        Command::new(chromedriver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let profile = tempfile::tempdir().unwrap();
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({
-            "binary": chromium,
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=1600,1100", format!("--user-data-dir={}", profile.path().display()),
-            ],
-        }),
-    );
-    let webdriver = format!("http://127.0.0.1:{port}");
-    let client = eventually(Duration::from_secs(30), || async {
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        ClientBuilder::new(connector)
-            .capabilities(caps.clone())
-            .connect(&webdriver)
-            .await
-    })
-    .await
-    .unwrap_or_else(|e| panic!("cannot start a WebDriver session: {e}"));
-
+    let client = &browser.client;
     client.goto(&format!("{}/", app.base)).await.unwrap();
     let question = client
         .wait()
@@ -139,13 +187,121 @@ async fn chat_page_streams_and_links_to_the_waterfall() {
         "{bottleneck}"
     );
 
-    let png = client.screenshot().await.unwrap();
-    let dir = bin_dir().join("screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("chat-trace-waterfall.png");
-    std::fs::write(&path, &png).unwrap();
-    eprintln!("screenshot: {}", path.display());
-    assert!(png.starts_with(b"\x89PNG"), "a PNG was saved");
-    client.close().await.unwrap();
+    browser.screenshot("chat-trace-waterfall").await;
+    app.stop().await;
+}
+
+/// Runs `ragtrace-lab run chatbot --phase PHASE` against `base` in the instant scenario, writing
+/// its report to `out`.
+async fn lab_run(base: &str, phase: &str, out: &Path) {
+    let run = tokio::process::Command::new(bin("ragtrace-lab"))
+        .args(["run", "chatbot", "--phase", phase, "--requests", "6", "--users", "2"])
+        .args(["--scenario", "instant", "--target", base, "--out"])
+        .arg(out)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .expect("ragtrace-lab runs");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}
+
+/// Scenarios page: a scenario pressed is the simulator's, a fix switched or resized is the app's;
+/// Compare page: two real lab reports, read from files, side by side with the headline.
+#[actix_web::test]
+async fn scenarios_switch_the_app_and_compare_reads_two_reports() {
+    let Some(browser) = Browser::start("scenarios_switch_the_app_and_compare_reads_two_reports").await
+    else {
+        return;
+    };
+    let app = TestApp::spawn(&[]).await;
+    let client = &browser.client;
+
+    client
+        .goto(&format!("{}/ui/#/scenarios", app.base))
+        .await
+        .unwrap();
+    // The fixes in force are read from the app at once (the catalog cache is off by default).
+    browser
+        .wait_for("#fixes-in-force[data-catalog-cache=false][data-parallel=true]")
+        .await;
+
+    browser.click("#scenario-slow-catalog").await;
+    browser
+        .wait_for("#scenario-current[data-scenario=slow-catalog]")
+        .await;
+    let sim = app.sim_get("/admin/profiles").await;
+    assert!(
+        sim["catalog"]["latency_ms"].as_u64().unwrap() >= 5000,
+        "the simulator runs slow-catalog: {sim}"
+    );
+    browser.click("#scenario-instant").await;
+    browser.wait_for("#scenario-current[data-scenario=instant]").await;
+    assert_eq!(app.sim_get("/admin/profiles").await["catalog"]["latency_ms"], 0);
+
+    browser.click("#fix-catalog-cache").await;
+    browser
+        .wait_for("#fixes-in-force[data-catalog-cache=true]")
+        .await;
+    assert_eq!(app.fixes().await["catalog_cache"], true, "switched on in the app");
+    browser.click("#fix-parallel").await;
+    browser.wait_for("#fix-parallel[aria-checked=false]").await;
+    assert_eq!(app.fixes().await["parallel_product_search"], false);
+
+    let pool = browser.wait_for("#fix-pool-size").await;
+    pool.clear().await.unwrap();
+    pool.send_keys("3").await.unwrap();
+    browser.click("#fix-pool-apply").await;
+    browser.wait_for("#fixes-in-force[data-pool-size='3']").await;
+    assert_eq!(app.fixes().await["vector_store_pool_size"], 3);
+    // A size the API refuses: its error is shown and nothing changes.
+    pool.clear().await.unwrap();
+    pool.send_keys("0").await.unwrap();
+    browser.click("#fix-pool-apply").await;
+    let error = browser.wait_for("#fixes-error .error-box").await;
+    assert!(
+        error.text().await.unwrap().contains("vector_store_pool_size"),
+        "{}",
+        error.text().await.unwrap()
+    );
+    assert_eq!(app.fixes().await["vector_store_pool_size"], 3);
+    browser.screenshot("scenarios").await;
+
+    // Two real lab runs, then the Compare page reads their reports.
+    let dir = tempfile::tempdir().unwrap();
+    let (before, after) = (dir.path().join("before.json"), dir.path().join("after.json"));
+    lab_run(&app.base, "before", &before).await;
+    lab_run(&app.base, "after", &after).await;
+    client
+        .goto(&format!("{}/ui/#/compare", app.base))
+        .await
+        .unwrap();
+    browser.wait_for("#compare-headline[data-state=waiting]").await;
+    for (side, path) in [("before", &before), ("after", &after)] {
+        browser
+            .wait_for(&format!("#compare-{side}-file"))
+            .await
+            .send_keys(path.to_str().unwrap())
+            .await
+            .unwrap();
+    }
+    let headline = browser.wait_for("#compare-headline[data-state=ok]").await;
+    let text = headline.text().await.unwrap();
+    assert!(text.contains('×'), "the headline gives the speed-up: {text}");
+    let table = browser.wait_for("#compare-table").await.text().await.unwrap();
+    assert!(table.contains("p95") && table.contains("Before"), "{table}");
+    assert!(
+        client
+            .find_all(Locator::Css("#compare-stages [data-stage]"))
+            .await
+            .unwrap()
+            .len()
+            >= 3,
+        "the stages are drawn side by side"
+    );
+    browser.screenshot("compare").await;
     app.stop().await;
 }

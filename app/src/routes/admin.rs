@@ -98,7 +98,7 @@ pub async fn put_fixes(
     {
         return Err(ApiError::validation(
             "vector_store_pool_size",
-            &format!("must be 1..={MAX_POOL_SIZE}"),
+            &format!("must be a whole number from 1 to {MAX_POOL_SIZE}"),
             "size the pool for the concurrent searches you expect",
         ));
     }
