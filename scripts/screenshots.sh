@@ -1,36 +1,83 @@
 #!/usr/bin/env bash
-# Takes the screenshots of docs/first-trace.md from the real UI: starts ragtrace with the
-# product-search API slowed down (case study 1), asks a few questions, and photographs the chat,
-# trace list, waterfall and breakdown pages with headless Chromium.
+# Takes the screenshots of the docs from the real UI, with headless Chromium:
+# - docs/first-trace.md: ragtrace with the product-search API slowed down to 2.5 s; the chat,
+#   trace list, waterfall and breakdown pages.
+# - docs/case-studies/: case study 1's waterfalls before and after the fix (on the same app,
+#   switched through the admin API), and case study 2's, from `ragtrace-lab run doc-search
+#   --hold` runs (the first one builds the lab's collection under lab-data/, once).
 #
 #   scripts/screenshots.sh            # writes docs/img/*.png
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ragtrace/target}"
-cargo build --locked -p ragtrace --bin ragtrace >&2
-bin="$CARGO_TARGET_DIR/debug/ragtrace"
+cargo build --release --locked -p ragtrace -p ragtrace-lab -p ragtrace-ingest >&2
+bins="$CARGO_TARGET_DIR/release"
+lab_data="${LAB_DATA:-lab-data}"
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill -INT $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 RAGTRACE__SIMULATOR__PROFILE="scenario=slow-catalog,catalog.latency_ms=2500,catalog.jitter_ms=0" \
-  "$bin" --addr "127.0.0.1:$port" --data-dir "$work/data" > "$work/app.log" 2>&1 &
+  "$bins/ragtrace" --addr "127.0.0.1:$port" --data-dir "$work/data" > "$work/app.log" 2>&1 &
 base="http://127.0.0.1:$port"
 for _ in $(seq 1 300); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done
 
 ask() { curl -s "$base/v1/chat" -H 'content-type: application/json' -d "{\"question\": \"$1\", \"user_id\": \"$2\"}"; }
-ask "How many weeks of paid parental leave does a birth parent get?" ana >/dev/null
-ask "How do I reset a Beam bulb?" ana >/dev/null
-ask "How do I reset a Beam bulb?" ana >/dev/null
-slow=$(ask "How much does a Beam bulb cost?" bruno | python3 -c 'import json,sys; print(json.load(sys.stdin)["trace_id"])')
-sleep 1
+trace_id() { python3 -c 'import json,sys; print(json.load(sys.stdin)["trace_id"])'; }
+fixes() { curl -sf -X PUT "$base/admin/fixes" -H 'content-type: application/json' -d "$1" >/dev/null; }
 
-shot() { # name, path, height
+shot() { # name, URL, height
   chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
     --disable-background-networking --disable-component-update --disable-sync \
     --user-data-dir="$work/profile-$1" --window-size=1600,"$3" --virtual-time-budget=8000 \
-    --screenshot="docs/img/$1.png" "$base/ui/#/$2" 2>/dev/null
+    --screenshot="docs/img/$1.png" "$2" 2>/dev/null
   echo "docs/img/$1.png" >&2
 }
-shot traces traces 1000
-shot waterfall "traces/$slow" 1500
-shot breakdown breakdown 1300
+
+# docs/first-trace.md
+ask "How many weeks of paid parental leave does a birth parent get?" ana >/dev/null
+ask "How do I reset a Beam bulb?" ana >/dev/null
+ask "How do I reset a Beam bulb?" ana >/dev/null
+slow=$(ask "How much does a Beam bulb cost?" bruno | trace_id)
+sleep 1
+shot traces "$base/ui/#/traces" 1000
+shot waterfall "$base/ui/#/traces/$slow" 1500
+shot breakdown "$base/ui/#/breakdown" 1300
+
+# Case study 1: the product-search API at its case-study 6 s, without the fixes and with them.
+curl -sf -X POST "$base/admin/scenarios/slow-catalog" >/dev/null
+fixes '{"catalog_cache": false, "parallel_product_search": false}'
+c1_before=$(ask "How much does the motion sensor cost?" shopper | trace_id)
+fixes '{"catalog_cache": true, "parallel_product_search": true}'
+c1_miss=$(ask "What is the price of the smart plug?" shopper | trace_id)
+c1_hit=$(ask "How much is the smart plug?" shopper | trace_id)
+sleep 1
+shot case-chatbot-before "$base/ui/#/traces/$c1_before" 1300
+shot case-chatbot-after-miss "$base/ui/#/traces/$c1_miss" 1300
+shot case-chatbot-after-hit "$base/ui/#/traces/$c1_hit" 1300
+
+# Case study 2: a short doc-search run of each phase, held open; photographs a request at the
+# run's 90th percentile, and the run's breakdown.
+doc_search() { # phase
+  local err="$work/lab-$1.err"
+  "$bins/ragtrace-lab" run doc-search --phase "$1" --duration 25 --hold --data-dir "$lab_data" \
+    > "$work/lab-$1.out" 2> "$err" &
+  local pid=$!
+  until grep -q "keeps serving" "$err"; do
+    kill -0 "$pid" 2>/dev/null || { cat "$err" >&2; exit 1; }
+    sleep 0.5
+  done
+  local url lab_base user trace
+  url=$(grep -o 'http://[^ ]*' "$err" | tail -1)
+  lab_base=${url%%/ui/*}
+  user=${url##*user_id=}
+  trace=$(curl -sf "$lab_base/api/traces?user_id=$user&limit=1000" | python3 -c '
+import json, sys
+ts = sorted(json.load(sys.stdin)["traces"], key=lambda t: t["duration_us"])
+print(ts[int(len(ts) * 0.9)]["trace_id"])')
+  shot "case-doc-search-$1" "$lab_base/ui/#/traces/$trace" 1300
+  shot "case-doc-search-$1-breakdown" "$lab_base/ui/#/breakdown?user_id=$user" 1300
+  kill -INT "$pid"
+  wait "$pid" || true
+}
+doc_search before
+doc_search after

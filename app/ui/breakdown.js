@@ -15,6 +15,9 @@ function params(query) {
   if (min !== "" && Number.isFinite(Number(min))) p.min_duration_ms = min;
   const limit = Number(query.get("limit"));
   if (Number.isInteger(limit) && limit >= 1 && limit <= 10000) p.limit = limit;
+  // One user's requests, e.g. a lab run's (`ragtrace-lab run … --hold` links here with it).
+  const user = (query.get("user_id") || "").trim();
+  if (user) p.user_id = user;
   return p;
 }
 
@@ -22,6 +25,7 @@ function hashFor(p) {
   const q = new URLSearchParams();
   if (p.min_duration_ms !== undefined && p.min_duration_ms !== "") q.set("min_duration_ms", p.min_duration_ms);
   if (p.limit !== undefined && p.limit !== "" && Number(p.limit) !== 200) q.set("limit", p.limit);
+  if (p.user_id) q.set("user_id", p.user_id);
   const s = q.toString();
   return s ? `#/breakdown?${s}` : "#/breakdown";
 }
@@ -210,12 +214,14 @@ async function load({ quiet = false } = {}) {
 export function mount(main, route) {
   const min = h("input", { id: "b-min", class: "input mono", type: "number", min: "0", step: "any", inputmode: "decimal", placeholder: "0" });
   const limit = h("input", { id: "b-limit", class: "input mono", type: "number", min: "1", max: "10000", step: "1", placeholder: "200" });
+  const user = h("input", { id: "b-user", class: "input mono", type: "text", placeholder: "any", autocomplete: "off" });
   const live = h("input", { type: "checkbox", id: "b-live" });
   const form = h(
     "form",
     { class: "filters filters-inline", "aria-label": "Breakdown filters", novalidate: true },
     h("div", { class: "field" }, h("label", { class: "label", for: "b-min" }, "Only traces of at least (ms)"), min),
     h("div", { class: "field" }, h("label", { class: "label", for: "b-limit" }, "Newest traces looked at"), limit),
+    h("div", { class: "field" }, h("label", { class: "label", for: "b-user" }, "User id"), user),
     h(
       "div",
       { class: "filter-actions" },
@@ -241,12 +247,13 @@ export function mount(main, route) {
   const fill = () => {
     min.value = state.params.min_duration_ms ?? "";
     limit.value = state.params.limit ?? "";
+    user.value = state.params.user_id ?? "";
   };
   fill();
   state.fill = fill;
   form.addEventListener("submit", (e) => {
     e.preventDefault();
-    const next = hashFor({ min_duration_ms: min.value.trim(), limit: limit.value.trim() });
+    const next = hashFor({ min_duration_ms: min.value.trim(), limit: limit.value.trim(), user_id: user.value.trim() });
     if (window.location.hash === next) load();
     else window.location.hash = next;
   });

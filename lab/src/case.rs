@@ -85,7 +85,7 @@ impl Case {
             },
             // The afternoon: users ramp up, stay, then a spike.
             Case::DocSearch => {
-                let peak = users.unwrap_or(24);
+                let peak = users.unwrap_or(64);
                 LoadPlan {
                     stages: vec![
                         LoadStage {

@@ -54,7 +54,7 @@ enum Command {
         #[arg(long, default_value = "lab-data")]
         data_dir: PathBuf,
         /// Points of the doc-search collection (in-process runs).
-        #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1000..=2_000_000))]
+        #[arg(long, default_value_t = 400_000, value_parser = clap::value_parser!(u64).range(1000..=2_000_000))]
         points: u64,
         /// The simulator scenario to run in, instead of the case's own (`instant` for a quick
         /// check of the runner itself).
@@ -63,6 +63,10 @@ enum Command {
         /// Minutes of the transcription case's meeting.
         #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=480))]
         minutes: u32,
+        /// After the run, keep the in-process app serving, so its traces can be read in the UI,
+        /// until Ctrl-C (chat cases).
+        #[arg(long, conflicts_with = "target")]
+        hold: bool,
     },
     /// Prints the before/after table of two reports of one case; exits 1 when they are not.
     Compare {
@@ -104,7 +108,7 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
         /// Documents (one point each).
-        #[arg(long, default_value_t = 100_000)]
+        #[arg(long, default_value_t = 400_000)]
         points: u64,
     },
 }
@@ -164,19 +168,30 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             points,
             scenario,
             minutes,
+            hold,
         } => {
-            let report = if case == Case::Transcription {
-                run_transcription(&data_dir, minutes, phase)?
+            if case == Case::Transcription {
+                if hold {
+                    anyhow::bail!(
+                        "--hold keeps a chat case's app serving; transcription runs in ragtrace-ingest"
+                    );
+                }
+                deliver(
+                    &run_transcription(&data_dir, minutes, phase)?,
+                    out.as_deref(),
+                )?;
             } else {
                 let plan = case.plan(requests, duration, users.map(usize::from));
                 let scenario = scenario.unwrap_or_else(|| case.scenario().to_owned());
-                run_chat(case, phase, plan, &scenario, target, &data_dir, points).await?
-            };
-            print!("{}", report.table());
-            if let Some(out) = out {
-                std::fs::write(&out, serde_json::to_string_pretty(&report)? + "\n")
-                    .with_context(|| format!("cannot write {}", out.display()))?;
-                eprintln!("report written to {}", out.display());
+                let run = ChatRun {
+                    case,
+                    phase,
+                    plan,
+                    scenario: &scenario,
+                    out: out.as_deref(),
+                    hold,
+                };
+                run_chat(run, target, &data_dir, points).await?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -264,15 +279,42 @@ fn now_rfc3339() -> String {
         .unwrap_or_default()
 }
 
-async fn run_chat(
+/// Prints the report's table and, with `out`, writes its JSON.
+fn deliver(report: &RunReport, out: Option<&Path>) -> anyhow::Result<()> {
+    print!("{}", report.table());
+    if let Some(out) = out {
+        std::fs::write(out, serde_json::to_string_pretty(report)? + "\n")
+            .with_context(|| format!("cannot write {}", out.display()))?;
+        eprintln!("report written to {}", out.display());
+    }
+    Ok(())
+}
+
+/// One phase of a chat case, as asked on the command line.
+struct ChatRun<'a> {
     case: Case,
     phase: Phase,
     plan: load::LoadPlan,
-    scenario: &str,
+    scenario: &'a str,
+    out: Option<&'a Path>,
+    hold: bool,
+}
+
+/// Runs a chat case against `target` or an in-process app, and delivers its report.
+async fn run_chat(
+    run: ChatRun<'_>,
     target: Option<String>,
     data_dir: &Path,
     points: u64,
-) -> anyhow::Result<RunReport> {
+) -> anyhow::Result<()> {
+    let ChatRun {
+        case,
+        phase,
+        plan,
+        scenario,
+        out,
+        hold,
+    } = run;
     #[cfg(feature = "embedded-app")]
     let mut embedded = None;
     let (app, driven) = match target {
@@ -365,11 +407,20 @@ async fn run_chat(
     if let Some(points) = in_force["vector_index"]["points"].as_u64() {
         report.settings["points"] = points.into();
     }
+    deliver(&report, out)?;
     #[cfg(feature = "embedded-app")]
     if let Some(e) = embedded {
+        if hold {
+            eprintln!(
+                "the app keeps serving this run's traces: {}/ui/#/traces?user_id={user_id} (Ctrl-C to stop)",
+                e.base
+            );
+            tokio::signal::ctrl_c().await?;
+        }
         e.stop().await;
     }
-    Ok(report)
+    let _ = hold;
+    Ok(())
 }
 
 fn phase_name(p: Phase) -> &'static str {

@@ -174,6 +174,9 @@ impl RunReport {
 
     /// The run as a short table.
     pub fn table(&self) -> String {
+        if self.case == Case::Transcription {
+            return self.transcription_table();
+        }
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -188,7 +191,7 @@ impl RunReport {
         let l = &self.latency_ms;
         let _ = writeln!(
             out,
-            "  response      mean {}  p50 {}  p95 {}  p99 {}  ({} traces)",
+            "  response            mean {}  p50 {}  p95 {}  p99 {}  ({} traces)",
             dur(l.mean),
             dur(l.p50),
             dur(l.p95),
@@ -198,46 +201,90 @@ impl RunReport {
         for s in &self.stages {
             let _ = writeln!(
                 out,
-                "  {:<14}p50 {:>8}  p95 {:>8}  {:>5} of the critical path",
-                s.stage,
+                "  {:<20}p50 {:>8}  p95 {:>8}  {:>5} of the critical path",
+                stage_label(&s.stage),
                 dur(s.p50_ms),
                 dur(s.p95_ms),
                 pct(s.share)
             );
         }
         if let Some(s) = &self.slowest_stage {
-            let _ = writeln!(out, "  slowest stage {s}");
+            let _ = writeln!(out, "  slowest stage       {}", stage_label(s));
         }
         if !self.overlapped.is_empty() {
-            let pairs: Vec<String> = self
-                .overlapped
-                .iter()
-                .map(|(a, b)| format!("{a} ‖ {b}"))
-                .collect();
-            let _ = writeln!(out, "  overlapped    {}", pairs.join(", "));
+            let _ = writeln!(out, "  overlapped          {}", pairs(&self.overlapped));
         }
         let _ = writeln!(
             out,
-            "  cache         answer {}{}",
+            "  cache hits          answers {}{}",
             pct(self.cache_hit_rate),
             self.catalog_cache_hit_rate
-                .map(|r| format!(", product search {}", pct(r)))
+                .map(|r| format!(", product searches {}", pct(r)))
                 .unwrap_or_default()
         );
         let _ = writeln!(
             out,
-            "  cost          ${:.4} per 1,000 requests",
+            "  cost                ${:.4} per 1,000 requests",
             self.cost_usd_per_1k_requests
         );
-        if let (Some(chunks), Some(failed)) = (self.chunks, self.failed_chunks) {
-            let _ = writeln!(
-                out,
-                "  transcription {chunks} chunks, {failed} failed; peak memory {}",
-                self.peak_rss_bytes.map_or("n/a".into(), mib)
-            );
-        }
         out
     }
+
+    /// Transcription's table: one job, its chunks, its memory.
+    fn transcription_table(&self) -> String {
+        let mut out = String::new();
+        let minutes = self.settings["minutes"].as_u64().unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "transcription / {}: a {minutes}-minute meeting in {} chunks, transcribed in {}",
+            phase(self.phase),
+            self.chunks.unwrap_or(self.requests),
+            dur(self.latency_ms.mean)
+        );
+        let _ = writeln!(
+            out,
+            "  failed chunks       {} ({})",
+            self.failed_chunks.unwrap_or(self.errors),
+            pct(self.error_rate)
+        );
+        let _ = writeln!(
+            out,
+            "  peak memory         {}",
+            self.peak_rss_bytes.map_or("n/a".into(), mib)
+        );
+        let fixes = &self.settings["fixes"];
+        let _ = writeln!(
+            out,
+            "  strategy            {}{}",
+            fixes["strategy"].as_str().unwrap_or("?"),
+            fixes["batch_size"]
+                .as_u64()
+                .map(|n| format!(", batches of {n} chunks"))
+                .unwrap_or_default()
+        );
+        out
+    }
+}
+
+/// A stage id in the case studies' words.
+pub fn stage_label(stage: &str) -> &str {
+    match stage {
+        "cache" => "answer cache",
+        "embeddings" => "embeddings",
+        "retrieval" => "vector search",
+        "external_api" => "product search API",
+        "prompt" => "prompt build",
+        "llm" => "LLM call",
+        "postprocess" => "post-processing",
+        other => other,
+    }
+}
+
+fn pairs(p: &[(String, String)]) -> String {
+    p.iter()
+        .map(|(a, b)| format!("{} ‖ {}", stage_label(a), stage_label(b)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn phase(p: Phase) -> &'static str {
@@ -289,7 +336,20 @@ fn speedup(before: f64, after: f64) -> String {
     }
 }
 
-/// The before/after table of two reports of one case.
+/// `before → after` of a quantity where less is better, as "N× less" or "N× more".
+fn reduction(before: f64, after: f64, unit: &str) -> String {
+    if after <= 0.0 || before <= 0.0 {
+        return String::new();
+    }
+    if before >= after {
+        format!(", {:.1}× {unit}", before / after)
+    } else {
+        format!(", {:.1}× more", after / before)
+    }
+}
+
+/// The before/after table of two reports of one case, in the case study's words: "mean response
+/// 9.80 s → 2.50 s, 3.9× faster; product search API 6.00 s → 20 ms; error rate …; cost per 1k …".
 pub fn compare(before: &RunReport, after: &RunReport) -> Result<String, CompareError> {
     for r in [before, after] {
         if r.schema != SCHEMA {
@@ -303,7 +363,6 @@ pub fn compare(before: &RunReport, after: &RunReport) -> Result<String, CompareE
         ));
     }
     let mut out = String::new();
-    let (b, a) = (&before.latency_ms, &after.latency_ms);
     let _ = writeln!(
         out,
         "{}: before {} → after {}",
@@ -311,65 +370,100 @@ pub fn compare(before: &RunReport, after: &RunReport) -> Result<String, CompareE
         before.started_at,
         after.started_at
     );
-    let _ = writeln!(
-        out,
-        "  mean response   {} → {}, {}",
-        dur(b.mean),
-        dur(a.mean),
-        speedup(b.mean, a.mean)
-    );
-    let _ = writeln!(
-        out,
-        "  p95 response    {} → {}, {}",
-        dur(b.p95),
-        dur(a.p95),
-        speedup(b.p95, a.p95)
-    );
-    for s in &before.stages {
-        let after_stage = after.stages.iter().find(|x| x.stage == s.stage);
-        let to = after_stage.map_or("—".to_owned(), |x| dur(x.p50_ms));
+    if before.case == Case::Transcription {
+        compare_transcription(&mut out, before, after);
+    } else {
+        compare_chat(&mut out, before, after);
+    }
+    Ok(out)
+}
+
+fn compare_chat(out: &mut String, before: &RunReport, after: &RunReport) {
+    let (b, a) = (&before.latency_ms, &after.latency_ms);
+    for (what, x, y) in [
+        ("mean response", b.mean, a.mean),
+        ("p50 response", b.p50, a.p50),
+        ("p95 response", b.p95, a.p95),
+    ] {
         let _ = writeln!(
             out,
-            "  {:<15} {} → {} (p50), {} → {} of the critical path",
-            s.stage,
+            "  {what:<19} {} → {}, {}",
+            dur(x),
+            dur(y),
+            speedup(x, y)
+        );
+    }
+    for s in &before.stages {
+        let after_stage = after.stages.iter().find(|x| x.stage == s.stage);
+        let _ = writeln!(
+            out,
+            "  {:<19} {} → {} (p50), {} → {} of the critical path",
+            stage_label(&s.stage),
             dur(s.p50_ms),
-            to,
+            after_stage.map_or("—".to_owned(), |x| dur(x.p50_ms)),
             pct(s.share),
             after_stage.map_or("—".to_owned(), |x| pct(x.share))
         );
     }
+    let label = |s: &Option<String>| s.as_deref().map_or("—", stage_label).to_owned();
     let _ = writeln!(
         out,
-        "  slowest stage   {} → {}",
-        before.slowest_stage.as_deref().unwrap_or("—"),
-        after.slowest_stage.as_deref().unwrap_or("—")
+        "  slowest stage       {} → {}",
+        label(&before.slowest_stage),
+        label(&after.slowest_stage)
     );
     let _ = writeln!(
         out,
-        "  error rate      {} → {}",
+        "  error rate          {} → {}",
         pct(before.error_rate),
         pct(after.error_rate)
     );
     let _ = writeln!(
         out,
-        "  requests        {} → {}",
-        before.requests, after.requests
+        "  requests            {} in {:.0} s → {} in {:.0} s",
+        before.requests, before.seconds, after.requests, after.seconds
     );
     let _ = writeln!(
         out,
-        "  cost per 1k     ${:.4} → ${:.4}",
+        "  cost per 1k         ${:.4} → ${:.4}",
         before.cost_usd_per_1k_requests, after.cost_usd_per_1k_requests
     );
     if let (Some(x), Some(y)) = (before.catalog_cache_hit_rate, after.catalog_cache_hit_rate) {
-        let _ = writeln!(out, "  product cache   {} → {} hits", pct(x), pct(y));
+        let _ = writeln!(out, "  product cache hits  {} → {}", pct(x), pct(y));
+    }
+}
+
+fn compare_transcription(out: &mut String, before: &RunReport, after: &RunReport) {
+    let _ = writeln!(
+        out,
+        "  error rate          {} → {}",
+        pct(before.error_rate),
+        pct(after.error_rate)
+    );
+    if let (Some(x), Some(y)) = (before.failed_chunks, after.failed_chunks) {
+        let _ = writeln!(
+            out,
+            "  failed chunks       {x} → {y} of {}",
+            after.chunks.unwrap_or(after.requests)
+        );
     }
     if let (Some(x), Some(y)) = (before.peak_rss_bytes, after.peak_rss_bytes) {
-        let _ = writeln!(out, "  peak memory     {} → {}", mib(x), mib(y));
+        let _ = writeln!(
+            out,
+            "  peak memory         {} → {}{}",
+            mib(x),
+            mib(y),
+            reduction(x as f64, y as f64, "less")
+        );
     }
-    if let (Some(x), Some(y)) = (before.failed_chunks, after.failed_chunks) {
-        let _ = writeln!(out, "  failed chunks   {x} → {y}");
-    }
-    Ok(out)
+    let (x, y) = (before.latency_ms.mean, after.latency_ms.mean);
+    let _ = writeln!(
+        out,
+        "  job time            {} → {}, {}",
+        dur(x),
+        dur(y),
+        speedup(x, y)
+    );
 }
 
 #[cfg(test)]
@@ -429,24 +523,69 @@ mod tests {
         let after = report(Case::Chatbot, Phase::After, 2500.0, 20.0);
         let table = compare(&before, &after).unwrap();
         assert!(
-            table.contains("mean response   9.80 s → 2.50 s, 3.9× faster"),
+            table.contains("mean response       9.80 s → 2.50 s, 3.9× faster"),
             "{table}"
         );
         assert!(
-            table.contains("p95 response    11.76 s → 3.00 s, 3.9× faster"),
+            table.contains("p95 response        11.76 s → 3.00 s, 3.9× faster"),
             "{table}"
         );
         assert!(
-            table.contains("external_api    6.00 s → 20 ms (p50)"),
+            table.contains("product search API  6.00 s → 20 ms (p50)"),
             "{table}"
         );
-        assert!(table.contains("error rate      5.0 % → 0.0 %"), "{table}");
         assert!(
-            table.contains("cost per 1k     $0.4200 → $0.4200"),
+            table.contains("error rate          5.0 % → 0.0 %"),
+            "{table}"
+        );
+        assert!(
+            table.contains("cost per 1k         $0.4200 → $0.4200"),
             "{table}"
         );
         let slower = compare(&after, &before).unwrap();
         assert!(slower.contains("3.9× slower"), "{slower}");
+    }
+
+    /// Transcription is compared by its errors and memory, and the job's time, not by requests.
+    #[test]
+    fn transcription_compares_errors_and_memory() {
+        let job = |phase, failed: u64, rss: u64, ms: f64| RunReport {
+            chunks: Some(120),
+            failed_chunks: Some(failed),
+            errors: failed,
+            error_rate: failed as f64 / 120.0,
+            peak_rss_bytes: Some(rss),
+            settings: serde_json::json!({"minutes": 60, "fixes": {"strategy": "bounded", "batch_size": 4}}),
+            ..report(Case::Transcription, phase, ms, 0.0)
+        };
+        let before = job(Phase::Before, 18, 600 << 20, 20_000.0);
+        let after = job(Phase::After, 0, 100 << 20, 50_000.0);
+        let table = compare(&before, &after).unwrap();
+        assert!(
+            table.contains("error rate          15.0 % → 0.0 %"),
+            "{table}"
+        );
+        assert!(
+            table.contains("failed chunks       18 → 0 of 120"),
+            "{table}"
+        );
+        assert!(
+            table.contains("peak memory         600 MiB → 100 MiB, 6.0× less"),
+            "{table}"
+        );
+        assert!(
+            table.contains("job time            20.00 s → 50.00 s, 2.5× slower"),
+            "{table}"
+        );
+        assert!(!table.contains("cost per 1k"), "{table}");
+        let run = after.table();
+        assert!(
+            run.starts_with(
+                "transcription / after: a 60-minute meeting in 120 chunks, transcribed in 50.00 s"
+            ),
+            "{run}"
+        );
+        assert!(run.contains("bounded, batches of 4 chunks"), "{run}");
     }
 
     /// Two reports of different cases, or of another schema, are not compared.

@@ -195,7 +195,16 @@ async fn chat_page_streams_and_links_to_the_waterfall() {
 /// its report to `out`.
 async fn lab_run(base: &str, phase: &str, out: &Path) {
     let run = tokio::process::Command::new(bin("ragtrace-lab"))
-        .args(["run", "chatbot", "--phase", phase, "--requests", "6", "--users", "2"])
+        .args([
+            "run",
+            "chatbot",
+            "--phase",
+            phase,
+            "--requests",
+            "6",
+            "--users",
+            "2",
+        ])
         .args(["--scenario", "instant", "--target", base, "--out"])
         .arg(out)
         .stdin(Stdio::null())
@@ -213,7 +222,8 @@ async fn lab_run(base: &str, phase: &str, out: &Path) {
 /// Compare page: two real lab reports, read from files, side by side with the headline.
 #[actix_web::test]
 async fn scenarios_switch_the_app_and_compare_reads_two_reports() {
-    let Some(browser) = Browser::start("scenarios_switch_the_app_and_compare_reads_two_reports").await
+    let Some(browser) =
+        Browser::start("scenarios_switch_the_app_and_compare_reads_two_reports").await
     else {
         return;
     };
@@ -239,14 +249,23 @@ async fn scenarios_switch_the_app_and_compare_reads_two_reports() {
         "the simulator runs slow-catalog: {sim}"
     );
     browser.click("#scenario-instant").await;
-    browser.wait_for("#scenario-current[data-scenario=instant]").await;
-    assert_eq!(app.sim_get("/admin/profiles").await["catalog"]["latency_ms"], 0);
+    browser
+        .wait_for("#scenario-current[data-scenario=instant]")
+        .await;
+    assert_eq!(
+        app.sim_get("/admin/profiles").await["catalog"]["latency_ms"],
+        0
+    );
 
     browser.click("#fix-catalog-cache").await;
     browser
         .wait_for("#fixes-in-force[data-catalog-cache=true]")
         .await;
-    assert_eq!(app.fixes().await["catalog_cache"], true, "switched on in the app");
+    assert_eq!(
+        app.fixes().await["catalog_cache"],
+        true,
+        "switched on in the app"
+    );
     browser.click("#fix-parallel").await;
     browser.wait_for("#fix-parallel[aria-checked=false]").await;
     assert_eq!(app.fixes().await["parallel_product_search"], false);
@@ -255,7 +274,9 @@ async fn scenarios_switch_the_app_and_compare_reads_two_reports() {
     pool.clear().await.unwrap();
     pool.send_keys("3").await.unwrap();
     browser.click("#fix-pool-apply").await;
-    browser.wait_for("#fixes-in-force[data-pool-size='3']").await;
+    browser
+        .wait_for("#fixes-in-force[data-pool-size='3']")
+        .await;
     assert_eq!(app.fixes().await["vector_store_pool_size"], 3);
     // A size the API refuses: its error is shown and nothing changes.
     pool.clear().await.unwrap();
@@ -263,7 +284,11 @@ async fn scenarios_switch_the_app_and_compare_reads_two_reports() {
     browser.click("#fix-pool-apply").await;
     let error = browser.wait_for("#fixes-error .error-box").await;
     assert!(
-        error.text().await.unwrap().contains("vector_store_pool_size"),
+        error
+            .text()
+            .await
+            .unwrap()
+            .contains("vector_store_pool_size"),
         "{}",
         error.text().await.unwrap()
     );
@@ -272,14 +297,19 @@ async fn scenarios_switch_the_app_and_compare_reads_two_reports() {
 
     // Two real lab runs, then the Compare page reads their reports.
     let dir = tempfile::tempdir().unwrap();
-    let (before, after) = (dir.path().join("before.json"), dir.path().join("after.json"));
+    let (before, after) = (
+        dir.path().join("before.json"),
+        dir.path().join("after.json"),
+    );
     lab_run(&app.base, "before", &before).await;
     lab_run(&app.base, "after", &after).await;
     client
         .goto(&format!("{}/ui/#/compare", app.base))
         .await
         .unwrap();
-    browser.wait_for("#compare-headline[data-state=waiting]").await;
+    browser
+        .wait_for("#compare-headline[data-state=waiting]")
+        .await;
     for (side, path) in [("before", &before), ("after", &after)] {
         browser
             .wait_for(&format!("#compare-{side}-file"))
@@ -290,8 +320,25 @@ async fn scenarios_switch_the_app_and_compare_reads_two_reports() {
     }
     let headline = browser.wait_for("#compare-headline[data-state=ok]").await;
     let text = headline.text().await.unwrap();
-    assert!(text.contains('×'), "the headline gives the speed-up: {text}");
-    let table = browser.wait_for("#compare-table").await.text().await.unwrap();
+    assert!(
+        text.contains("Mean response") && text.contains('→') && text.contains("error rate"),
+        "the headline says the change in the case study's words: {text}"
+    );
+    let direction = headline
+        .attr("data-direction")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        ["faster", "slower", "same"].contains(&direction.as_str()),
+        "the headline has a verdict: {direction:?}"
+    );
+    let table = browser
+        .wait_for("#compare-table")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(table.contains("p95") && table.contains("Before"), "{table}");
     assert!(
         client
