@@ -4,7 +4,8 @@
 #   trace list, waterfall and breakdown pages.
 # - docs/case-studies/: case study 1's waterfalls before and after the fix (on the same app,
 #   switched through the admin API), and case study 2's, from `ragtrace-lab run doc-search
-#   --hold` runs (the first one builds the lab's collection under lab-data/, once).
+#   --hold` runs (the first one builds the lab's collection under lab-data/, once), and case
+#   study 3's job traces, saved by `ragtrace-ingest transcribe --trace-out` and opened in the app.
 #
 #   scripts/screenshots.sh            # writes docs/img/*.png
 set -euo pipefail
@@ -81,3 +82,18 @@ print(ts[int(len(ts) * 0.9)]["trace_id"])')
 }
 doc_search before
 doc_search after
+
+# Case study 3: the transcription job's traces, saved by ragtrace-ingest in a process of its own
+# (--trace-out) and opened in the app (POST /api/traces, as Traces → Open a trace file does).
+mkdir -p "$lab_data/transcription"
+wav="$lab_data/transcription/meeting-60min.wav"
+[ -f "$wav" ] || "$bins/ragtrace-ingest" gen-audio --minutes 60 "$wav" >&2
+for phase in before after; do
+  strategy=$([ "$phase" = before ] && echo naive || echo bounded)
+  env -u OPENAI_API_KEY -u OPENAI_BASE_URL -u QDRANT_URL RAGTRACE__TELEMETRY__LOG_FILTER=error \
+    "$bins/ragtrace-ingest" --data-dir "$work/transcribe-$strategy" transcribe \
+    --strategy "$strategy" --no-index --trace-out "$work/$strategy.trace.json" "$wav" >/dev/null || true
+  id=$(curl -sf "$base/api/traces" -H 'content-type: application/json' \
+    --data-binary @"$work/$strategy.trace.json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["trace_id"])')
+  shot "case-transcription-$phase" "$base/ui/#/traces/$id" 1500
+done

@@ -111,6 +111,12 @@ pub enum ApiError {
         /// The id asked for.
         trace_id: String,
     },
+    /// An imported trace the store already holds.
+    #[error("the store already holds trace {trace_id}")]
+    TraceExists {
+        /// The imported trace's id.
+        trace_id: String,
+    },
     /// The vector store failed.
     #[error(transparent)]
     VectorStore(#[from] VectorStoreError),
@@ -177,6 +183,7 @@ impl ApiError {
             ApiError::FeatureDisabled { .. } => "feature_disabled",
             ApiError::Forbidden { .. } => "forbidden",
             ApiError::NoSimulator(_) => "no_simulator",
+            ApiError::TraceExists { .. } => "conflict",
             ApiError::NotFound { .. } => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::VectorStore(_) => "vector_store",
@@ -210,6 +217,7 @@ impl ApiError {
             | ApiError::Forbidden { .. }
             | ApiError::NoSimulator(_)
             | ApiError::TraceNotFound { .. }
+            | ApiError::TraceExists { .. }
             | ApiError::VectorStore(_)
             | ApiError::Llm(_)
             | ApiError::Deadline { .. }
@@ -242,6 +250,9 @@ impl ApiError {
             ApiError::TraceNotFound { .. } => Some(
                 "it was evicted (see the store's caps in GET /api/traces), not sampled, or is not finished yet; Jaeger may still have it".into(),
             ),
+            ApiError::TraceExists { trace_id } => Some(format!(
+                "open it with GET /api/traces/{trace_id} (or /ui/#/traces/{trace_id})"
+            )),
             ApiError::Schema { hint, .. } => Some((*hint).to_owned()),
             ApiError::PayloadTooLarge { .. } => Some(
                 "send a shorter question, or a smaller document (ingest.max_file_bytes)".into(),
@@ -281,6 +292,7 @@ impl ApiError {
             | ApiError::TraceNotFound { .. }
             | ApiError::FeatureDisabled { .. }
             | ApiError::Forbidden { .. }
+            | ApiError::TraceExists { .. }
             | ApiError::NoSimulator(_) => {}
             _ => ragtrace_core::metrics::count_error(self.kind()),
         }
@@ -313,7 +325,7 @@ impl ResponseError for ApiError {
             | ApiError::TraceNotFound { .. }
             | ApiError::FeatureDisabled { .. } => StatusCode::NOT_FOUND,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
-            ApiError::NoSimulator(_) => StatusCode::CONFLICT,
+            ApiError::NoSimulator(_) | ApiError::TraceExists { .. } => StatusCode::CONFLICT,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::QueueUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,

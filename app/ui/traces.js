@@ -1,7 +1,7 @@
 // The trace list: GET /api/traces with filters and paging, newest first, plus the store's use.
 // Filters live in the hash (#/traces?min_duration_ms=2000&error=true), so a view can be shared.
 
-import { getJson, getUiConfig, withQuery } from "./api.js";
+import { getJson, getUiConfig, sendJson, withQuery } from "./api.js";
 import {
   emptyState,
   errorBox,
@@ -342,6 +342,42 @@ function setLive(on) {
   }
 }
 
+const MAX_TRACE_FILE_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Opens a trace file (the JSON of GET /api/traces/{id}, or what `ragtrace-ingest transcribe
+ * --trace-out` writes): POST /api/traces adds it to the store, then its waterfall opens. A trace
+ * the store already holds opens as it is.
+ */
+async function openTraceFile(input) {
+  const file = input.files?.[0];
+  input.value = "";
+  if (!file || !state) return;
+  const s = state;
+  const fail = (err) => {
+    if (state === s) setChildren(s.errorEl, errorBox(err, { title: `Could not open ${file.name}` }));
+  };
+  if (file.size > MAX_TRACE_FILE_BYTES) {
+    fail({ type: "validation", message: `${file.name} is larger than 32 MB`, hint: "pick a trace file: one trace's JSON" });
+    return;
+  }
+  let doc;
+  try {
+    doc = JSON.parse(await file.text());
+  } catch (e) {
+    fail({ type: "validation", message: `${file.name} is not JSON: ${e.message}`, hint: "pick a trace file: one trace's JSON" });
+    return;
+  }
+  const id = doc?.spans?.[0]?.trace_id;
+  try {
+    const res = await sendJson("POST", "/api/traces", doc);
+    window.location.hash = `#/traces/${encodeURIComponent(res.trace_id)}`;
+  } catch (e) {
+    if (e?.status === 409 && typeof id === "string") window.location.hash = `#/traces/${encodeURIComponent(id.toLowerCase())}`;
+    else fail(e);
+  }
+}
+
 /** Mounts the trace list. */
 export function mount(main, route) {
   const { form, inputs } = buildForm();
@@ -363,6 +399,8 @@ export function mount(main, route) {
         { class: "page-head-actions" },
         updated,
         h("button", { type: "button", class: "button", id: "traces-refresh", onclick: () => load() }, "Refresh"),
+        h("label", { class: "button", for: "trace-file", title: "A trace saved by another process, e.g. ragtrace-ingest transcribe --trace-out" }, "Open a trace file…"),
+        h("input", { type: "file", id: "trace-file", class: "visually-hidden", accept: ".json,application/json", onchange: (e) => openTraceFile(e.target) }),
       ),
     ),
     h("p", { class: "lede" }, "Recent requests, newest first. Select one to see its waterfall."),

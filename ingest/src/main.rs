@@ -11,12 +11,14 @@
 //! ingested), 2 for usage or configuration errors, 130 when interrupted.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use ragtrace_core::config::{Overrides, Settings, TranscribeStrategy};
+use ragtrace_core::trace_store::TraceStore;
 use tokio_util::sync::CancellationToken;
 
 /// Ingests documents (Markdown, text, HTML, PDF) into the collection the ragtrace chat API
@@ -106,6 +108,10 @@ enum Command {
         /// Prometheus scrapes the final counts (Ctrl-C ends the wait).
         #[arg(long, default_value_t = 15, requires = "metrics_addr")]
         metrics_linger: u64,
+        /// Write the job's trace here as JSON (every span kept, whatever the sampling), to open
+        /// in ragtrace's trace viewer (Traces → Open a trace file, or POST /api/traces).
+        #[arg(long)]
+        trace_out: Option<PathBuf>,
         /// WAV recording to transcribe (16-bit PCM mono, as gen-audio writes).
         file: PathBuf,
     },
@@ -165,15 +171,26 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    let mut telemetry = match ragtrace_core::telemetry::init(&settings.telemetry, vec![], false) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("ragtrace-ingest: telemetry: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    // `transcribe --trace-out` keeps its trace in a store of its own, to write it out.
+    let traces = matches!(
+        &cli.command,
+        Some(Command::Transcribe {
+            trace_out: Some(_),
+            ..
+        })
+    )
+    .then(|| Arc::new(TraceStore::new(16, 512 << 20)));
+    let sinks = ragtrace_core::trace_store::sinks(traces.as_ref());
+    let mut telemetry =
+        match ragtrace_core::telemetry::init(&settings.telemetry, sinks, traces.is_some()) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("ragtrace-ingest: telemetry: {e}");
+                return ExitCode::from(2);
+            }
+        };
     ragtrace_core::metrics::register_ingest_series();
-    let code = actix_web::rt::System::new().block_on(dispatch(cli, settings));
+    let code = actix_web::rt::System::new().block_on(dispatch(cli, settings, traces));
     // Flush spans outside the runtime, after the work has stopped (Ctrl-C included).
     telemetry.shutdown();
     code
@@ -205,7 +222,7 @@ fn stop_on_signal() -> CancellationToken {
     stop
 }
 
-async fn dispatch(cli: Cli, settings: Settings) -> ExitCode {
+async fn dispatch(cli: Cli, settings: Settings, traces: Option<Arc<TraceStore>>) -> ExitCode {
     let stop = stop_on_signal();
     let result = match cli.command {
         None => ingest(&settings, cli.paths, cli.prune, cli.json, &stop).await,
@@ -226,6 +243,7 @@ async fn dispatch(cli: Cli, settings: Settings) -> ExitCode {
             out,
             metrics_addr,
             metrics_linger,
+            trace_out,
             file,
         }) => {
             let options = ragtrace_ingest::transcribe::Options {
@@ -241,7 +259,12 @@ async fn dispatch(cli: Cli, settings: Settings) -> ExitCode {
                 metrics_addr,
                 metrics_linger: std::time::Duration::from_secs(metrics_linger),
             };
-            ragtrace_ingest::transcribe::cli(&settings, &file, options, output, &stop).await
+            let result =
+                ragtrace_ingest::transcribe::cli(&settings, &file, options, output, &stop).await;
+            match (trace_out, traces) {
+                (Some(path), Some(store)) => write_trace(&store, &path).and(result),
+                _ => result,
+            }
         }
     };
     match result {
@@ -251,6 +274,30 @@ async fn dispatch(cli: Cli, settings: Settings) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Writes the transcription job's trace (the newest `transcribe …` trace of `store`) to `path`.
+fn write_trace(store: &TraceStore, path: &Path) -> anyhow::Result<()> {
+    let trace = store
+        .matching(&Default::default(), 16)
+        .into_iter()
+        .find(|t| {
+            t.root().is_some_and(|r| {
+                r.name
+                    .starts_with(&ragtrace_core::semconv::span::transcribe(""))
+            })
+        })
+        .and_then(|t| store.get(&t.trace_id))
+        .context("the transcription recorded no trace")?;
+    let json = serde_json::to_string(&ragtrace_core::trace_store::trace_json(&trace))?;
+    std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
+    eprintln!(
+        "trace {} ({} spans) written to {}; open it in ragtrace: Traces → Open a trace file",
+        trace.trace_id,
+        trace.spans.len(),
+        path.display()
+    );
+    Ok(())
 }
 
 /// `ragtrace-ingest index`: one traced index build of the configured store.

@@ -439,7 +439,12 @@ fn run_transcription(data_dir: &Path, minutes: u32, phase: Phase) -> anyhow::Res
         "transcription / {phase:?}: {minutes} min meeting, {}",
         wav.display()
     );
-    let job = transcription::transcribe(&ingest, &dir.join("store"), &wav, phase)?;
+    let trace_file = dir.join(format!("{}.trace.json", phase_name(phase)));
+    let job = transcription::transcribe(&ingest, &dir.join("store"), &wav, phase, &trace_file)?;
+    eprintln!(
+        "the job's trace: {} (open it in ragtrace: Traces → Open a trace file)",
+        trace_file.display()
+    );
     let seconds = job["seconds"].as_f64().unwrap_or(0.0);
     let chunks = job["chunks"].as_u64().unwrap_or(0);
     let failed = job["failed_chunks"].as_u64().unwrap_or(0);
@@ -478,6 +483,7 @@ fn run_transcription(data_dir: &Path, minutes: u32, phase: Phase) -> anyhow::Res
             "fixes": {"strategy": job["strategy"], "batch_size": job["batch_size"]},
             "minutes": minutes,
             "target": "ragtrace-ingest transcribe",
+            "trace_file": trace_file.display().to_string(),
         }),
         chunks: Some(chunks),
         failed_chunks: Some(failed),

@@ -43,13 +43,14 @@ pub fn meeting(ingest: &Path, dir: &Path, minutes: u32) -> anyhow::Result<PathBu
     Ok(wav)
 }
 
-/// Transcribes `wav` with the phase's strategy (naive before, bounded batches after) and returns
-/// the job's JSON report.
+/// Transcribes `wav` with the phase's strategy (naive before, bounded batches after), writes the
+/// job's trace to `trace_out`, and returns the job's JSON report.
 pub fn transcribe(
     ingest: &Path,
     data_dir: &Path,
     wav: &Path,
     phase: Phase,
+    trace_out: &Path,
 ) -> anyhow::Result<Value> {
     let strategy = match phase {
         Phase::Before => "naive",
@@ -59,6 +60,8 @@ pub fn transcribe(
         .args(["--data-dir"])
         .arg(data_dir)
         .args(["transcribe", "--strategy", strategy, "--json", "--no-index"])
+        .arg("--trace-out")
+        .arg(trace_out)
         .arg(wav)
         // The simulator's default audio profile: a concurrency limit with a queue, then 429.
         .env_remove("OPENAI_API_KEY")

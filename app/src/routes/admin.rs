@@ -49,7 +49,7 @@ pub struct FixesPatch {
 }
 
 /// Refuses callers other than loopback, unless the deployment allows them.
-fn local_only(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
+pub(crate) fn local_only(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
     let peer = req.peer_addr();
     if state.admin_allow_remote || peer.is_some_and(|p| p.ip().is_loopback()) {
         Ok(())

@@ -33,7 +33,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/healthz").route(web::get().to(health::healthz)))
         .service(web::resource("/readyz").route(web::get().to(health::readyz)))
         .service(web::resource("/metrics").route(web::get().to(metrics)))
-        .service(web::resource("/api/traces").route(web::get().to(traces::list)))
+        .service(
+            resource("/api/traces")
+                .route(web::get().to(traces::list))
+                .route(web::post().to(traces::import)),
+        )
         .service(web::resource("/api/traces/{trace_id}").route(web::get().to(traces::get)))
         .service(web::resource("/api/breakdown").route(web::get().to(traces::breakdown)))
         .service(web::resource("/api/summary").route(web::get().to(traces::summary)))

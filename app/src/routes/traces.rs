@@ -1,15 +1,22 @@
 //! The trace API over the in-process store: `GET /api/traces` (filtered, newest first,
-//! paginated), `GET /api/traces/{trace_id}` (every span) and `GET /api/breakdown` (where the time
-//! of recent requests goes, stage by stage, against each stage's budget).
+//! paginated), `GET /api/traces/{trace_id}` (every span), `POST /api/traces` (opens a trace
+//! another process saved, such as `ragtrace-ingest transcribe --trace-out`) and
+//! `GET /api/breakdown` (where the time of recent requests goes, stage by stage, against each
+//! stage's budget).
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use ragtrace_core::trace_store::{
-    TraceQuery, TraceStore, breakdown as compute_breakdown, summarize,
+    TraceQuery, TraceStore, breakdown as compute_breakdown, read_trace, summarize, trace_json,
 };
 use serde_json::json;
 
 use crate::error::ApiError;
+use crate::routes::admin::local_only;
+use crate::routes::read_body;
 use crate::state::AppState;
+
+/// The largest trace document `POST /api/traces` reads.
+const MAX_TRACE_BYTES: usize = 32 << 20;
 
 fn store(state: &AppState) -> Result<&TraceStore, ApiError> {
     state.traces.as_deref().ok_or(ApiError::FeatureDisabled {
@@ -76,15 +83,38 @@ pub async fn get(
         ));
     }
     match store.get(&id) {
-        Some(trace) => {
-            let summary = trace.summary();
-            let critical_path = ragtrace_core::trace_store::critical_path(&trace);
-            Ok(HttpResponse::Ok().json(
-                json!({"summary": summary, "critical_path": critical_path, "spans": trace.spans}),
-            ))
-        }
+        Some(trace) => Ok(HttpResponse::Ok().json(trace_json(&trace))),
         None => Err(ApiError::TraceNotFound { trace_id: id }),
     }
+}
+
+/// `POST /api/traces`: adds one trace document (what `GET /api/traces/{trace_id}` answers) to
+/// the store, so a trace saved by another process opens in the viewer. Loopback callers only,
+/// like the admin API: it writes into what everyone reads.
+pub async fn import(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    local_only(&req, &state)?;
+    let store = store(&state)?;
+    let hint = "send a trace document: the JSON of GET /api/traces/{trace_id}, or the file `ragtrace-ingest transcribe --trace-out` writes";
+    let body = read_body(payload, MAX_TRACE_BYTES, hint).await?;
+    let doc: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_json(&format!("the body is not JSON: {e}"), hint))?;
+    let spans = read_trace(&doc).map_err(|e| ApiError::validation(&e.field, &e.message, hint))?;
+    let trace_id = spans[0].trace_id.clone();
+    let count = spans.len();
+    if !store.insert_trace(spans) {
+        return Err(ApiError::TraceExists { trace_id });
+    }
+    tracing::info!(trace_id, spans = count, "trace imported");
+    Ok(HttpResponse::Created()
+        .insert_header((
+            actix_web::http::header::LOCATION,
+            format!("/api/traces/{trace_id}"),
+        ))
+        .json(json!({"trace_id": trace_id, "spans": count})))
 }
 
 /// `GET /api/breakdown?limit=N` plus the filters of `/api/traces` (e.g. `min_duration_ms` for

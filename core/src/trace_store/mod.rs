@@ -12,10 +12,12 @@
 //! - [`summary`]: what a set of chat requests measured (latency, errors, stages, cost).
 //! - [`mod@breakdown`]: where the time of recent requests goes, stage by stage.
 //! - [`mod@critical`]: one request's time attributed on its critical path.
+//! - [`import`]: one trace as a JSON document, written and read back (traces of other processes).
 //! - [`processor`]: the span processor that feeds the store.
 
 pub mod breakdown;
 pub mod critical;
+pub mod import;
 pub mod model;
 pub mod processor;
 pub mod query;
@@ -23,6 +25,7 @@ pub mod summary;
 
 pub use breakdown::{Breakdown, StageBreakdown, breakdown};
 pub use critical::{CriticalPath, StageTime, critical_path};
+pub use import::{ImportError, read_trace, trace_json};
 pub use model::{AttrValue, StoredEvent, StoredSpan, StoredTrace, TraceSummary};
 pub use processor::{TraceStoreProcessor, sinks};
 pub use query::TraceQuery;
@@ -94,8 +97,12 @@ impl TraceStore {
 
     /// Adds a finished span, evicting the oldest traces beyond the caps.
     pub fn insert(&self, span: StoredSpan) {
-        let size = span.size();
         let mut inner = self.lock();
+        self.insert_locked(&mut inner, span);
+    }
+
+    fn insert_locked(&self, inner: &mut Inner, span: StoredSpan) {
+        let size = span.size();
         let id = span.trace_id.clone();
         if !inner.traces.contains_key(&id) {
             inner.order.push_back(id.clone());
@@ -121,6 +128,22 @@ impl TraceStore {
                 inner.evicted += 1;
             }
         }
+    }
+
+    /// Adds the spans of one whole trace (from [`read_trace`]) unless the store already holds
+    /// that trace; returns whether they were added.
+    pub fn insert_trace(&self, spans: Vec<StoredSpan>) -> bool {
+        let Some(id) = spans.first().map(|s| s.trace_id.clone()) else {
+            return false;
+        };
+        let mut inner = self.lock();
+        if inner.traces.contains_key(&id) {
+            return false;
+        }
+        for span in spans {
+            self.insert_locked(&mut inner, span);
+        }
+        true
     }
 
     /// The store's use against its caps and the evictions so far, sent with every trace list.

@@ -263,3 +263,122 @@ async fn streamed_llm_span_covers_the_whole_stream() {
     assert!(chat_us >= 600_000, "LLM span lasted {chat_us} µs");
     app.stop().await;
 }
+
+/// POSTs `body` to `/api/traces` and returns the status and JSON answer.
+async fn import(app: &TestApp, body: impl Into<reqwest::Body>) -> (u16, Value) {
+    let resp = app
+        .http
+        .post(format!("{}/api/traces", app.base))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap())
+}
+
+/// A transcription's trace, written by `ragtrace-ingest transcribe --trace-out` in a process of
+/// its own, opens in the app's viewer through `POST /api/traces`: the same spans, its batches and
+/// chunks under the job. Importing it twice, or a malformed document, gets a clear 4xx.
+#[actix_web::test]
+async fn a_transcription_trace_from_another_process_opens_in_the_viewer() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("meeting.wav");
+    let trace_file = dir.path().join("job.trace.json");
+    let audio = ragtrace_tests::command("ragtrace-ingest")
+        .args(["gen-audio", "--minutes", "2"])
+        .arg(&wav)
+        .output()
+        .unwrap();
+    assert!(
+        audio.status.success(),
+        "{}",
+        String::from_utf8_lossy(&audio.stderr)
+    );
+    let run = ragtrace_tests::command("ragtrace-ingest")
+        .arg("--data-dir")
+        .arg(dir.path().join("store"))
+        .args([
+            "transcribe",
+            "--strategy",
+            "bounded",
+            "--batch-size",
+            "2",
+            "--no-index",
+        ])
+        .arg("--trace-out")
+        .arg(&trace_file)
+        .arg(&wav)
+        .env("RAGTRACE__SIMULATOR__PROFILE", "scenario=instant")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(stderr.contains("written to"), "{stderr}");
+    let text = std::fs::read_to_string(&trace_file).unwrap();
+    let saved: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        saved["summary"]["root"], "transcribe bounded",
+        "{}",
+        saved["summary"]
+    );
+    let names = |doc: &Value| -> Vec<String> {
+        doc["spans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let saved_names = names(&saved);
+    assert!(
+        saved_names.iter().any(|n| n == "transcribe batch"),
+        "{saved_names:?}"
+    );
+    assert!(
+        saved_names
+            .iter()
+            .filter(|n| *n == "transcribe chunk")
+            .count()
+            >= 4,
+        "{saved_names:?}"
+    );
+
+    let app = TestApp::spawn(&[]).await;
+    let (status, created) = import(&app, text.clone()).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["trace_id"].as_str().unwrap();
+    assert_eq!(created["spans"], saved["spans"].as_array().unwrap().len());
+    let (status, got) = get(&app, &format!("/api/traces/{id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(got["summary"]["root"], "transcribe bounded");
+    let mut a = names(&got);
+    let mut b = saved_names.clone();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b, "the viewer holds the same spans");
+    assert_eq!(
+        got["spans"], saved["spans"],
+        "span for span, attribute for attribute"
+    );
+
+    let (status, again) = import(&app, text).await;
+    assert_eq!(status, 409, "{again}");
+    assert!(
+        again["error"]["hint"].as_str().unwrap().contains(id),
+        "{again}"
+    );
+
+    let (status, body) = import(&app, "{not json").await;
+    assert_eq!(status, 400, "{body}");
+    let mut broken = saved.clone();
+    broken["spans"][1]["span_id"] = json!("xyz");
+    let (status, body) = import(&app, broken.to_string()).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["field"], "spans[1].span_id", "{body}");
+    let (status, body) = import(&app, json!({"spans": []}).to_string()).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["field"], "spans");
+    app.stop().await;
+}
