@@ -651,7 +651,9 @@ function renderTrace(data, jaegerUrl) {
   const cause = rootCause(spans);
   const b = criticalBottleneck(cp, spans)?.span || bottleneck(spans, frame.total)?.span;
   const keep = state.selected && state.byId.has(state.selected) ? state.selected : null;
-  select(keep || cause?.span_id || b?.span_id || null);
+  // A link may name the span to show first: `#/traces/{id}?span={span_id}`.
+  const linked = state.linkedSpan && state.byId.has(state.linkedSpan) ? state.linkedSpan : null;
+  select(keep || linked || cause?.span_id || b?.span_id || null);
 }
 
 async function load() {
@@ -719,9 +721,10 @@ async function load() {
   }
 }
 
-/** Mounts the waterfall of trace `route.params.id`. */
+/** Mounts the waterfall of trace `route.params.id`; `?span=` selects that span at first. */
 export function mount(main, route) {
   const id = String(route.params.id || "").toLowerCase();
+  const linkedSpan = (route.query?.get("span") || "").trim().toLowerCase() || null;
   const title = h("h1", { id: "trace-title", class: "trace-title" }, "Trace");
   const body = h("div", { class: "trace-body" });
   main.appendChild(
@@ -733,7 +736,7 @@ export function mount(main, route) {
       body,
     ),
   );
-  state = { id, title, body, abort: null, selected: null, rows: [], byId: new Map(), frame: { start: 0, end: 0, total: 0 }, panel: null };
+  state = { id, title, body, abort: null, selected: null, linkedSpan, rows: [], byId: new Map(), frame: { start: 0, end: 0, total: 0 }, panel: null };
   load();
   return () => {
     state?.abort?.abort();

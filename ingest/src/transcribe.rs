@@ -340,7 +340,11 @@ async fn send_batch(
     );
     let started = Instant::now();
     let out = futures::future::join_all(chunks.into_iter().map(|c| {
+        // Made here, before the batch's future is first polled: its parent must be named, or it
+        // would be the job's span (the current one now) and the chunks would not nest in their
+        // batch.
         let chunk_span = tracing::info_span!(
+            parent: &span,
             "transcribe.chunk",
             { attr::OTEL_NAME } = span::TRANSCRIBE_CHUNK,
             { attr::TRANSCRIBE_CHUNK } = c.index as i64,

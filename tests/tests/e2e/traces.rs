@@ -344,6 +344,22 @@ async fn a_transcription_trace_from_another_process_opens_in_the_viewer() {
             >= 4,
         "{saved_names:?}"
     );
+    // Every chunk nests in a batch, every batch in the job.
+    let spans = saved["spans"].as_array().unwrap();
+    let name_of = |id: &Value| {
+        spans
+            .iter()
+            .find(|s| &s["span_id"] == id)
+            .map(|s| s["name"].as_str().unwrap())
+    };
+    for s in spans {
+        let expected = match s["name"].as_str().unwrap() {
+            "transcribe chunk" => "transcribe batch",
+            "transcribe batch" => "transcribe bounded",
+            _ => continue,
+        };
+        assert_eq!(name_of(&s["parent_span_id"]), Some(expected), "{s}");
+    }
 
     let app = TestApp::spawn(&[]).await;
     let (status, created) = import(&app, text.clone()).await;
