@@ -11,6 +11,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ragtrace/target}"
+# Chromium comes from the same script as the test suite's tools.
+command -v chromium >/dev/null 2>&1 || scripts/install-test-deps.sh
+command -v chromium >/dev/null 2>&1 || { echo "screenshots: chromium is missing (scripts/install-test-deps.sh installs it)" >&2; exit 1; }
 cargo build --release --locked -p ragtrace -p ragtrace-lab -p ragtrace-ingest >&2
 bins="$CARGO_TARGET_DIR/release"
 lab_data="${LAB_DATA:-lab-data}"
@@ -63,19 +66,23 @@ doc_search() { # phase
   "$bins/ragtrace-lab" run doc-search --phase "$1" --duration 25 --hold --data-dir "$lab_data" \
     > "$work/lab-$1.out" 2> "$err" &
   local pid=$!
-  until grep -q "keeps serving" "$err"; do
+  until grep -qs "keeps serving" "$err"; do
     kill -0 "$pid" 2>/dev/null || { cat "$err" >&2; exit 1; }
     sleep 0.5
   done
-  local url lab_base user trace
+  local url lab_base user trace search
   url=$(grep -o 'http://[^ ]*' "$err" | tail -1)
   lab_base=${url%%/ui/*}
   user=${url##*user_id=}
-  trace=$(curl -sf "$lab_base/api/traces?user_id=$user&limit=1000" | python3 -c '
+  trace=$(curl -sf "$lab_base/api/traces?user_id=$user&limit=200" | python3 -c '
 import json, sys
 ts = sorted(json.load(sys.stdin)["traces"], key=lambda t: t["duration_us"])
 print(ts[int(len(ts) * 0.9)]["trace_id"])')
-  shot "case-doc-search-$1" "$lab_base/ui/#/traces/$trace" 1300
+  # The vector search's span, whose ragtrace.pool.wait_seconds says how long it queued.
+  search=$(curl -sf "$lab_base/api/traces/$trace" | python3 -c '
+import json, sys
+print(next(s["span_id"] for s in json.load(sys.stdin)["spans"] if s["name"].startswith("query ")))')
+  shot "case-doc-search-$1" "$lab_base/ui/#/traces/$trace?span=$search" 1700
   shot "case-doc-search-$1-breakdown" "$lab_base/ui/#/breakdown?user_id=$user" 1300
   kill -INT "$pid"
   wait "$pid" || true
