@@ -76,7 +76,9 @@ impl Application {
             ragtrace_ingest::setup::app_queue(&settings, ingestor, shutdown.child_token()).await?;
 
         let pipeline = Pipeline::new(store, cache, llm, catalog, &settings);
-        let state = web::Data::new(AppState::new(&settings, pipeline, queue, traces));
+        let mut state = AppState::new(&settings, pipeline, queue, traces);
+        state.measuring.simulated_upstreams |= upstreams.simulated();
+        let state = web::Data::new(state);
 
         let listener = TcpListener::bind(&settings.server.addr).with_context(|| {
             format!(

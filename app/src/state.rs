@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use ragtrace_core::config::Settings;
+use std::collections::BTreeMap;
+
+use ragtrace_core::config::{ModelPrice, Settings};
 use ragtrace_core::queue::JobQueue;
 use ragtrace_core::trace_store::TraceStore;
 
@@ -28,6 +30,23 @@ pub struct AppState {
     pub documents: Documents,
     /// Whether the admin API serves callers other than loopback (`admin.allow_remote`).
     pub admin_allow_remote: bool,
+    /// What the report and the cost simulator say about how the data was measured.
+    pub measuring: Measuring,
+}
+
+/// How the app's data is measured and priced: the report's "how this was measured" box and the
+/// cost simulator's defaults.
+#[derive(Debug, Clone)]
+pub struct Measuring {
+    /// USD per million tokens, by model (`[pricing]`).
+    pub pricing: BTreeMap<String, ModelPrice>,
+    /// The chat model.
+    pub chat_model: String,
+    /// Parent-based sampling ratio of new traces.
+    pub sample_ratio: f64,
+    /// Whether the external services' latency comes from the simulator (the embedded one, or
+    /// the simulator's `sim-` models in the compose stack).
+    pub simulated_upstreams: bool,
 }
 
 impl AppState {
@@ -50,6 +69,12 @@ impl AppState {
                 max_bytes: usize::try_from(settings.ingest.max_file_bytes).unwrap_or(usize::MAX),
             },
             admin_allow_remote: settings.admin.allow_remote,
+            measuring: Measuring {
+                pricing: settings.pricing.clone(),
+                chat_model: settings.llm.chat_model.clone(),
+                sample_ratio: settings.telemetry.sample_ratio,
+                simulated_upstreams: settings.llm.chat_model.starts_with("sim-"),
+            },
         }
     }
 }

@@ -1,14 +1,16 @@
 // Entry point: hash routing (#/chat, #/traces, #/traces/<id>, #/breakdown, #/scenarios,
-// #/compare), the live tiles in the header, and the theme switch.
+// #/compare, #/simulator), the live tiles in the header, the theme switch and the language
+// switch (the Simulator page and the report).
 
-import { getJson, getUiConfig } from "./api.js";
-import { fmtMs, fmtPct, fmtRate, fmtUsd, setStages } from "./util.js";
+import { getJson, getUiConfig, withQuery } from "./api.js";
+import { fmtMs, fmtPct, fmtRate, fmtUsd, getLang, setLang, setStages } from "./util.js";
 import * as chatPage from "./chat.js";
 import * as tracesPage from "./traces.js";
 import * as tracePage from "./trace.js";
 import * as breakdownPage from "./breakdown.js";
 import * as scenariosPage from "./scenarios.js";
 import * as comparePage from "./compare.js";
+import * as simulatorPage from "./simulator.js";
 
 const STATS_EVERY_MS = 5000;
 
@@ -24,6 +26,7 @@ export function parseHash(hash) {
   if (segs[0] === "chat") return { name: "chat", params: {}, query };
   if (segs[0] === "scenarios") return { name: "scenarios", params: {}, query };
   if (segs[0] === "compare") return { name: "compare", params: {}, query };
+  if (segs[0] === "simulator") return { name: "simulator", params: {}, query };
   return { name: null, params: {}, query };
 }
 
@@ -34,11 +37,13 @@ const PAGES = {
   breakdown: { module: breakdownPage, nav: "breakdown", title: "Breakdown" },
   scenarios: { module: scenariosPage, nav: "scenarios", title: "Scenarios" },
   compare: { module: comparePage, nav: "compare", title: "Compare" },
+  simulator: { module: simulatorPage, nav: "simulator", title: "Simulator" },
 };
 
 let current = null; // {name, id, cleanup, module}
 
-function route() {
+/** Shows the page of the current hash; `remount` mounts it afresh even when it is already shown. */
+function route(remount = false) {
   const hash = window.location.hash;
   if (!hash.startsWith("#/")) {
     // `#main` (the skip link) and an empty hash both land on the chat page.
@@ -59,7 +64,7 @@ function route() {
 
   // Same page, same id, new query (filters, paging): let the page update itself in place.
   const key = `${r.name}:${r.params.id || ""}`;
-  if (current && current.key === key && typeof page.module.update === "function") {
+  if (!remount && current && current.key === key && typeof page.module.update === "function") {
     page.module.update(r);
     return;
   }
@@ -78,7 +83,8 @@ function route() {
   if (h1 && document.activeElement !== document.getElementById("question")) {
     h1.setAttribute("tabindex", "-1");
     // Move focus to the page's heading so screen readers announce the new page.
-    if (document.activeElement && document.activeElement !== document.body) h1.focus({ preventScroll: true });
+    // A remount (the language switch) leaves the focus on the switch.
+    if (!remount && document.activeElement && document.activeElement !== document.body) h1.focus({ preventScroll: true });
   }
   window.scrollTo(0, 0);
 }
@@ -178,6 +184,27 @@ function initTheme() {
   });
 }
 
+// ---- language ---------------------------------------------------------------------------------
+
+/** Points the nav's Report link at the server-rendered report in `lang`. */
+function updateReportLink(lang) {
+  const a = document.getElementById("nav-report");
+  if (a) a.setAttribute("href", withQuery("/report", { lang }));
+}
+
+function initLang() {
+  const select = document.getElementById("lang-select");
+  const lang = getLang();
+  select.value = lang;
+  updateReportLink(lang);
+  select.addEventListener("change", () => {
+    setLang(select.value);
+    updateReportLink(getLang());
+    // The page reads the language when it mounts (the Simulator page fetches its words again).
+    route(true);
+  });
+}
+
 // ---- start ------------------------------------------------------------------------------------
 
 const CONFIG_WAIT_MS = 5000;
@@ -199,6 +226,7 @@ async function loadConfig() {
 
 async function start() {
   initTheme();
+  initLang();
   document.getElementById("skip-link").addEventListener("click", (e) => {
     e.preventDefault();
     const main = document.getElementById("main");
@@ -213,7 +241,7 @@ async function start() {
   } catch (e) {
     console.error(e);
   }
-  window.addEventListener("hashchange", route);
+  window.addEventListener("hashchange", () => route());
   route();
 }
 

@@ -1,8 +1,9 @@
 // Before and after, side by side: each side is a lab report (`ragtrace-lab run … --out`, read in
 // the browser) or a time window of the live trace store (GET /api/summary). Above the table, the
-// improvement in the case study's words. The arithmetic is in compare-model.js.
+// improvement in the case study's words, and a button for the executive report of the two sides
+// (POST /api/report). The arithmetic is in compare-model.js.
 
-import { getJson, withQuery } from "./api.js";
+import { ApiError, errorFromResponse, getJson, withQuery } from "./api.js";
 import { budgetScale } from "./breakdown.js";
 import {
   headline,
@@ -18,7 +19,7 @@ import {
   warnings,
   windowQuery,
 } from "./compare-model.js";
-import { STAGES, errorBox, fmtBytes, fmtClock, fmtInt, fmtMs, fmtPct, fmtUsd, h, isAbort, setChildren, stageInfo } from "./util.js";
+import { STAGES, errorBox, fmtBytes, fmtClock, fmtInt, fmtMs, fmtPct, fmtUsd, getLang, h, isAbort, setChildren, stageInfo } from "./util.js";
 
 const MAX_REPORT_BYTES = 10 * 1024 * 1024;
 const SIDES = ["before", "after"];
@@ -26,10 +27,12 @@ const TITLES = { before: "Before", after: "After" };
 const KNOWN_STAGES = ["cache", "embeddings", "retrieval", "external_api", "prompt", "llm", "postprocess"];
 const SVG_NS = "http://www.w3.org/2000/svg";
 
-// What each side holds, kept while the app runs so a look at a trace and back loses nothing.
+// What each side holds, kept while the app runs so a look at a trace and back loses nothing:
+// `data` normalised, `raw` the JSON as loaded (the report file, or the GET /api/summary answer),
+// `loadedAt` when (Unix ms: the end of a window that ends "now").
 const kept = {
-  before: { data: null, from: "", to: "", user: "" },
-  after: { data: null, from: "", to: "", user: "" },
+  before: { data: null, raw: null, loadedAt: null, from: "", to: "", user: "" },
+  after: { data: null, raw: null, loadedAt: null, from: "", to: "", user: "" },
 };
 
 let state = null;
@@ -57,9 +60,12 @@ function showSideError(which, err, title) {
   setChildren(state.sides[which].error, errorBox(err, { title }));
 }
 
-function setSide(which, data) {
+function setSide(which, data, raw = null) {
   kept[which].data = data;
+  kept[which].raw = data ? raw : null;
+  kept[which].loadedAt = data ? Date.now() : null;
   setChildren(state.sides[which].error);
+  resetReport();
   renderSideStatus(which);
   renderResult();
 }
@@ -86,7 +92,7 @@ function readReport(which, file) {
       return;
     }
     try {
-      setSide(which, normaliseReport(json, file.name));
+      setSide(which, normaliseReport(json, file.name), json);
       // Picking the same file again (after a new run overwrote it) reads it again.
       state.sides[which].file.value = "";
     } catch (e) {
@@ -118,7 +124,7 @@ async function loadWindow(which) {
   try {
     const summary = await getJson(withQuery("/api/summary", q), { signal: ctrl.signal });
     if (!state || side.abort !== ctrl) return;
-    setSide(which, normaliseSummary(summary, { fromMs: q.from_ms ?? null, toMs: q.to_ms ?? null, userId: q.user_id ?? null }));
+    setSide(which, normaliseSummary(summary, { fromMs: q.from_ms ?? null, toMs: q.to_ms ?? null, userId: q.user_id ?? null }), summary);
   } catch (e) {
     if (isAbort(e) || !state || side.abort !== ctrl) return;
     renderSideStatus(which);
@@ -420,6 +426,7 @@ function renderResult() {
   const b = kept.before.data;
   const a = kept.after.data;
   const hl = state.headline;
+  renderReportBar(b, a);
   if (!b && !a) {
     hl.dataset.state = "waiting";
     setChildren(hl, h("p", { class: "cmp-waiting" }, "Load a before and an after: a lab report on each side, or a time window of the live traces."));
@@ -467,6 +474,162 @@ function renderResult() {
     stageList(b, a),
     h("p", { class: "help" }, "The budget mark sits in the middle of each track; the bar is the p95, the thin mark the p50. Share: the stage's part of the time on the requests' critical paths, so stages that ran in parallel are counted once."),
   );
+}
+
+// ---- the executive report ---------------------------------------------------------------------
+
+/**
+ * How to ask for the report of the two sides, `{method, url, body}`: two lab reports go to
+ * POST /api/report as loaded, two live windows to GET /report with their bounds (Unix ms); a lab
+ * report against a live window has no report (null).
+ */
+function reportRequest(before, after, lang) {
+  const b = before.data;
+  const a = after.data;
+  if (b?.kind === "report" && a?.kind === "report" && before.raw && after.raw) {
+    return { method: "POST", url: withQuery("/api/report", { lang }), body: { before: before.raw, after: after.raw } };
+  }
+  if (b?.kind === "window" && a?.kind === "window") {
+    return {
+      method: "GET",
+      url: withQuery("/report", {
+        lang,
+        baseline_from: b.fromMs,
+        baseline_to: b.toMs ?? before.loadedAt,
+        from: a.fromMs,
+        to: a.toMs ?? after.loadedAt,
+      }),
+      body: undefined,
+    };
+  }
+  return null;
+}
+
+/** `method` `url` (with `body` as JSON, if any) and return the text/html answer; throws ApiError. */
+async function fetchHtml({ method, url, body }, signal) {
+  let res;
+  try {
+    res = await fetch(url, {
+      method,
+      headers: body === undefined ? { accept: "text/html, application/json" } : { "content-type": "application/json", accept: "text/html, application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal,
+      cache: "no-store",
+    });
+  } catch (e) {
+    if (isAbort(e)) throw e;
+    throw new ApiError({
+      status: 0,
+      type: "network",
+      message: `Cannot reach the ragtrace API (${url}): ${e?.message || e}`,
+      hint: "Is ragtrace still running? Start it with `cargo run --release` and reload this page.",
+    });
+  }
+  if (!res.ok) throw await errorFromResponse(res, url);
+  return res.text();
+}
+
+function revokeReport(r, later = false) {
+  if (!r.url) return;
+  const url = r.url;
+  r.url = null;
+  // A tab opened a moment ago may still be reading it.
+  if (later) setTimeout(() => URL.revokeObjectURL(url), 60000);
+  else URL.revokeObjectURL(url);
+}
+
+/** The sides changed: a report built before no longer matches them. */
+function resetReport() {
+  const r = state?.report;
+  if (!r) return;
+  r.abort?.abort();
+  r.abort = null;
+  revokeReport(r, true);
+  r.button.disabled = false;
+  r.button.removeAttribute("aria-busy");
+  setChildren(r.status);
+  setChildren(r.error);
+}
+
+/** Shows the report bar when both sides are loaded and comparable; says when no report fits them. */
+function renderReportBar(b, a) {
+  const r = state.report;
+  r.bar.hidden = !(b && a && !refusal(b, a));
+  if (r.bar.hidden) return;
+  const lang = getLang() === "ja" ? "Japanese" : "English";
+  const req = reportRequest(kept.before, kept.after, getLang());
+  r.button.disabled = !req || r.abort !== null;
+  if (!req) {
+    setChildren(r.help, "The report compares two lab reports, or two windows of the live traces: load the same kind on both sides.");
+  } else if (b.kind === "window") {
+    setChildren(
+      r.help,
+      `The executive report of these two windows as one HTML page, in ${lang} (the language switch in the header)`,
+      b.userId || a.userId ? ", of every user's requests: the report does not filter by user." : ".",
+    );
+  } else {
+    setChildren(r.help, `The executive report of these two runs as one HTML page, in ${lang} (the language switch in the header).`);
+  }
+}
+
+/** Asks for the report of the two sides; the HTML opens in a new tab (a Blob URL), with a download link. */
+async function buildReport() {
+  const s = state;
+  const r = s?.report;
+  const req = reportRequest(kept.before, kept.after, getLang());
+  if (!r || !req) return;
+  r.abort?.abort();
+  const ctrl = new AbortController();
+  r.abort = ctrl;
+  r.button.disabled = true;
+  r.button.setAttribute("aria-busy", "true");
+  setChildren(r.error);
+  setChildren(r.status, h("span", { class: "muted" }, "Building the report…"));
+  try {
+    const html = await fetchHtml(req, ctrl.signal);
+    if (state !== s || r.abort !== ctrl) return;
+    revokeReport(r, true);
+    r.url = URL.createObjectURL(new Blob([html], { type: "text/html" }));
+    const tab = window.open(r.url, "_blank");
+    if (tab) tab.opener = null;
+    setChildren(
+      r.status,
+      tab ? "The report opened in a new tab. " : "The browser did not open a new tab: ",
+      h("a", { id: "compare-report-open", href: r.url, target: "_blank", rel: "noopener" }, "Open the report"),
+      " · ",
+      h("a", { id: "compare-report-download", href: r.url, download: "report.html" }, "Download report.html"),
+    );
+  } catch (e) {
+    if (isAbort(e) || state !== s || r.abort !== ctrl) return;
+    setChildren(r.status);
+    setChildren(r.error, errorBox(e, { title: "Could not build the report" }));
+  } finally {
+    if (state === s && r.abort === ctrl) {
+      r.abort = null;
+      r.button.disabled = false;
+      r.button.removeAttribute("aria-busy");
+    }
+  }
+}
+
+function reportBar() {
+  const button = h("button", { type: "button", id: "compare-report", class: "button button-primary", "aria-describedby": "compare-report-help", onclick: () => buildReport() }, "Report");
+  const status = h("p", { id: "compare-report-status", class: "cmp-report-status", role: "status" });
+  const error = h("div", { id: "compare-report-error", class: "error-slot" });
+  const help = h("p", { id: "compare-report-help", class: "help cmp-report-help" });
+  const bar = h(
+    "section",
+    { id: "compare-report-bar", class: "cmp-report", "aria-label": "Executive report", hidden: true },
+    h(
+      "div",
+      { class: "cmp-report-row" },
+      button,
+      help,
+    ),
+    status,
+    error,
+  );
+  return { bar, button, help, status, error, abort: null, url: null };
 }
 
 // ---- page -------------------------------------------------------------------------------------
@@ -524,6 +687,7 @@ export function mount(main) {
   const sides = { before: sideCard("before"), after: sideCard("after") };
   const headlineEl = h("div", { id: "compare-headline", class: "cmp-headline", "aria-live": "polite", "data-testid": "compare-headline" });
   const result = h("div", { id: "compare-result", class: "cmp-result" });
+  const report = reportBar();
   main.appendChild(
     h(
       "section",
@@ -532,10 +696,11 @@ export function mount(main) {
       h("p", { class: "lede" }, "Measure a fix: load what the service did before it and after it, from ragtrace-lab reports or from the live traces, and see the change side by side."),
       h("div", { class: "cmp-sides" }, sides.before.card, sides.after.card),
       headlineEl,
+      report.bar,
       result,
     ),
   );
-  state = { sides, headline: headlineEl, result };
+  state = { sides, headline: headlineEl, result, report };
   for (const which of SIDES) renderSideStatus(which);
   renderResult();
   return () => {
@@ -546,6 +711,8 @@ export function mount(main) {
       kept[which].to = state.sides[which].to.value;
       kept[which].user = state.sides[which].user.value;
     }
+    state.report.abort?.abort();
+    revokeReport(state.report, true);
     state = null;
   };
 }

@@ -32,6 +32,46 @@ export function stageInfo(id) {
   return STAGE_BY_ID.get(id) || { id, label: id, budgetMs: null };
 }
 
+/** localStorage key of the language of the Simulator page and the report. */
+export const LANG_KEY = "ragtrace.lang";
+
+/** The languages of GET /api/i18n (core/src/report/i18n.rs `Lang`). */
+export const LANGS = ["en", "ja"];
+
+// The language chosen in this page's life, for when storage is off.
+let chosenLang = null;
+
+/** `ja` for a browser language such as `ja` or `ja-JP`, `en` for anything else. */
+export function langFromNavigator(language) {
+  return typeof language === "string" && language.toLowerCase().startsWith("ja") ? "ja" : "en";
+}
+
+/**
+ * The language of the Simulator page and the report, `en` or `ja`: the one chosen in the header
+ * (localStorage `ragtrace.lang`), else the browser's (`ja…` gives `ja`), else `en`.
+ */
+export function getLang() {
+  if (chosenLang) return chosenLang;
+  try {
+    const v = typeof localStorage === "undefined" ? null : localStorage.getItem(LANG_KEY);
+    if (LANGS.includes(v)) return v;
+  } catch {
+    // Storage may be off; the browser's language decides.
+  }
+  return typeof navigator === "undefined" ? "en" : langFromNavigator(navigator.language);
+}
+
+/** Remembers `lang` (`en` or `ja`; anything else is ignored) as the chosen language. */
+export function setLang(lang) {
+  if (!LANGS.includes(lang)) return;
+  chosenLang = lang;
+  try {
+    localStorage.setItem(LANG_KEY, lang);
+  } catch {
+    // Not remembered across reloads; fine.
+  }
+}
+
 /** Attribute keys used by the UI (core/src/semconv.rs, `attr`). */
 export const ATTR = {
   STAGE: "ragtrace.stage",

@@ -23,6 +23,8 @@
 //! - [`trace_store`]: the bounded in-process store of recent traces and the time breakdown.
 //! - [`meeting`]: the scripted meeting hidden in generated recordings (case study 3), shared by
 //!   the generator and the simulator's transcriber.
+//! - [`simulate`]: the cost simulator's formulas (savings, payback, ROI).
+//! - [`report`]: the executive report, one self-contained HTML page from two measured windows.
 //!
 //! # Depends on
 //!
@@ -38,7 +40,9 @@ pub mod meeting;
 pub mod metrics;
 pub mod pool;
 pub mod queue;
+pub mod report;
 pub mod semconv;
+pub mod simulate;
 pub mod stage;
 pub mod telemetry;
 pub mod tokens;

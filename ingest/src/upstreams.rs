@@ -29,6 +29,11 @@ impl Upstreams {
         Self::resolve(settings, true)
     }
 
+    /// Whether the built-in simulator answers for the LLM or the product-search API.
+    pub fn simulated(&self) -> bool {
+        self.llm_simulated || self.catalog_simulated
+    }
+
     /// `ragtrace-ingest`'s upstream: the LLM only (embeddings and transcription).
     pub fn for_ingest(settings: &Settings) -> anyhow::Result<Self> {
         Self::resolve(settings, false)

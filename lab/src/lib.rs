@@ -13,17 +13,20 @@
 //! - [`load`]: the load generator: closed-loop users with ramp, steady and spike stages.
 //! - [`target`]: the app a run drives (in-process or remote) and what it reads back from it.
 //! - [`report`]: a run's JSON report, its table, and the before/after comparison.
+//! - [`decide`]: the executive report of a pair (`report`) and the cost simulator (`simulate`).
 //! - [`corpus`]: the synthetic document collection of case study 2, made from the demo corpus.
 //! - [`transcription`]: case study 3, through the `ragtrace-ingest` binary.
 //!
 //! # Depends on
 //!
-//! - `ragtrace-core`: the summary types the app serves (`trace_store::summary`).
+//! - `ragtrace-core`: the summary types the app serves (`trace_store::summary`), the report's
+//!   renderer (`report`) and the simulator's formulas (`simulate`).
 //! - `ragtrace`, only with the default feature `embedded-app`: to start the app in-process.
 #![warn(missing_docs)]
 
 pub mod case;
 pub mod corpus;
+pub mod decide;
 pub mod load;
 pub mod report;
 pub mod target;

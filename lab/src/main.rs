@@ -11,10 +11,12 @@ use anyhow::Context as _;
 use anyhow::bail;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use ragtrace_core::report::Lang;
+use ragtrace_core::simulate::{Currency, SimInput};
 use ragtrace_lab::case::{Case, Phase};
 use ragtrace_lab::report::{Counted, RunReport, compare};
 use ragtrace_lab::target::{App, settings};
-use ragtrace_lab::{load, transcription};
+use ragtrace_lab::{decide, load, transcription};
 
 /// Runs ragtrace's case studies, before and after their fixes, and measures them from the traces
 /// and metrics ragtrace records.
@@ -75,6 +77,22 @@ enum Command {
         /// The report of the run after it.
         after: PathBuf,
     },
+    /// Writes the executive report of two reports of one case: one self-contained HTML page.
+    Report {
+        /// The report of the run before the fix.
+        before: PathBuf,
+        /// The report of the run after it.
+        after: PathBuf,
+        /// Where to write the page.
+        #[arg(short, long, default_value = "report.html")]
+        out: PathBuf,
+        /// The page's language.
+        #[arg(long, default_value = "en", value_parser = parse_lang)]
+        lang: Lang,
+    },
+    /// Projects the savings, the payback period and the first-year ROI of tracing and its
+    /// fixes, from a team's own numbers (the formulas are in docs/report.md).
+    Simulate(Box<SimulateArgs>),
     /// Drives a running ragtrace with chat users until stopped or done (the compose stack's
     /// load profile).
     Load {
@@ -113,10 +131,136 @@ enum Command {
     },
 }
 
+/// The cost simulator's inputs. Today's figures come from `--from BEFORE AFTER` when given (mean
+/// response, error rate, and the reductions and cache hit rate that pair measured).
+#[derive(Debug, clap::Args)]
+struct SimulateArgs {
+    /// Monthly spend on the LLM API.
+    #[arg(long)]
+    monthly_spend: f64,
+    /// Requests a day.
+    #[arg(long)]
+    daily_requests: f64,
+    /// Mean response time today, seconds (required without --from).
+    #[arg(long, required_unless_present = "from")]
+    mean_response: Option<f64>,
+    /// Error rate today, percent (required without --from).
+    #[arg(long, required_unless_present = "from")]
+    error_rate: Option<f64>,
+    /// Two run reports whose measured change sets the defaults.
+    #[arg(long, num_args = 2, value_names = ["BEFORE", "AFTER"])]
+    from: Option<Vec<PathBuf>>,
+    /// USD or JPY.
+    #[arg(long, default_value = "USD", value_parser = parse_currency)]
+    currency: Currency,
+    /// Expected cache hit rate, percent.
+    #[arg(long)]
+    cache_hit_rate: Option<f64>,
+    /// Expected latency reduction, percent.
+    #[arg(long)]
+    latency_reduction: Option<f64>,
+    /// Expected error reduction, percent.
+    #[arg(long)]
+    error_reduction: Option<f64>,
+    /// The model used today (a key of the `[pricing]` table).
+    #[arg(long)]
+    model: Option<String>,
+    /// The model to switch to.
+    #[arg(long, requires = "model")]
+    switch_to: Option<String>,
+    /// Hours to introduce tracing.
+    #[arg(long)]
+    setup_hours: Option<f64>,
+    /// Cost of one of those hours.
+    #[arg(long)]
+    hourly_rate: Option<f64>,
+    /// Monthly cost of running the tracing stack.
+    #[arg(long)]
+    stack_cost: Option<f64>,
+    /// What an hour of users' waiting is worth.
+    #[arg(long)]
+    value_per_user_hour: Option<f64>,
+    /// What one failed request costs.
+    #[arg(long)]
+    cost_per_error: Option<f64>,
+    /// Print the projection as JSON (the body `POST /api/simulate` returns).
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_lang(s: &str) -> Result<Lang, String> {
+    Lang::parse(s).ok_or_else(|| format!("{s:?} is not a language of the report: use en or ja"))
+}
+
+fn parse_currency(s: &str) -> Result<Currency, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|_| format!("{s:?} is not a currency of the simulator: use USD or JPY"))
+}
+
+fn report_files(before: &Path, after: &Path, out: &Path, lang: Lang) -> anyhow::Result<ExitCode> {
+    let (b, a) = (decide::read_side(before)?, decide::read_side(after)?);
+    let page = decide::report(&b, &a, lang)?;
+    std::fs::write(out, page).with_context(|| format!("cannot write {}", out.display()))?;
+    eprintln!(
+        "wrote {}: open it in a browser, or print it to PDF",
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn simulate_cli(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
+    let mut input = SimInput {
+        currency: args.currency,
+        monthly_api_spend: args.monthly_spend,
+        mean_response_s: args.mean_response.unwrap_or(0.0),
+        daily_requests: args.daily_requests,
+        error_rate_percent: args.error_rate.unwrap_or(0.0),
+        cache_hit_rate_percent: None,
+        latency_reduction_percent: None,
+        error_reduction_percent: None,
+        prices: None,
+        model: args.model.clone(),
+        switch_to: args.switch_to.clone(),
+        tokens_per_request: None,
+        setup_hours: args.setup_hours,
+        hourly_rate: args.hourly_rate,
+        stack_monthly_cost: args.stack_cost,
+        value_per_user_hour: args.value_per_user_hour,
+        cost_per_error: args.cost_per_error,
+    };
+    if let Some([before, after]) = args.from.as_deref() {
+        let (b, a) = (decide::read_side(before)?, decide::read_side(after)?);
+        decide::measured_input(&b, &a, &mut input)?;
+    }
+    // Explicit figures win over measured ones.
+    input.mean_response_s = args.mean_response.unwrap_or(input.mean_response_s);
+    input.error_rate_percent = args.error_rate.unwrap_or(input.error_rate_percent);
+    input.cache_hit_rate_percent = args.cache_hit_rate.or(input.cache_hit_rate_percent);
+    input.latency_reduction_percent = args.latency_reduction.or(input.latency_reduction_percent);
+    input.error_reduction_percent = args.error_reduction.or(input.error_reduction_percent);
+    let settings = ragtrace_core::config::Settings::load(&Default::default())
+        .context("cannot load the configuration (its [pricing] table prices a model switch)")?;
+    let out = ragtrace_core::simulate::simulate(&input, &settings.pricing)
+        .map_err(|e| anyhow::anyhow!("--{} {}: {}", e.field.replace('_', "-"), e.rule, e.hint))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        print!("{}", decide::table(&out));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Compare { before, after } => compare_files(&before, &after),
+        Command::Report {
+            before,
+            after,
+            out,
+            lang,
+        } => report_files(&before, &after, &out, lang),
+        Command::Simulate(args) => simulate_cli(&args),
         command => runtime(command),
     };
     match result {
@@ -251,7 +395,9 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Corpus { out, points } => write_corpus(&out, points),
-        Command::Compare { .. } => unreachable!("handled before the runtime starts"),
+        Command::Compare { .. } | Command::Report { .. } | Command::Simulate(_) => {
+            unreachable!("handled before the runtime starts")
+        }
     }
 }
 

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod chat;
 pub mod documents;
 pub mod health;
+pub mod report;
 pub mod traces;
 pub mod ui;
 pub mod viewer;
@@ -41,6 +42,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/api/traces/{trace_id}").route(web::get().to(traces::get)))
         .service(web::resource("/api/breakdown").route(web::get().to(traces::breakdown)))
         .service(web::resource("/api/summary").route(web::get().to(traces::summary)))
+        .service(resource("/api/simulate").route(web::post().to(report::simulate)))
+        .service(web::resource("/api/simulate/defaults").route(web::get().to(report::defaults)))
+        .service(web::resource("/api/i18n").route(web::get().to(report::strings)))
+        .service(resource("/api/report").route(web::post().to(report::lab_pair)))
+        .service(web::resource("/report").route(web::get().to(report::live)))
         .service(web::resource("/api/stats").route(web::get().to(viewer::stats)))
         .service(web::resource("/api/ui-config").route(web::get().to(viewer::ui_config)))
         .service(web::resource("/").route(web::get().to(ui::root)))

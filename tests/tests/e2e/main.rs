@@ -13,6 +13,7 @@ mod layout;
 mod metrics;
 mod openai_sdk;
 mod redis_cache;
+mod report;
 mod sim;
 mod traces;
 mod transcribe;
