@@ -2,7 +2,8 @@
 //! (chromedriver + fantoccini). Asks a question on the chat page, sees the answer stream in,
 //! follows the trace link, and finds the waterfall with the LLM span and the bottleneck summary;
 //! switches a scenario and the fixes on the Scenarios page and sees them in force in the app;
-//! compares two real lab reports on the Compare page.
+//! compares two real lab reports on the Compare page and builds their report; changes the Cost
+//! simulator's inputs and sees the payback follow; renders an executive report.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -350,5 +351,141 @@ async fn scenarios_switch_the_app_and_compare_reads_two_reports() {
         "the stages are drawn side by side"
     );
     browser.screenshot("compare").await;
+
+    // The Report button sends both reports to POST /api/report and offers the page it returns.
+    browser.click("#compare-report").await;
+    let open = browser.wait_for("#compare-report-open").await;
+    assert!(
+        open.attr("href")
+            .await
+            .unwrap()
+            .is_some_and(|h| h.starts_with("blob:")),
+        "the report opens from the page the app returned"
+    );
+    app.stop().await;
+}
+
+/// The payback the Simulator page shows, in days, once its one-off cost tile reads `one_off`.
+async fn settled_payback(browser: &Browser, one_off: &str) -> f64 {
+    eventually(Duration::from_secs(20), || async {
+        let tile = browser.wait_for("#sim-one-off").await.text().await.unwrap();
+        let days = browser
+            .wait_for("#sim-payback[data-days]")
+            .await
+            .attr("data-days")
+            .await
+            .unwrap()
+            .unwrap_or_default();
+        match days.parse::<f64>() {
+            Ok(d) if tile.contains(one_off) && d > 0.0 => Ok(d),
+            _ => Err(format!("{tile:?}, payback {days:?}")),
+        }
+    })
+    .await
+    .unwrap_or_else(|e| panic!("no payback for a one-off cost of {one_off}: {e}"))
+}
+
+/// Simulator page: the form starts from the app's defaults; changing an input updates the
+/// payback (twice the setup hours, twice the payback); a non-numeric input gets an inline
+/// message naming what is wrong. Then the executive report, as `ragtrace-lab report` writes it,
+/// renders in the browser.
+#[actix_web::test]
+async fn simulator_updates_the_payback_and_the_report_renders() {
+    let Some(browser) =
+        Browser::start("simulator_updates_the_payback_and_the_report_renders").await
+    else {
+        return;
+    };
+    let app = TestApp::spawn(&[("RAGTRACE__SIMULATOR__PROFILE", "scenario=instant")]).await;
+    let client = &browser.client;
+    client
+        .goto(&format!("{}/ui/#/simulator", app.base))
+        .await
+        .unwrap();
+    let set = |id: &'static str, value: &'static str| {
+        let browser = &browser;
+        async move {
+            let input = browser.wait_for(&format!("#sim-{id}")).await;
+            input.clear().await.unwrap();
+            input.send_keys(value).await.unwrap();
+        }
+    };
+    // A bill the cache halves: the benefit is well above the stack's running cost.
+    set("monthly_api_spend", "10000").await;
+    set("cache_hit_rate_percent", "50").await;
+    // 30 h at the default $100 an hour, set last: once the one-off tile says $3,000, the
+    // payback beside it comes from every input above.
+    set("setup_hours", "30").await;
+    let first = settled_payback(&browser, "$3,000").await;
+    set("setup_hours", "60").await;
+    let second = settled_payback(&browser, "$6,000").await;
+    assert!(
+        (second - 2.0 * first).abs() < 1e-6 * second,
+        "payback {first} days → {second}: twice the hours, twice the payback"
+    );
+    assert!(second > first);
+    assert!(
+        client
+            .find_all(Locator::Css("#sim-chart .sim-line-saving"))
+            .await
+            .unwrap()
+            .len()
+            == 1,
+        "the cumulative chart is drawn"
+    );
+    browser.screenshot("simulator").await;
+
+    set("daily_requests", "abc").await;
+    let error = browser
+        .wait_for("#sim-daily_requests[aria-invalid=true]")
+        .await;
+    assert!(error.is_displayed().await.unwrap());
+    let message = browser
+        .wait_for("#sim-daily_requests-error")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !message.trim().is_empty(),
+        "an inline message says what is wrong"
+    );
+
+    // The report of the recorded chatbot runs, opened from the file ragtrace-lab wrote.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report.html");
+    let runs = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/case-studies/runs");
+    let run = tokio::process::Command::new(bin("ragtrace-lab"))
+        .arg("report")
+        .arg(format!("{runs}/chatbot-before.json"))
+        .arg(format!("{runs}/chatbot-after.json"))
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    client
+        .goto(&format!("file://{}", out.display()))
+        .await
+        .unwrap();
+    let headline = browser.wait_for("#headline").await.text().await.unwrap();
+    assert!(headline.starts_with("Responses "), "{headline}");
+    browser.wait_for("#latency-chart").await;
+    let width = client
+        .execute(
+            "return document.getElementById('latency-chart').getBoundingClientRect().width",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_f64()
+        .unwrap_or(0.0);
+    assert!(width > 300.0, "the chart is laid out: {width} px");
+    browser.screenshot("report").await;
     app.stop().await;
 }
