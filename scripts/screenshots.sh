@@ -6,6 +6,7 @@
 #   switched through the admin API), and case study 2's, from `ragtrace-lab run doc-search
 #   --hold` runs (the first one builds the lab's collection under lab-data/, once), and case
 #   study 3's job traces, saved by `ragtrace-ingest transcribe --trace-out` and opened in the app.
+# - docs/report.md: the executive report of the recorded chatbot runs, and the cost simulator.
 #
 #   scripts/screenshots.sh            # writes docs/img/*.png
 set -euo pipefail
@@ -58,6 +59,13 @@ sleep 1
 shot case-chatbot-before "$base/ui/#/traces/$c1_before" 1300
 shot case-chatbot-after-miss "$base/ui/#/traces/$c1_miss" 1300
 shot case-chatbot-after-hit "$base/ui/#/traces/$c1_hit" 1300
+
+# docs/report.md: the executive report of the recorded chatbot runs, and the cost simulator
+# (its defaults measured from the requests above).
+"$bins/ragtrace-lab" report docs/case-studies/runs/chatbot-before.json \
+  docs/case-studies/runs/chatbot-after.json -o "$work/report.html"
+shot report "file://$work/report.html" 2300
+shot simulator "$base/ui/#/simulator" 1250
 
 # Case study 2: a short doc-search run of each phase, held open; photographs a request at the
 # run's 90th percentile, and the run's breakdown.

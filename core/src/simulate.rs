@@ -42,7 +42,7 @@ impl Currency {
         let digits = units.to_string();
         let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
         for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
                 grouped.push(',');
             }
             grouped.push(c);
@@ -91,7 +91,8 @@ pub struct Tokens {
 }
 
 /// What a team knows today, and what it expects. Every field but the four measured ones has a
-/// default; `null` or a missing field takes it.
+/// default: a missing field takes it, and so does `null` (except for `currency`, which is
+/// `USD` when missing).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SimInput {
@@ -231,7 +232,8 @@ pub struct SimOutput {
     pub monthly_net: f64,
     /// Introducing tracing: setup hours × hourly rate.
     pub one_off_cost: f64,
-    /// Days until the net benefit has paid the one-off cost; `null` when it never does.
+    /// Days until the net benefit has paid the one-off cost: `null` when the monthly net is
+    /// negative (or zero with a one-off cost), 0 without a one-off cost.
     pub payback_days: Option<f64>,
     /// The same in months.
     pub payback_months: Option<f64>,
@@ -411,10 +413,11 @@ pub fn simulate(
     let benefit = api_saving + time_value + error_value;
     let net = benefit - a.stack_monthly_cost;
     let one_off = a.setup_hours * a.hourly_rate;
-    let payback_months = if one_off == 0.0 {
-        Some(0.0)
+    // Never while the stack costs more than it brings; at once when nothing was spent up front.
+    let payback_months = if net < 0.0 || (net == 0.0 && one_off > 0.0) {
+        None
     } else {
-        (net > 0.0).then(|| one_off / net)
+        Some(if one_off == 0.0 { 0.0 } else { one_off / net })
     };
     let months = HORIZON_MONTHS as f64;
     let year_cost = one_off + months * a.stack_monthly_cost;
@@ -642,6 +645,17 @@ mod tests {
         assert!(o.monthly_net < 0.0);
         assert_eq!(o.payback_days, None);
         assert!(o.first_year_roi_percent < 0.0);
+    }
+
+    #[test]
+    fn without_a_one_off_cost_it_pays_back_at_once_unless_it_loses_money() {
+        let mut i = input(1_000.0, 1.0, 10.0, 0.0);
+        i.setup_hours = Some(0.0);
+        i.stack_monthly_cost = Some(0.0);
+        i.cache_hit_rate_percent = Some(10.0);
+        assert_eq!(simulate(&i, &pricing()).unwrap().payback_days, Some(0.0));
+        i.stack_monthly_cost = Some(1_000_000.0);
+        assert_eq!(simulate(&i, &pricing()).unwrap().payback_days, None);
     }
 
     #[test]

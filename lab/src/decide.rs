@@ -33,8 +33,10 @@ pub fn report(before: &Side, after: &Side, lang: Lang) -> anyhow::Result<String>
     Ok(html::render(before, after, &ctx)?)
 }
 
-/// The simulator's inputs that a measured pair provides: today's mean response, error rate and
-/// cache hit rate from `before`, and the reductions the fix achieved from `before` → `after`.
+/// The simulator's inputs that a measured pair provides: today's mean response and error rate
+/// from `before`; the latency and error reductions the fix achieved, `before` → `after`; and as
+/// the cache hit rate, the share of the calls `before` paid for that `after` answered from the
+/// answer cache (today's spend already has `before`'s hits taken off).
 pub fn measured_input(before: &Side, after: &Side, input: &mut SimInput) -> anyhow::Result<()> {
     let k = Kpis::of(before, after)?;
     input.mean_response_s = before.latency_ms.mean / 1000.0;
@@ -42,7 +44,13 @@ pub fn measured_input(before: &Side, after: &Side, input: &mut SimInput) -> anyh
     input.latency_reduction_percent = Some(k.improvement_percent.clamp(0.0, 100.0));
     input.error_reduction_percent =
         Some(k.error_reduction_percent.unwrap_or(0.0).clamp(0.0, 100.0));
-    input.cache_hit_rate_percent = Some((after.cache_hit_rate * 100.0).clamp(0.0, 100.0));
+    let (hb, ha) = (before.cache_hit_rate, after.cache_hit_rate);
+    let extra = if hb < 1.0 {
+        (ha - hb) / (1.0 - hb)
+    } else {
+        0.0
+    };
+    input.cache_hit_rate_percent = Some((extra * 100.0).clamp(0.0, 100.0));
     Ok(())
 }
 

@@ -208,6 +208,21 @@ fn report_files(before: &Path, after: &Path, out: &Path, lang: Lang) -> anyhow::
     Ok(ExitCode::SUCCESS)
 }
 
+/// The flag that sets the simulator's input `field`.
+fn flag_of(field: &str) -> String {
+    let flag = match field {
+        "monthly_api_spend" => "monthly-spend",
+        "mean_response_s" => "mean-response",
+        "error_rate_percent" => "error-rate",
+        "cache_hit_rate_percent" => "cache-hit-rate",
+        "latency_reduction_percent" => "latency-reduction",
+        "error_reduction_percent" => "error-reduction",
+        "stack_monthly_cost" => "stack-cost",
+        other => return format!("--{}", other.replace('_', "-")),
+    };
+    format!("--{flag}")
+}
+
 fn simulate_cli(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
     let mut input = SimInput {
         currency: args.currency,
@@ -241,7 +256,7 @@ fn simulate_cli(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
     let settings = ragtrace_core::config::Settings::load(&Default::default())
         .context("cannot load the configuration (its [pricing] table prices a model switch)")?;
     let out = ragtrace_core::simulate::simulate(&input, &settings.pricing)
-        .map_err(|e| anyhow::anyhow!("--{} {}: {}", e.field.replace('_', "-"), e.rule, e.hint))?;
+        .map_err(|e| anyhow::anyhow!("{} {}: {}", flag_of(e.field), e.rule, e.hint))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {

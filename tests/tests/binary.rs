@@ -159,6 +159,11 @@ fn openapi_describes_every_route() {
         "/api/breakdown",
         "/api/stats",
         "/api/ui-config",
+        "/report",
+        "/api/report",
+        "/api/simulate",
+        "/api/simulate/defaults",
+        "/api/i18n",
     ] {
         assert!(spec["paths"].get(path).is_some(), "{path} is described");
     }

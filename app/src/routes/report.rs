@@ -98,8 +98,9 @@ struct DefaultsQuery {
 }
 
 /// `GET /api/simulate/defaults?currency=USD|JPY`: a simulator input filled from what the trace
-/// store measured (mean response, error rate, requests a day, spend, cache hit rate), the rest
-/// from the defaults; `sources` says which is which.
+/// store measured over a minute or more (mean response, error rate, requests a day, and the USD
+/// spend), the rest from the defaults; `sources` says which is which. The expected cache hit
+/// rate stays a default: today's hits are already off the measured spend.
 pub async fn defaults(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -137,13 +138,7 @@ pub async fn defaults(
         input.mean_response_s = r.mean_s;
         input.error_rate_percent = r.error_rate_percent;
         input.daily_requests = r.daily_requests;
-        input.cache_hit_rate_percent = Some(r.cache_hit_rate_percent);
-        for f in [
-            "mean_response_s",
-            "error_rate_percent",
-            "daily_requests",
-            "cache_hit_rate_percent",
-        ] {
+        for f in ["mean_response_s", "error_rate_percent", "daily_requests"] {
             sources.insert(f.to_owned(), json!("measured"));
         }
         // Spend is measured in USD; a JPY bill is the team's own figure.
@@ -185,7 +180,6 @@ struct Rates {
     mean_s: f64,
     error_rate_percent: f64,
     daily_requests: f64,
-    cache_hit_rate_percent: f64,
     monthly_spend_usd: f64,
 }
 
@@ -193,14 +187,17 @@ fn measured_rates(chats: &[StoredTrace]) -> Option<Rates> {
     let (first, last) = span_of(chats)?;
     let s = summarize(chats);
     let n = s.requests as f64;
-    // At least a second, so a handful of requests is not a flood.
-    let seconds = ((last - first) as f64 / 1000.0).max(1.0);
+    // A rate needs a minute of requests at least; fewer seconds would make a burst of
+    // questions look like a day's traffic.
+    let seconds = (last - first) as f64 / 1000.0;
+    if seconds < 60.0 {
+        return None;
+    }
     let daily = n / seconds * 86_400.0;
     Some(Rates {
         mean_s: s.latency_ms.mean / 1000.0,
         error_rate_percent: s.errors as f64 / n * 100.0,
         daily_requests: daily,
-        cache_hit_rate_percent: s.cache_hits as f64 / n * 100.0,
         monthly_spend_usd: s.cost_usd / n * daily * ragtrace_core::simulate::DAYS_PER_MONTH,
     })
 }

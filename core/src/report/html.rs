@@ -39,9 +39,9 @@ pub fn render(before: &Side, after: &Side, ctx: &Context) -> Result<String, Repo
         generated = esc(l.t("generated")),
         at = esc(&ctx.generated_at),
     );
-    let _ = write!(
+    let _ = writeln!(
         page,
-        "<p class=\"headline\" id=\"headline\">{}</p>\n",
+        "<p class=\"headline\" id=\"headline\">{}</p>",
         esc(&headline(&k, l))
     );
     page.push_str(&kpi_table(&k, l));
@@ -371,7 +371,7 @@ fn how_measured(before: &Side, after: &Side, k: &Kpis, ctx: &Context) -> String 
             s.seconds,
             l.t("seconds"),
             group(s.traces as f64),
-            l.t("traces"),
+            l.t("traces_count"),
         )
     };
     // Without the app's ratio (a lab pair), the share of requests that left a trace.
@@ -532,6 +532,9 @@ fn ratio_change(b: f64, a: f64, l: Lang) -> String {
         return "–".to_owned();
     }
     let change = (a / b - 1.0) * 100.0;
+    if change.abs() < 0.5 {
+        return l.t("unchanged").to_owned();
+    }
     let word = if change < 0.0 {
         l.t("less")
     } else {

@@ -283,7 +283,7 @@ async fn simulate(app: &TestApp, body: Value) -> (u16, Value) {
 
 /// `POST /api/simulate` projects the design's mid-size company (¥300,000 → ¥160,000, paid back
 /// in a month) and answers bad inputs with a 422 naming the field; the defaults come from the
-/// requests the store measured.
+/// requests the store measured, once they span a minute.
 #[actix_web::test]
 async fn the_simulator_api_projects_and_names_the_field_of_a_bad_input() {
     let app = TestApp::spawn(&[("RAGTRACE__SIMULATOR__PROFILE", "scenario=instant")]).await;
@@ -332,7 +332,30 @@ async fn the_simulator_api_projects_and_names_the_field_of_a_bad_input() {
         );
     }
 
-    ask(&app, &format!("sim-{}", uuid::Uuid::new_v4().simple()), 2).await;
+    // Rates need a minute of requests: one request now, and the same request two minutes ago
+    // (its trace, moved back in time and opened through POST /api/traces).
+    let r = app
+        .chat(json!({"question": "How do I reset the Lumen Hub 2?", "user_id": "sim-defaults"}))
+        .await;
+    let id = r.json::<Value>().await.unwrap()["trace_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut earlier = app.trace(&id, &["rag.pipeline"]).await;
+    let moved = uuid::Uuid::new_v4().simple().to_string();
+    earlier["trace_id"] = json!(moved);
+    for span in earlier["spans"].as_array_mut().unwrap() {
+        span["trace_id"] = json!(moved);
+        span["start_us"] = json!(span["start_us"].as_u64().unwrap() - 120_000_000);
+    }
+    let imported = app
+        .http
+        .post(format!("{}/api/traces", app.base))
+        .json(&earlier)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(imported.status(), 201, "{}", imported.text().await.unwrap());
     let defaults: Value = app
         .get("/api/simulate/defaults")
         .await
