@@ -9,8 +9,11 @@
 # - docs/report.md: the executive report of the recorded chatbot runs, and the cost simulator.
 #
 #   scripts/screenshots.sh            # writes docs/img/*.png
+#   scripts/screenshots.sh 'report|simulator'   # only the shots whose names match (a regex)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+only="${1:-}"
+want() { [ -z "$only" ] || [[ "$1" =~ $only ]]; }
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ragtrace/target}"
 # Chromium comes from the same script as the test suite's tools.
 command -v chromium >/dev/null 2>&1 || scripts/install-test-deps.sh
@@ -31,6 +34,7 @@ trace_id() { python3 -c 'import json,sys; print(json.load(sys.stdin)["trace_id"]
 fixes() { curl -sf -X PUT "$base/admin/fixes" -H 'content-type: application/json' -d "$1" >/dev/null; }
 
 shot() { # name, URL, height
+  want "$1" || return 0
   chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
     --disable-background-networking --disable-component-update --disable-sync \
     --user-data-dir="$work/profile-$1" --window-size=1600,"$3" --virtual-time-budget=8000 \
@@ -95,8 +99,10 @@ print(next(s["span_id"] for s in json.load(sys.stdin)["spans"] if s["name"].star
   kill -INT "$pid"
   wait "$pid" || true
 }
-doc_search before
-doc_search after
+if want case-doc-search; then
+  doc_search before
+  doc_search after
+fi
 
 # Case study 3: the transcription job's traces, saved by ragtrace-ingest in a process of its own
 # (--trace-out) and opened in the app (POST /api/traces, as Traces → Open a trace file does).
@@ -104,6 +110,7 @@ mkdir -p "$lab_data/transcription"
 wav="$lab_data/transcription/meeting-60min.wav"
 [ -f "$wav" ] || "$bins/ragtrace-ingest" gen-audio --minutes 60 "$wav" >&2
 for phase in before after; do
+  want "case-transcription-$phase" || continue
   strategy=$([ "$phase" = before ] && echo naive || echo bounded)
   env -u OPENAI_API_KEY -u OPENAI_BASE_URL -u QDRANT_URL RAGTRACE__TELEMETRY__LOG_FILTER=error \
     "$bins/ragtrace-ingest" --data-dir "$work/transcribe-$strategy" transcribe \
