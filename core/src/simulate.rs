@@ -279,6 +279,35 @@ fn percent(field: &'static str, value: Option<f64>, default: f64) -> Result<f64,
 }
 
 impl SimInput {
+    /// Today's four figures, every assumption left to its default.
+    pub fn today(
+        currency: Currency,
+        monthly_api_spend: f64,
+        mean_response_s: f64,
+        daily_requests: f64,
+        error_rate_percent: f64,
+    ) -> Self {
+        Self {
+            currency,
+            monthly_api_spend,
+            mean_response_s,
+            daily_requests,
+            error_rate_percent,
+            cache_hit_rate_percent: None,
+            latency_reduction_percent: None,
+            error_reduction_percent: None,
+            prices: None,
+            model: None,
+            switch_to: None,
+            tokens_per_request: None,
+            setup_hours: None,
+            hourly_rate: None,
+            stack_monthly_cost: None,
+            value_per_user_hour: None,
+            cost_per_error: None,
+        }
+    }
+
     /// Checks every field and fills the defaults; `pricing` is the price table used when the
     /// input gives none.
     pub fn assumptions(
@@ -468,25 +497,7 @@ mod tests {
     use super::*;
 
     fn input(spend: f64, mean: f64, daily: f64, errors: f64) -> SimInput {
-        SimInput {
-            currency: Currency::Jpy,
-            monthly_api_spend: spend,
-            mean_response_s: mean,
-            daily_requests: daily,
-            error_rate_percent: errors,
-            cache_hit_rate_percent: None,
-            latency_reduction_percent: None,
-            error_reduction_percent: None,
-            prices: None,
-            model: None,
-            switch_to: None,
-            tokens_per_request: None,
-            setup_hours: None,
-            hourly_rate: None,
-            stack_monthly_cost: None,
-            value_per_user_hour: None,
-            cost_per_error: None,
-        }
+        SimInput::today(Currency::Jpy, spend, mean, daily, errors)
     }
 
     fn pricing() -> BTreeMap<String, ModelPrice> {

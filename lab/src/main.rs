@@ -224,25 +224,20 @@ fn flag_of(field: &str) -> String {
 }
 
 fn simulate_cli(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
-    let mut input = SimInput {
-        currency: args.currency,
-        monthly_api_spend: args.monthly_spend,
-        mean_response_s: args.mean_response.unwrap_or(0.0),
-        daily_requests: args.daily_requests,
-        error_rate_percent: args.error_rate.unwrap_or(0.0),
-        cache_hit_rate_percent: None,
-        latency_reduction_percent: None,
-        error_reduction_percent: None,
-        prices: None,
-        model: args.model.clone(),
-        switch_to: args.switch_to.clone(),
-        tokens_per_request: None,
-        setup_hours: args.setup_hours,
-        hourly_rate: args.hourly_rate,
-        stack_monthly_cost: args.stack_cost,
-        value_per_user_hour: args.value_per_user_hour,
-        cost_per_error: args.cost_per_error,
-    };
+    let mut input = SimInput::today(
+        args.currency,
+        args.monthly_spend,
+        args.mean_response.unwrap_or(0.0),
+        args.daily_requests,
+        args.error_rate.unwrap_or(0.0),
+    );
+    input.model = args.model.clone();
+    input.switch_to = args.switch_to.clone();
+    input.setup_hours = args.setup_hours;
+    input.hourly_rate = args.hourly_rate;
+    input.stack_monthly_cost = args.stack_cost;
+    input.value_per_user_hour = args.value_per_user_hour;
+    input.cost_per_error = args.cost_per_error;
     if let Some([before, after]) = args.from.as_deref() {
         let (b, a) = (decide::read_side(before)?, decide::read_side(after)?);
         decide::measured_input(&b, &a, &mut input)?;

@@ -55,6 +55,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .default_service(web::to(not_found));
 }
 
+/// Parses the query string as `T`; a parameter that is unknown or of the wrong type is a 422.
+pub fn parse_query<T: serde::de::DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
+    web::Query::<T>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .map_err(|e| {
+            ApiError::schema(
+                None,
+                &format!("invalid query string: {e}"),
+                "the query parameters are described at GET /openapi.json",
+            )
+        })
+}
+
 /// Reads a request body, refusing more than `limit` bytes. `hint` tells the caller what to send
 /// when the body cannot be read.
 pub async fn read_body(

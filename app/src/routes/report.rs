@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::routes::read_body;
+use crate::routes::{parse_query, read_body};
 use crate::state::AppState;
 
 const SIMULATE_HINT: &str = "send {\"monthly_api_spend\": 1200, \"mean_response_s\": 8, \
@@ -27,18 +27,6 @@ fn lang(raw: Option<&str>) -> Result<Lang, ApiError> {
             ApiError::validation("lang", "must be en or ja", "use lang=en or lang=ja")
         })
     })
-}
-
-fn parse_query<T: serde::de::DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
-    web::Query::<T>::from_query(req.query_string())
-        .map(web::Query::into_inner)
-        .map_err(|e| {
-            ApiError::schema(
-                None,
-                &format!("invalid query string: {e}"),
-                "the query parameters are described at GET /openapi.json",
-            )
-        })
 }
 
 /// Parses a JSON body as `T`, naming the offending field.
@@ -110,29 +98,14 @@ pub async fn defaults(
     let chats = state.traces.as_deref().map(chat_traces).unwrap_or_default();
     let measured = measured_rates(&chats);
     let m = &state.measuring;
-    let mut input = SimInput {
-        currency,
-        monthly_api_spend: if currency == Currency::Jpy {
-            150_000.0
-        } else {
-            1_000.0
-        },
-        mean_response_s: 8.0,
-        daily_requests: 5_000.0,
-        error_rate_percent: 3.0,
-        cache_hit_rate_percent: None,
-        latency_reduction_percent: None,
-        error_reduction_percent: None,
-        prices: None,
-        model: Some(m.chat_model.clone()).filter(|c| m.pricing.contains_key(c)),
-        switch_to: None,
-        tokens_per_request: None,
-        setup_hours: None,
-        hourly_rate: None,
-        stack_monthly_cost: None,
-        value_per_user_hour: None,
-        cost_per_error: None,
+    // Placeholders for today's figures, until the store has measured them.
+    let spend = if currency == Currency::Jpy {
+        150_000.0
+    } else {
+        1_000.0
     };
+    let mut input = SimInput::today(currency, spend, 8.0, 5_000.0, 3.0);
+    input.model = Some(m.chat_model.clone()).filter(|c| m.pricing.contains_key(c));
     let mut sources = serde_json::Map::new();
     if let Some(r) = measured {
         input.mean_response_s = r.mean_s;

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::error::ApiError;
 use crate::routes::admin::local_only;
-use crate::routes::read_body;
+use crate::routes::{parse_query, read_body};
 use crate::state::AppState;
 
 /// The largest trace document `POST /api/traces` reads.
@@ -23,18 +23,6 @@ fn store(state: &AppState) -> Result<&TraceStore, ApiError> {
         feature: "the in-process trace store (trace_store.enabled)",
         hint: "set RAGTRACE__TRACE_STORE__ENABLED=true, or look the trace up in Jaeger",
     })
-}
-
-fn parse_query<T: serde::de::DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
-    web::Query::<T>::from_query(req.query_string())
-        .map(web::Query::into_inner)
-        .map_err(|e| {
-            ApiError::schema(
-                None,
-                &format!("invalid query string: {e}"),
-                "the query parameters are described at GET /openapi.json",
-            )
-        })
 }
 
 /// `GET /api/traces`: stored traces, newest first, filtered by `service`, `operation`, duration,
