@@ -487,5 +487,51 @@ async fn simulator_updates_the_payback_and_the_report_renders() {
         .unwrap_or(0.0);
     assert!(width > 300.0, "the chart is laid out: {width} px");
     browser.screenshot("report").await;
+
+    // Printed, it is A4 (595 × 842 pt, as Chromium writes it) and two pages at most.
+    let chromium = require_tool(
+        "chromium",
+        "simulator_updates_the_payback_and_the_report_renders",
+    )
+    .expect("chromium, as the browser above");
+    let pdf = dir.path().join("report.pdf");
+    let printed = tokio::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.path().join("profile").display()
+        ))
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg("--no-pdf-header-footer")
+        .arg(format!("file://{}", out.display()))
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        printed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&printed.stderr)
+    );
+    let pdf = std::fs::read(&pdf).unwrap();
+    let text = String::from_utf8_lossy(&pdf);
+    let pages = text.matches("/Type /Page").count() - text.matches("/Type /Pages").count();
+    let boxes: Vec<&str> = text
+        .match_indices("/MediaBox [")
+        .map(|(i, _)| text[i + 11..].split(']').next().unwrap())
+        .collect();
+    assert!((1..=2).contains(&pages), "{pages} pages");
+    for b in &boxes {
+        let v: Vec<f64> = b.split_whitespace().map(|x| x.parse().unwrap()).collect();
+        assert!(
+            (v[2] - 595.0).abs() < 1.0 && (v[3] - 842.0).abs() < 1.0,
+            "an A4 page: {b}"
+        );
+    }
+    assert!(!boxes.is_empty());
     app.stop().await;
 }
