@@ -55,8 +55,22 @@ pub fn render(before: &Side, after: &Side, ctx: &Context) -> Result<String, Repo
     Ok(page)
 }
 
-/// "Responses 3.9× faster: 9.8 s → 2.5 s; projected saving $1,240 a month".
+/// "Responses 3.9× faster: 9.8 s → 2.5 s; projected saving $1,240 a month"; for a batch job
+/// that measured its memory (transcription), its errors and its memory instead.
 pub fn headline(k: &Kpis, l: Lang) -> String {
+    let sep = if l == Lang::Ja { "。" } else { "; " };
+    if let Some((b, a)) = k.peak_rss_bytes {
+        let errors = l
+            .t("headline_errors")
+            .replace("{before}", &pct(k.error_rate.0))
+            .replace("{after}", &pct(k.error_rate.1));
+        let memory = l
+            .t("headline_memory")
+            .replace("{before}", &mib(b))
+            .replace("{after}", &mib(a))
+            .replace("{x}", &format!("{:.1}", b as f64 / a.max(1) as f64));
+        return format!("{errors}{sep}{memory}");
+    }
     let (key, x) = if k.speedup >= 1.0 {
         ("headline_faster", k.speedup)
     } else {
@@ -74,14 +88,19 @@ pub fn headline(k: &Kpis, l: Lang) -> String {
         l.t("headline_extra")
             .replace("{amount}", &usd(-k.monthly_saving))
     };
-    let sep = if l == Lang::Ja { "。" } else { "; " };
     format!("{speed}{sep}{money}")
 }
 
 fn kpi_table(k: &Kpis, l: Lang) -> String {
     let mut rows: Vec<[String; 4]> = vec![
         [
-            l.t("mean_response").into(),
+            // A batch job (transcription) has one time: the job's.
+            l.t(if k.peak_rss_bytes.is_some() {
+                "job_time"
+            } else {
+                "mean_response"
+            })
+            .into(),
             dur(k.mean_ms.0, l),
             dur(k.mean_ms.1, l),
             speed_change(k.mean_ms, l),
@@ -240,7 +259,14 @@ fn latency_chart(before: &Side, after: &Side, l: Lang) -> String {
             let bucket = before.histogram.get(i).or(after.histogram.get(i));
             match bucket.and_then(|b| b.le_ms) {
                 Some(le) => format!("≤{}", dur(le, l)),
-                None => "more".to_owned(),
+                // The open bucket: above the last bound.
+                None => {
+                    let last = crate::trace_store::summary::HISTOGRAM_BOUNDS_MS
+                        .last()
+                        .copied()
+                        .unwrap_or(0.0);
+                    format!(">{}", dur(last, l))
+                }
             }
         })
         .collect();
@@ -601,6 +627,19 @@ mod tests {
         assert!(
             h.starts_with("応答が3.9倍高速に: 9.80 秒 → 2.50 秒。月間の削減見込み"),
             "{h}"
+        );
+    }
+
+    #[test]
+    fn a_batch_job_headline_says_its_errors_and_its_memory() {
+        let mut b = side(23_000.0, 129, 17, 0.0);
+        let mut a = side(55_000.0, 129, 0, 0.0);
+        b.peak_rss_bytes = Some(619 << 20);
+        a.peak_rss_bytes = Some(87 << 20);
+        let h = headline(&Kpis::of(&b, &a).unwrap(), Lang::En);
+        assert_eq!(
+            h,
+            "Errors 13.2 % → 0.0 %; peak memory 619 MiB → 87 MiB (7.1× less)"
         );
     }
 

@@ -78,6 +78,7 @@ pub const EN: &[(&str, &str)] = &[
     ("monthly_saving", "Projected monthly saving"),
     ("cache_hit_rate", "Cache hit rate"),
     ("peak_memory", "Peak memory"),
+    ("job_time", "Job time"),
     ("faster", "× faster"),
     ("slower", "× slower"),
     ("less", "less"),
@@ -91,6 +92,11 @@ pub const EN: &[(&str, &str)] = &[
         "Responses {x}× slower: {before} → {after}",
     ),
     ("headline_saving", "projected saving {amount} a month"),
+    ("headline_errors", "Errors {before} → {after}"),
+    (
+        "headline_memory",
+        "peak memory {before} → {after} ({x}× less)",
+    ),
     ("headline_extra", "projected extra spend {amount} a month"),
     ("dominant_stage", "Stage that dominated"),
     (
@@ -216,6 +222,7 @@ pub const JA: &[(&str, &str)] = &[
     ("monthly_saving", "月間削減額の見込み"),
     ("cache_hit_rate", "キャッシュヒット率"),
     ("peak_memory", "ピークメモリ"),
+    ("job_time", "ジョブの所要時間"),
     ("faster", "倍高速"),
     ("slower", "倍低速"),
     ("less", "減"),
@@ -223,6 +230,11 @@ pub const JA: &[(&str, &str)] = &[
     ("headline_faster", "応答が{x}倍高速に: {before} → {after}"),
     ("headline_slower", "応答が{x}倍低速に: {before} → {after}"),
     ("headline_saving", "月間の削減見込み {amount}"),
+    ("headline_errors", "エラー率 {before} → {after}"),
+    (
+        "headline_memory",
+        "ピークメモリ {before} → {after}({x}分の1)",
+    ),
     ("headline_extra", "月間の追加費用見込み {amount}"),
     ("dominant_stage", "支配的だった処理段階"),
     (
