@@ -14,6 +14,7 @@
 //! - [`target`]: the app a run drives (in-process or remote) and what it reads back from it.
 //! - [`report`]: a run's JSON report, its table, and the before/after comparison.
 //! - [`decide`]: the executive report of a pair (`report`) and the cost simulator (`simulate`).
+//! - [`eval`]: answer quality on a golden set (hit@k, MRR, cited, fact in the answer).
 //! - [`corpus`]: the synthetic document collection of case study 2, made from the demo corpus.
 //! - [`transcription`]: case study 3, through the `ragtrace-ingest` binary.
 //!
@@ -27,6 +28,7 @@
 pub mod case;
 pub mod corpus;
 pub mod decide;
+pub mod eval;
 pub mod load;
 pub mod report;
 pub mod target;

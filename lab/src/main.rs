@@ -90,6 +90,26 @@ enum Command {
         #[arg(long, default_value = "en", value_parser = parse_lang)]
         lang: Lang,
     },
+    /// Asks a golden set of questions and scores the answers: hit@1/3/5 and MRR of the expected
+    /// sources, cited-correct, fact in the answer, and catalog calls, by kind of question.
+    Eval {
+        /// The golden set (JSON lines: id, kind, question, sources, facts).
+        #[arg(long, default_value = "data/golden.jsonl")]
+        golden: PathBuf,
+        /// A running ragtrace to ask; without it the app starts in-process on the embedded
+        /// defaults (the demo corpus, the simulator's extractive answerer).
+        #[arg(long)]
+        target: Option<String>,
+        /// Write the scores as JSON here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Where an in-process app keeps its index.
+        #[arg(long, default_value = "lab-data")]
+        data_dir: PathBuf,
+        /// Failures to list.
+        #[arg(long, default_value_t = 10)]
+        worst: usize,
+    },
     /// Projects the savings, the payback period and the first-year ROI of tracing and its
     /// fixes, from a team's own numbers (the formulas are in docs/report.md).
     Simulate(Box<SimulateArgs>),
@@ -405,6 +425,13 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Corpus { out, points } => write_corpus(&out, points),
+        Command::Eval {
+            golden,
+            target,
+            out,
+            data_dir,
+            worst,
+        } => run_eval(&golden, target, out.as_deref(), &data_dir, worst).await,
         Command::Compare { .. } | Command::Report { .. } | Command::Simulate(_) => {
             unreachable!("handled before the runtime starts")
         }
@@ -454,6 +481,108 @@ struct ChatRun<'a> {
     scenario: &'a str,
     out: Option<&'a Path>,
     hold: bool,
+}
+
+/// Whether the request of `trace_id` called the product catalog, from its trace; without a trace
+/// store, whether the answer has product sources.
+async fn called_catalog(app: &App, trace_id: &str, resp: &serde_json::Value) -> bool {
+    let url = format!("{}/api/traces/{trace_id}", app.base);
+    for _ in 0..20 {
+        let Ok(r) = app.http.get(&url).send().await else {
+            break;
+        };
+        if !r.status().is_success() {
+            break;
+        }
+        let trace: serde_json::Value = r.json().await.unwrap_or_default();
+        let names: Vec<&str> = trace["spans"]
+            .as_array()
+            .map(|s| s.iter().filter_map(|s| s["name"].as_str()).collect())
+            .unwrap_or_default();
+        // The pipeline's span ends last: once it is in, the trace is whole.
+        if names.contains(&ragtrace_core::semconv::span::CHAT_PIPELINE) {
+            return names.contains(&ragtrace_core::semconv::span::TOOL_PRODUCT_SEARCH);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    resp["sources"]
+        .as_array()
+        .is_some_and(|s| s.iter().any(|s| s["source"] == "catalog"))
+}
+
+async fn run_eval(
+    golden: &Path,
+    target: Option<String>,
+    out: Option<&Path>,
+    data_dir: &Path,
+    worst: usize,
+) -> anyhow::Result<ExitCode> {
+    let set = ragtrace_lab::eval::read_golden(golden)?;
+    #[cfg(feature = "embedded-app")]
+    let mut embedded = None;
+    let (app, driven) = match target {
+        Some(url) => (App::connect(&url).await?, url),
+        #[cfg(feature = "embedded-app")]
+        None => {
+            let started = embedded::start_eval(data_dir).await?;
+            let app = App::connect(&started.base).await?;
+            embedded = Some(started);
+            (app, "in-process".to_owned())
+        }
+        #[cfg(not(feature = "embedded-app"))]
+        None => {
+            let _ = data_dir;
+            bail!("this build runs against a running app only: give --target URL")
+        }
+    };
+    eprintln!(
+        "eval: {} questions from {} to {driven}",
+        set.len(),
+        golden.display()
+    );
+    let started_at = now_rfc3339();
+    let user_id = format!("lab-eval-{:08x}", rand::random::<u32>());
+    let bar = progress(set.len() as u64, "questions");
+    let mut scored = Vec::with_capacity(set.len());
+    for g in &set {
+        let resp: serde_json::Value = app
+            .http
+            .post(format!("{}/v1/chat", app.base))
+            .json(&serde_json::json!({"question": g.question, "user_id": user_id}))
+            .send()
+            .await
+            .with_context(|| format!("{}: no answer", g.id))?
+            .json()
+            .await
+            .with_context(|| format!("{}: the answer is not JSON", g.id))?;
+        anyhow::ensure!(
+            resp["answer"].is_string(),
+            "{}: the app answered with an error: {resp}",
+            g.id
+        );
+        let catalog =
+            called_catalog(&app, resp["trace_id"].as_str().unwrap_or_default(), &resp).await;
+        scored.push(ragtrace_lab::eval::score(g, &resp, catalog));
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let report = ragtrace_lab::eval::EvalReport::new(
+        started_at,
+        golden.display().to_string(),
+        driven,
+        scored,
+    );
+    print!("{}", report.table(worst));
+    if let Some(path) = out {
+        std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    #[cfg(feature = "embedded-app")]
+    if let Some(e) = embedded {
+        e.stop().await;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Runs a chat case against `target` or an in-process app, and delivers its report.
@@ -757,7 +886,11 @@ mod embedded {
     }
 
     async fn launch(case: Case, data_dir: &Path) -> anyhow::Result<Embedded> {
-        let app = Application::build(settings(case, data_dir)?, Some(traces())).await?;
+        launch_with(settings(case, data_dir)?).await
+    }
+
+    async fn launch_with(settings: Settings) -> anyhow::Result<Embedded> {
+        let app = Application::build(settings, Some(traces())).await?;
         let base = format!("http://127.0.0.1:{}", app.port());
         let state = app.state();
         let handle = app.handle();
@@ -776,6 +909,14 @@ mod embedded {
             .into_iter()
             .map(|d| (d.title, d.text))
             .collect()
+    }
+
+    /// Starts the app on the embedded defaults for `ragtrace-lab eval`: the demo corpus, the
+    /// simulator's instant scenario (quality does not depend on latency), no answer cache.
+    pub async fn start_eval(data_dir: &Path) -> anyhow::Result<Embedded> {
+        let mut s = settings(Case::Chatbot, &data_dir.join("eval"))?;
+        s.simulator.profile = "scenario=instant".to_owned();
+        launch_with(s).await
     }
 
     /// Starts the app for `case`. Doc-search runs on a fresh copy of a collection of `points`

@@ -161,3 +161,77 @@ async fn bad_arguments_and_mismatched_reports_fail_clearly() {
         String::from_utf8_lossy(&missing.stderr).contains("cannot read /nonexistent/report.json")
     );
 }
+
+/// `ragtrace-lab eval` against a running app: every golden question is asked, scored from the
+/// app's answer and its trace (a product question's trace holds the catalog call), and written
+/// as JSON; a golden file that is not one fails naming its line.
+#[actix_web::test]
+async fn eval_scores_a_golden_set_from_the_answers_and_their_traces() {
+    let app = TestApp::spawn(&[("RAGTRACE__SIMULATOR__PROFILE", "scenario=instant")]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let golden = dir.path().join("golden.jsonl");
+    std::fs::write(
+        &golden,
+        concat!(
+            r#"{"id": "leave", "kind": "doc", "question": "How many weeks of paid parental leave does a birth parent get?", "sources": ["hr-parental-leave.md"], "facts": ["weeks"]}"#,
+            "\n",
+            r#"{"id": "bulb", "kind": "product", "question": "How much does a Beam White A60 bulb cost?", "sources": ["NL-0001"], "facts": ["12.99"]}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("eval.json");
+    let run = lab(&[
+        "eval",
+        "--golden",
+        golden.to_str().unwrap(),
+        "--target",
+        &app.base,
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .await;
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(stdout.contains("answer quality: 2 questions"), "{stdout}");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(report["overall"]["questions"], 2, "{report}");
+    let q = report["questions"].as_array().unwrap();
+    assert_eq!(q[0]["id"], "leave");
+    assert_eq!(
+        q[0]["rank"], 1,
+        "the parental-leave page comes first: {report}"
+    );
+    assert_eq!(q[0]["catalog_called"], false, "{report}");
+    assert_eq!(
+        q[1]["catalog_called"], true,
+        "a buying question calls the catalog: {report}"
+    );
+    for s in q {
+        let trace = app
+            .trace(s["trace_id"].as_str().unwrap(), &["rag.pipeline"])
+            .await;
+        assert!(trace["spans"].as_array().is_some_and(|s| !s.is_empty()));
+    }
+
+    std::fs::write(&golden, "{\"id\": \"x\", \"kind\": \"recipe\"}\n").unwrap();
+    let run = lab(&[
+        "eval",
+        "--golden",
+        golden.to_str().unwrap(),
+        "--target",
+        &app.base,
+    ])
+    .await;
+    assert_eq!(run.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains("golden.jsonl:1: not a golden question"),
+        "{err}"
+    );
+    app.stop().await;
+}
