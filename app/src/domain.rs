@@ -1,6 +1,7 @@
 //! Request and response types of the chat API. Request bodies are parsed into types that cannot
 //! be invalid ("parse, don't validate"): a [`Question`] is never empty or too long.
 
+use ragtrace_core::catalog::ProductTerms;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -34,6 +35,20 @@ const BUYING_INTENT: &[&str] = &[
     "rated",
     "usd",
     "dollars",
+];
+
+/// Words of a shopper choosing between products: with a product named, they make a buying
+/// question too ("which plug has the best reviews", "is the D1 sold out").
+const CHOOSING: &[&str] = &[
+    "best",
+    "review",
+    "reviews",
+    "vs",
+    "versus",
+    "brighter",
+    "sold",
+    "available",
+    "which",
 ];
 
 /// Words that carry nothing for a product search.
@@ -117,10 +132,16 @@ impl Question {
             .join(" ")
     }
 
-    /// Whether the question is about buying products (then the product-search tool is called).
-    pub fn concerns_products(&self) -> bool {
+    /// Whether the question is about buying products (then the product-search tool is called):
+    /// it names a product (`terms`: a product line or kind of the catalog, or a model code) and
+    /// asks about buying ("how much", price, cost, compare, best, ...). Buying words alone are
+    /// not enough: "how much parental leave" is a policy question.
+    pub fn concerns_products(&self, terms: &ProductTerms) -> bool {
         let n = self.normalised();
-        n.contains("how much") || n.split(' ').any(|w| BUYING_INTENT.contains(&w))
+        let asks = n.contains("how much")
+            || n.split(' ')
+                .any(|w| BUYING_INTENT.contains(&w) || CHOOSING.contains(&w));
+        asks && terms.named_in(n.split(' '))
     }
 
     /// What to search the catalog for: the question without its buying and filler words, so
@@ -331,23 +352,39 @@ mod tests {
         assert_eq!(q("Which motion sensors do you sell?"), "motion sensors");
     }
 
-    /// Only buying questions call the product search.
+    /// Only buying questions about a named product call the product search: policy questions
+    /// in shopping words never do.
     #[test]
     fn detects_product_questions() {
+        let terms = ProductTerms::from_setting("");
         let yes = [
             "How much does the Beam bulb cost?",
             "Which motion sensors do you sell?",
             "Recommend a smart plug",
+            "Which smart plug has the best reviews?",
+            "plug p1 uk vs eu, whats the max load on each",
+            "can i get the door sensor d1 4-pack in white or is it sold out",
         ];
         let no = [
             "How do I reset the Lumen Hub 2?",
             "How many weeks of parental leave do I get?",
+            "how much parental leave do I get? I'm the one giving birth",
+            "what is the learning budget per year",
+            "how much can i spend on a desk and chair for working from home",
+            "do staff get a discount when buying our own lights, how much?",
+            "Can I buy extra days of holiday? How many?",
         ];
         for q in yes {
-            assert!(Question::parse(q, 200).unwrap().concerns_products(), "{q}");
+            assert!(
+                Question::parse(q, 200).unwrap().concerns_products(&terms),
+                "{q}"
+            );
         }
         for q in no {
-            assert!(!Question::parse(q, 200).unwrap().concerns_products(), "{q}");
+            assert!(
+                !Question::parse(q, 200).unwrap().concerns_products(&terms),
+                "{q}"
+            );
         }
     }
 }

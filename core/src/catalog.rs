@@ -86,6 +86,59 @@ impl CatalogError {
     }
 }
 
+/// The words that name the demo catalog's products (`data/catalog/products.json`): its product
+/// lines and the kinds of thing it sells. A test checks every product's name holds one of them
+/// or a model code.
+#[rustfmt::skip]
+pub const DEMO_PRODUCT_TERMS: &[&str] = &[
+    // Product lines.
+    "beam", "lumen", "orla", "vantor", "solenne", "tidewell", "quaylink", "brightfold",
+    // Kinds of thing sold.
+    "bulb", "bulbs", "plug", "plugs", "switch", "switches", "sensor", "sensors", "camera",
+    "cameras", "cam", "hub", "hubs", "strip", "strips", "dimmer", "dimmers", "doorbell",
+    "doorbells", "remote", "remotes", "lamp", "lamps", "accessory", "accessories", "probe",
+    "alarm", "combo", "button", "buttons", "module", "panel", "panels", "cable", "cables",
+    "batteries", "cells", "frame", "guide", "kit", "kits", "installer",
+];
+
+/// The product signal: whether a question names a product. Buying words alone are not enough
+/// ("how much parental leave", "the learning budget"): the question must name a product line or
+/// kind of the catalog, or a model code (a word of letters then digits, such as `P1`, `A60`,
+/// `GU10`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductTerms(std::collections::BTreeSet<String>);
+
+impl ProductTerms {
+    /// The terms of `catalog.product_terms` (comma-separated), or the demo catalog's when empty.
+    pub fn from_setting(csv: &str) -> Self {
+        let given: std::collections::BTreeSet<String> = csv
+            .split(',')
+            .map(|t| t.trim().to_lowercase())
+            .filter(|t| !t.is_empty())
+            .collect();
+        if given.is_empty() {
+            Self(DEMO_PRODUCT_TERMS.iter().map(|t| (*t).to_owned()).collect())
+        } else {
+            Self(given)
+        }
+    }
+
+    /// Whether `words` (lower-case) name a product.
+    pub fn named_in<'a>(&self, words: impl IntoIterator<Item = &'a str>) -> bool {
+        words
+            .into_iter()
+            .any(|w| self.0.contains(w) || is_model_code(w))
+    }
+}
+
+/// `p1`, `a60`, `gu10`, `cr2032`: letters, then digits (and maybe more).
+fn is_model_code(word: &str) -> bool {
+    let letters = word.chars().take_while(char::is_ascii_alphabetic).count();
+    (1..=3).contains(&letters)
+        && word[letters..].starts_with(|c: char| c.is_ascii_digit())
+        && word.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
 impl CatalogSettings {
     /// The client for `base_url`, caching results in `cache` when `cache_enabled` is set.
     pub fn build(
@@ -273,5 +326,48 @@ impl CatalogClient {
         }
         .instrument(span)
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<String> {
+        s.to_lowercase()
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Every product of the shipped catalog is named by a demo term or a model code, so the
+    /// default signal cannot drift from the catalog.
+    #[test]
+    fn every_demo_product_is_named_by_the_demo_terms() {
+        let terms = ProductTerms::from_setting("");
+        let products: Vec<serde_json::Value> =
+            serde_json::from_str(include_str!("../../data/catalog/products.json")).unwrap();
+        for p in &products {
+            let name = p["name"].as_str().unwrap();
+            let w = words(name);
+            assert!(
+                terms.named_in(w.iter().map(String::as_str)),
+                "{name} is named by no term"
+            );
+        }
+    }
+
+    #[test]
+    fn model_codes_and_configured_terms_name_products() {
+        let terms = ProductTerms::from_setting("");
+        let named = |q: &str| terms.named_in(words(q).iter().map(String::as_str));
+        assert!(named("what's the max load of the P1 UK?"));
+        assert!(named("a60 or gu10"));
+        assert!(!named("how much parental leave do I get"));
+        assert!(!named("is 2fa required for the vpn"));
+        let own = ProductTerms::from_setting(" Widget, gizmo ");
+        assert!(own.named_in(["widget"]));
+        assert!(!own.named_in(["bulb"]));
     }
 }

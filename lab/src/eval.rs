@@ -229,7 +229,7 @@ impl EvalReport {
             overall: Metrics::of(&scored),
             by_kind: by_kind
                 .into_iter()
-                .map(|(k, v)| (k, Metrics::of(v.into_iter())))
+                .map(|(k, v)| (k, Metrics::of(v)))
                 .collect(),
             questions: scored,
         }

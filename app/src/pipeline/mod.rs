@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt as _};
 use ragtrace_core::cache::{Cache, answer_key};
+use ragtrace_core::catalog::ProductTerms;
 use ragtrace_core::catalog::{CatalogClient, ScoredProduct};
 use ragtrace_core::config::ChatSettings;
 use ragtrace_core::llm::{Completion, CompletionStream, LlmClient, LlmError, Prompt, StreamEvent};
@@ -69,6 +70,8 @@ pub struct Pipeline {
     pub chat: ChatSettings,
     // `chat.parallel_product_search`, switchable on a running app (PUT /admin/fixes).
     parallel_product_search: AtomicBool,
+    // What names a product, so only questions about products call the catalog.
+    product_terms: ProductTerms,
 }
 
 /// Everything up to the LLM call, and what is needed to finish the answer after it.
@@ -106,6 +109,7 @@ impl Pipeline {
             tokenizer: Tokenizer::by_name(&settings.llm.tokenizer),
             chat: settings.chat.clone(),
             parallel_product_search: AtomicBool::new(settings.chat.parallel_product_search),
+            product_terms: ProductTerms::from_setting(&settings.catalog.product_terms),
         }
     }
 
@@ -252,7 +256,7 @@ impl Pipeline {
         }
         let product_query = req
             .question
-            .concerns_products()
+            .concerns_products(&self.product_terms)
             .then(|| req.question.product_query());
         let products = async {
             match &product_query {

@@ -16,4 +16,8 @@ pub struct CatalogSettings {
     pub cache_enabled: bool,
     /// Lifetime of a cached search result.
     pub cache_ttl_secs: u64,
+    /// The words that name the catalog's products (product lines and kinds), comma-separated:
+    /// a question calls the product search only when it names one and asks about buying. Empty
+    /// = the built-in demo catalog's ([`crate::catalog::DEMO_PRODUCT_TERMS`]).
+    pub product_terms: String,
 }
