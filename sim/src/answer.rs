@@ -24,6 +24,9 @@ pub struct Passage {
     /// The lines after the marker's line, Markdown emphasis and heading marks removed; the title
     /// when there are none.
     pub text: String,
+    /// The passage's headings (as they read in `text`, without the added full stop): never an
+    /// answer on their own.
+    pub headings: Vec<String>,
 }
 
 /// Plain text of a Markdown line: no heading marks, list bullets, emphasis or code ticks.
@@ -52,6 +55,7 @@ pub fn parse_passages(prompt: &str) -> Vec<Passage> {
                 marker: marker.to_owned(),
                 title: title.trim().to_owned(),
                 text: String::new(),
+                headings: Vec::new(),
             });
             continue;
         }
@@ -60,6 +64,10 @@ pub fn parse_passages(prompt: &str) -> Vec<Passage> {
         }
         if let Some(last) = out.last_mut() {
             let line = plain(trimmed);
+            if trimmed.starts_with('#') && !line.is_empty() {
+                last.headings
+                    .push(line.trim_end_matches(['.', '!', '?', ':']).to_owned());
+            }
             if !line.is_empty() {
                 if !last.text.is_empty() {
                     // Lines without final punctuation (headings, list items) end a sentence.
@@ -110,28 +118,162 @@ fn sentences(text: &str) -> Vec<&str> {
     out
 }
 
-/// Answers `question` from `passages`.
+/// What a question asks for, which the sentence that answers it shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Asks {
+    /// A quantity, a price, a limit, a time ("how much", "how long"): a sentence with a number.
+    Number,
+    /// A procedure ("how do I"): a sentence that gives a step.
+    Step,
+    /// Anything else.
+    Other,
+}
+
+impl Asks {
+    fn of(question: &str) -> Self {
+        let q = question.to_lowercase();
+        let has = |needles: &[&str]| needles.iter().any(|n| q.contains(n));
+        if has(&[
+            "how much",
+            "how many",
+            "how long",
+            "how often",
+            "how far",
+            "how old",
+            "price",
+            "cost",
+            "limit",
+            "maximum",
+            "minimum",
+            "max ",
+            "deadline",
+            "what time",
+            "when ",
+            "how soon",
+            "how quickly",
+            "percent",
+            "number",
+        ]) {
+            Asks::Number
+        } else if has(&[
+            "how do i",
+            "how to",
+            "how can i",
+            "what do i do",
+            "what should i do",
+            "steps",
+            "what now",
+            "how do you",
+        ]) {
+            Asks::Step
+        } else {
+            Asks::Other
+        }
+    }
+
+    /// Whether sentence `s` holds what is asked.
+    fn answered_by(self, s: &str) -> bool {
+        match self {
+            Asks::Number => s.chars().any(|c| c.is_ascii_digit()),
+            Asks::Step => {
+                let first = s
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .trim_matches(|c: char| !c.is_alphabetic())
+                    .to_lowercase();
+                STEP_VERBS.contains(&first.as_str())
+            }
+            Asks::Other => false,
+        }
+    }
+}
+
+/// Verbs that open an instruction ("Hold the button for 10 seconds").
+const STEP_VERBS: &[&str] = &[
+    "to", "press", "hold", "open", "go", "tap", "select", "click", "unplug", "plug", "restart",
+    "install", "connect", "remove", "reset", "wait", "sign", "enter", "choose", "use", "turn",
+    "follow", "call", "email", "report", "contact", "send", "submit", "book", "ask", "log", "lock",
+    "change", "check", "make", "keep", "set", "add", "raise", "file", "scan", "power",
+];
+
+/// Answers `question` from `passages`: the sentences that best hold the question's rarer words
+/// and what it asks for (a number for "how much", a step for "how do I"), never a bare heading;
+/// a buying question draws on the product passages (`P1`, ...) first.
 pub fn answer(question: &str, passages: &[Passage]) -> String {
     let q: HashSet<String> = content_words(question).into_iter().map(stem).collect();
     if q.is_empty() {
         return NO_ANSWER.to_owned();
     }
-    // (score, passage index, sentence index, sentence)
-    let mut scored: Vec<(f32, usize, usize, &str)> = Vec::new();
+    let asks = Asks::of(question);
+    let buying = matches!(asks, Asks::Number)
+        && passages.iter().any(|p| p.marker.starts_with('P'))
+        && ["price", "cost", "how much", "cheap", "expensive", "buy"]
+            .iter()
+            .any(|w| question.to_lowercase().contains(w));
+    // Every sentence that could answer, headings left out.
+    struct Candidate<'a> {
+        passage: usize,
+        sentence: usize,
+        text: &'a str,
+        words: HashSet<String>,
+    }
+    let mut candidates = Vec::new();
     for (pi, p) in passages.iter().enumerate() {
         for (si, s) in sentences(&p.text).into_iter().enumerate() {
-            let words: HashSet<String> = content_words(s).into_iter().map(stem).collect();
-            let hits = q.intersection(&words).count();
-            if hits == 0 || words.len() < 3 {
+            let bare = s.trim_end_matches(['.', '!', '?', ':']);
+            if p.headings.iter().any(|h| h == bare) {
                 continue;
             }
-            // Favour sentences that cover more of the question, and earlier passages (they are
-            // ranked by the retriever), with a light penalty on very long sentences.
-            let score = hits as f32 / q.len() as f32
-                - 0.02 * pi as f32
-                - 0.002 * (words.len().saturating_sub(25)) as f32;
-            scored.push((score, pi, si, s));
+            let words: HashSet<String> = content_words(s).into_iter().map(stem).collect();
+            if words.len() >= 3 {
+                candidates.push(Candidate {
+                    passage: pi,
+                    sentence: si,
+                    text: s,
+                    words,
+                });
+            }
         }
+    }
+    // A question word is worth more the fewer sentences hold it (inverse document frequency).
+    let n = candidates.len().max(1) as f32;
+    let weight = |w: &String| {
+        let df = candidates.iter().filter(|c| c.words.contains(w)).count() as f32;
+        if df == 0.0 { 0.0 } else { 1.0 + (n / df).ln() }
+    };
+    let weights: Vec<(&String, f32)> = q.iter().map(|w| (w, weight(w))).collect();
+    let total: f32 = weights.iter().map(|(_, w)| w).sum();
+    if total == 0.0 {
+        return NO_ANSWER.to_owned();
+    }
+    // (score, passage index, sentence index, sentence)
+    let mut scored: Vec<(f32, usize, usize, &str)> = Vec::new();
+    for c in &candidates {
+        let covered: f32 = weights
+            .iter()
+            .filter(|(w, _)| c.words.contains(*w))
+            .map(|(_, wt)| wt)
+            .sum();
+        if covered == 0.0 {
+            continue;
+        }
+        let product = passages[c.passage].marker.starts_with('P');
+        // Earlier passages are ranked higher by the retriever (products among products).
+        let rank = passages[..c.passage]
+            .iter()
+            .filter(|p| p.marker.starts_with('P') == product)
+            .count();
+        let mut score = covered / total
+            - 0.02 * rank as f32
+            - 0.002 * (c.words.len().saturating_sub(25)) as f32;
+        if asks.answered_by(c.text) {
+            score += 0.15;
+        }
+        if buying && product {
+            score += 0.25;
+        }
+        scored.push((score, c.passage, c.sentence, c.text));
     }
     if scored.is_empty() {
         return NO_ANSWER.to_owned();
@@ -197,6 +339,46 @@ mod tests {
         assert!(a.contains("hold the button for 10 seconds"), "{a}");
         assert!(a.contains("[2]"), "{a}");
         assert!(!a.contains("[1]"), "{a}");
+    }
+
+    /// A heading that repeats the question's words is never the answer; for "how long" the
+    /// sentence with the number is in it.
+    #[test]
+    fn skips_headings_and_prefers_the_number_asked_for() {
+        let prompt = "Context:\n[1] Parental leave (hr-parental-leave.md)\n\
+            ## Paid parental leave for birth parents\n\
+            Paid parental leave for birth parents is a benefit we are proud of.\n\
+            Birth parents get 16 weeks of paid leave at full pay.\n\n\
+            Question: How long is paid parental leave for birth parents?";
+        let passages = parse_passages(prompt);
+        assert_eq!(passages[0].headings, ["Paid parental leave for birth parents"]);
+        let a = answer(extract_question(prompt), &passages);
+        assert!(a.contains("Birth parents get 16 weeks of paid leave at full pay [1]"), "{a}");
+        assert!(!a.contains("Paid parental leave for birth parents ["), "{a}");
+    }
+
+    /// Rare question words weigh more than common ones: "coin cell" picks the battery sentence
+    /// over the many sentences that say "remote".
+    #[test]
+    fn weighs_question_words_by_rarity() {
+        let prompt = "Context:\n[1] Dimmer remote\nThe remote pairs with the hub. \
+            The remote has four buttons. The remote works up to 10 m away. \
+            It runs on one CR2032 coin cell for about two years.\n\n\
+            Question: which coin cell does the remote take?";
+        let a = answer(extract_question(prompt), &parse_passages(prompt));
+        assert!(a.starts_with("It runs on one CR2032 coin cell"), "{a}");
+    }
+
+    /// A buying question answers from the products, after five passages though they come.
+    #[test]
+    fn a_buying_question_answers_from_the_products() {
+        let prompt = "Context:\n\
+            [1] Beam bulbs\nBeam bulbs work with the Dimmer Switch S1 for wall control.\n\n\
+            [2] Dimmer\nUse the dimmer with Beam bulbs only.\n\n\
+            [P1] Product NL-0001: Beam White A60 costs $12.99, is in stock, and is rated 4.2 of 5. A warm white bulb.\n\n\
+            Question: How much does a Beam bulb cost?";
+        let a = answer(extract_question(prompt), &parse_passages(prompt));
+        assert!(a.contains("$12.99") && a.contains("[P1]"), "{a}");
     }
 
     /// No overlap, no invented answer.
