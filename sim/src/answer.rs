@@ -194,7 +194,8 @@ const STEP_VERBS: &[&str] = &[
     "to", "press", "hold", "open", "go", "tap", "select", "click", "unplug", "plug", "restart",
     "install", "connect", "remove", "reset", "wait", "sign", "enter", "choose", "use", "turn",
     "follow", "call", "email", "report", "contact", "send", "submit", "book", "ask", "log", "lock",
-    "change", "check", "make", "keep", "set", "add", "raise", "file", "scan", "power",
+    "change", "check", "make", "keep", "set", "add", "raise", "file", "scan", "power", "find",
+    "insert", "release", "update", "download", "restore",
 ];
 
 /// Answers `question` from `passages`: the sentences that best hold the question's rarer words
@@ -351,10 +352,19 @@ mod tests {
             Birth parents get 16 weeks of paid leave at full pay.\n\n\
             Question: How long is paid parental leave for birth parents?";
         let passages = parse_passages(prompt);
-        assert_eq!(passages[0].headings, ["Paid parental leave for birth parents"]);
+        assert_eq!(
+            passages[0].headings,
+            ["Paid parental leave for birth parents"]
+        );
         let a = answer(extract_question(prompt), &passages);
-        assert!(a.contains("Birth parents get 16 weeks of paid leave at full pay [1]"), "{a}");
-        assert!(!a.contains("Paid parental leave for birth parents ["), "{a}");
+        assert!(
+            a.contains("Birth parents get 16 weeks of paid leave at full pay [1]"),
+            "{a}"
+        );
+        assert!(
+            !a.contains("Paid parental leave for birth parents ["),
+            "{a}"
+        );
     }
 
     /// Rare question words weigh more than common ones: "coin cell" picks the battery sentence

@@ -48,16 +48,19 @@ impl Catalog {
     /// The `limit` best matches of `query`: words in the name or category count three times as
     /// much as words in the description; ties go to the better-rated product.
     pub fn search(&self, query: &str, limit: usize) -> Vec<ScoredProduct> {
+        // Digits count ("Lumen Hub 2"); other one-letter words do not.
         let q: Vec<String> = content_words(query)
             .into_iter()
             .map(|w| w.trim_end_matches('s').to_owned())
-            .filter(|w| w.len() > 1)
+            .filter(|w| w.len() > 1 || w.chars().all(|c| c.is_ascii_digit()))
             .collect();
         if q.is_empty() {
             return Vec::new();
         }
         let matches =
             |words: &[String], w: &str| words.iter().any(|x| x.trim_end_matches('s') == w);
+        // Packs and multi-packs only when asked for.
+        let wants_pack = q.iter().any(|w| w == "pack" || w.ends_with("pack"));
         let mut scored: Vec<ScoredProduct> = self
             .products
             .iter()
@@ -65,20 +68,40 @@ impl Catalog {
                 let score: f32 = q
                     .iter()
                     .map(|w| {
-                        3.0 * f32::from(u8::from(matches(title, w)))
-                            + f32::from(u8::from(matches(body, w)))
+                        // A word in the name counts three times; only in the description, once.
+                        if matches(title, w) {
+                            3.0
+                        } else if matches(body, w) {
+                            1.0
+                        } else {
+                            0.0
+                        }
                     })
                     .sum();
-                (score > 0.0).then(|| ScoredProduct {
+                if score == 0.0 {
+                    return None;
+                }
+                // The product asked about outranks its packs and its accessories: every word of
+                // the name the question did not ask for costs a little.
+                let extra = title
+                    .iter()
+                    .filter(|t| !q.iter().any(|w| t.trim_end_matches('s') == w))
+                    .count();
+                let pack = title.iter().any(|t| t.ends_with("pack")) && !wants_pack;
+                let score = score / (3.0 * q.len() as f32)
+                    - 0.02 * extra as f32
+                    - if pack { 0.1 } else { 0.0 };
+                Some(ScoredProduct {
                     product: p.clone(),
-                    score: score / (4.0 * q.len() as f32),
+                    score: score.max(0.001),
                 })
             })
             .collect();
+        // Ties: what can be bought now first, then the catalog's order (its flagship first).
         scored.sort_by(|a, b| {
             b.score
                 .total_cmp(&a.score)
-                .then(b.product.rating.total_cmp(&a.product.rating))
+                .then(b.product.in_stock.cmp(&a.product.in_stock))
                 .then_with(|| a.product.id.cmp(&b.product.id))
         });
         scored.truncate(limit);
@@ -111,5 +134,17 @@ mod tests {
         );
         assert!(r.windows(2).all(|w| w[0].score >= w[1].score));
         assert!(c.search("zzzz qqqq", 5).is_empty());
+    }
+
+    /// The product asked about comes before its packs and its accessories; digits in a name
+    /// count.
+    #[test]
+    fn the_product_named_outranks_its_packs_and_accessories() {
+        let c = Catalog::shipped();
+        let first = |q: &str| c.search(q, 5)[0].product.name.clone();
+        assert_eq!(first("beam bulb"), "Beam White A60");
+        assert_eq!(first("lumen hub 2"), "Lumen Hub 2 (EU)");
+        assert!(!first("beam white a60").contains("pack"));
+        assert!(first("beam white a60 2 pack").contains("2-pack"));
     }
 }
