@@ -257,3 +257,40 @@ async fn product_search_results_are_cached_across_wordings() {
     assert_eq!(products(&first), products(&second));
     app.stop().await;
 }
+
+/// The README's "Try it" example reproduces: its question, asked of the embedded defaults,
+/// answers with the text the README shows (up to its `…`) and cites the product it shows cited.
+#[actix_web::test]
+async fn the_readmes_example_answer_reproduces() {
+    let readme = include_str!("../../../README.md");
+    let try_it = &readme[readme.find("## Try it").expect("README has Try it")..];
+    let between = |s: &str, start: &str, end: &str| -> String {
+        let i = s.find(start).expect(start) + start.len();
+        s[i..i + s[i..].find(end).expect(end)].to_owned()
+    };
+    let question = between(try_it, "\"question\": \"", "\"");
+    let shown = between(try_it, "\"answer\": \"", "\"");
+    let prefix = shown.trim_end_matches('…').trim_end();
+    let cited = between(try_it, "{\"marker\": \"P1\", \"id\": \"", "\"");
+
+    let app = TestApp::spawn(&[("RAGTRACE__SIMULATOR__PROFILE", "scenario=instant")]).await;
+    let resp: Value = app
+        .chat(json!({"question": question, "user_id": "readme"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let answer = resp["answer"].as_str().unwrap();
+    assert!(
+        answer.starts_with(prefix),
+        "README shows {prefix:?} for {question:?}; the demo answers {answer:?}"
+    );
+    let sources = resp["sources"].as_array().unwrap();
+    assert!(
+        sources
+            .iter()
+            .any(|s| s["id"] == cited.as_str() && s["cited"] == true),
+        "{cited} is cited: {sources:?}"
+    );
+    app.stop().await;
+}
