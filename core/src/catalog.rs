@@ -101,6 +101,49 @@ pub const DEMO_PRODUCT_TERMS: &[&str] = &[
     "batteries", "cells", "frame", "guide", "kit", "kits", "installer",
 ];
 
+/// The order a question asks products in: by relevance, by price ("the cheapest plug") or by
+/// rating ("the best rated remote"). Sent to the API as `sort=price|rating`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Order {
+    /// The API's own relevance.
+    #[default]
+    Relevance,
+    /// Cheapest first.
+    Price,
+    /// Best rated first.
+    Rating,
+}
+
+impl Order {
+    /// The order `question` (lower-case words) asks for.
+    pub fn asked_in(question: &str) -> Self {
+        let has = |w: &str| question.split(' ').any(|x| x == w);
+        let phrase = |p: &str| question.contains(p);
+        if has("cheapest") || has("cheaper") || phrase("lowest price") || phrase("least expensive")
+        {
+            Order::Price
+        } else if phrase("best rated")
+            || phrase("top rated")
+            || phrase("highest rated")
+            || phrase("best reviews")
+            || phrase("best reviewed")
+        {
+            Order::Rating
+        } else {
+            Order::Relevance
+        }
+    }
+
+    /// The API's `sort` value; `None` for relevance (the parameter is left out).
+    pub fn param(self) -> Option<&'static str> {
+        match self {
+            Order::Relevance => None,
+            Order::Price => Some("price"),
+            Order::Rating => Some("rating"),
+        }
+    }
+}
+
 /// The product signal: whether a question names a product. Buying words alone are not enough
 /// ("how much parental leave", "the learning budget"): the question must name a product line or
 /// kind of the catalog, or a model code (a word of letters then digits, such as `P1`, `A60`,
@@ -223,8 +266,12 @@ impl CatalogClient {
     /// Searches products: from the result cache when it is on and holds the query, otherwise
     /// from the API (an HTTP client span), storing the answer in the cache. A cache that fails
     /// is skipped: the API still answers.
-    pub async fn search(&self, query: &str) -> Result<ProductSearch, CatalogError> {
-        let key = catalog_key(query, self.limit);
+    pub async fn search(&self, query: &str, order: Order) -> Result<ProductSearch, CatalogError> {
+        // A relevance search keeps the key it always had; an ordered one has its own.
+        let key = match order.param() {
+            None => catalog_key(query, self.limit),
+            Some(sort) => catalog_key(&format!("{query}\nsort={sort}"), self.limit),
+        };
         let cached = self.cached();
         let mut cache_hit = None;
         if cached {
@@ -248,7 +295,7 @@ impl CatalogClient {
             }
             cache_hit = Some(false);
         }
-        let products = self.fetch(query).await?;
+        let products = self.fetch(query, order).await?;
         if cached {
             let value = serde_json::to_string(&products).unwrap_or_default();
             if let Err(e) = self.cache.set(&key, &value, self.cache_ttl).await {
@@ -262,12 +309,15 @@ impl CatalogClient {
         })
     }
 
-    async fn fetch(&self, query: &str) -> Result<Vec<ScoredProduct>, CatalogError> {
+    async fn fetch(&self, query: &str, order: Order) -> Result<Vec<ScoredProduct>, CatalogError> {
         let mut url = reqwest::Url::parse(&format!("{}/search", self.base_url))
             .map_err(|e| CatalogError::Transport(format!("invalid catalog URL: {e}")))?;
         url.query_pairs_mut()
             .append_pair("q", query)
             .append_pair("limit", &self.limit.to_string());
+        if let Some(sort) = order.param() {
+            url.query_pairs_mut().append_pair("sort", sort);
+        }
         // The query is the user's question: recorded as REDACTED, as the HTTP conventions advise
         // for sensitive query values.
         let mut shown = url.clone();
@@ -276,6 +326,9 @@ impl CatalogClient {
             .clear()
             .append_pair("q", "REDACTED")
             .append_pair("limit", &self.limit.to_string());
+        if let Some(sort) = order.param() {
+            shown.query_pairs_mut().append_pair("sort", sort);
+        }
         let span = tracing::info_span!(
             "http.client",
             { attr::OTEL_NAME } = "GET",
@@ -356,6 +409,24 @@ mod tests {
                 "{name} is named by no term"
             );
         }
+    }
+
+    #[test]
+    fn the_order_asked_for() {
+        assert_eq!(
+            Order::asked_in("what is the cheapest smart plug"),
+            Order::Price
+        );
+        assert_eq!(Order::asked_in("which remote is best rated"), Order::Rating);
+        assert_eq!(
+            Order::asked_in("which smart plug has the best reviews"),
+            Order::Rating
+        );
+        assert_eq!(
+            Order::asked_in("how much is the beam bulb"),
+            Order::Relevance
+        );
+        assert_eq!(Order::Relevance.param(), None);
     }
 
     #[test]

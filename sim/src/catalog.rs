@@ -48,6 +48,12 @@ impl Catalog {
     /// The `limit` best matches of `query`: words in the name or category count three times as
     /// much as words in the description; ties go to the better-rated product.
     pub fn search(&self, query: &str, limit: usize) -> Vec<ScoredProduct> {
+        self.search_sorted(query, limit, Sort::Relevance)
+    }
+
+    /// [`Self::search`], then, for `Sort::Price` or `Sort::Rating`, the relevant products (those
+    /// scoring at least half the best) cheapest or best rated first.
+    pub fn search_sorted(&self, query: &str, limit: usize, sort: Sort) -> Vec<ScoredProduct> {
         // Digits count ("Lumen Hub 2"); other one-letter words do not.
         let q: Vec<String> = content_words(query)
             .into_iter()
@@ -104,9 +110,31 @@ impl Catalog {
                 .then(b.product.in_stock.cmp(&a.product.in_stock))
                 .then_with(|| a.product.id.cmp(&b.product.id))
         });
+        if sort != Sort::Relevance
+            && let Some(best) = scored.first().map(|s| s.score)
+        {
+            scored.retain(|s| s.score >= best * 0.5);
+            match sort {
+                Sort::Price => {
+                    scored.sort_by(|a, b| a.product.price_usd.total_cmp(&b.product.price_usd))
+                }
+                _ => scored.sort_by(|a, b| b.product.rating.total_cmp(&a.product.rating)),
+            }
+        }
         scored.truncate(limit);
         scored
     }
+}
+
+/// The order of `GET /catalog/search`'s results (`sort=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    /// Best match first.
+    Relevance,
+    /// Cheapest first, among the relevant products.
+    Price,
+    /// Best rated first, among the relevant products.
+    Rating,
 }
 
 #[cfg(test)]
@@ -146,5 +174,28 @@ mod tests {
         assert_eq!(first("lumen hub 2"), "Lumen Hub 2 (EU)");
         assert!(!first("beam white a60").contains("pack"));
         assert!(first("beam white a60 2 pack").contains("2-pack"));
+    }
+
+    /// Sorted by price or rating, among the products that match.
+    #[test]
+    fn sorts_the_relevant_products_by_price_or_rating() {
+        let c = Catalog::shipped();
+        let cheap = c.search_sorted("smart plug", 5, Sort::Price);
+        assert!(
+            cheap
+                .windows(2)
+                .all(|w| w[0].product.price_usd <= w[1].product.price_usd)
+        );
+        assert!(
+            cheap[0].product.category == "plugs",
+            "{:?}",
+            cheap[0].product
+        );
+        let rated = c.search_sorted("smart plug", 5, Sort::Rating);
+        assert!(
+            rated
+                .windows(2)
+                .all(|w| w[0].product.rating >= w[1].product.rating)
+        );
     }
 }

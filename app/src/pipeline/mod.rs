@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt as _};
 use ragtrace_core::cache::{Cache, answer_key};
-use ragtrace_core::catalog::ProductTerms;
 use ragtrace_core::catalog::{CatalogClient, ScoredProduct};
+use ragtrace_core::catalog::{Order, ProductTerms};
 use ragtrace_core::config::ChatSettings;
 use ragtrace_core::llm::{Completion, CompletionStream, LlmClient, LlmError, Prompt, StreamEvent};
 use ragtrace_core::metrics::{count_cache, count_error};
@@ -258,9 +258,10 @@ impl Pipeline {
             .question
             .concerns_products(&self.product_terms)
             .then(|| req.question.product_query());
+        let order = Order::asked_in(&req.question.normalised());
         let products = async {
             match &product_query {
-                Some(q) => self.search_products(q).await,
+                Some(q) => self.search_products(q, order).await,
                 None => Vec::new(),
             }
         };
@@ -360,13 +361,13 @@ impl Pipeline {
 
     /// The product-search tool (GenAI `execute_tool`). It is best-effort: without it the answer
     /// still comes from the documents.
-    async fn search_products(&self, query: &str) -> Vec<ScoredProduct> {
+    async fn search_products(&self, query: &str, order: Order) -> Vec<ScoredProduct> {
         let timer = StageTimer::own(Stage::ExternalApi, span::TOOL_PRODUCT_SEARCH);
         let span = timer.span();
         span.record(attr::GEN_AI_OPERATION_NAME, "execute_tool");
         span.record(attr::GEN_AI_TOOL_NAME, span::PRODUCT_SEARCH_TOOL);
         span.record(attr::GEN_AI_TOOL_TYPE, "function");
-        match timer.run(self.catalog.search(query)).await {
+        match timer.run(self.catalog.search(query, order)).await {
             Ok(found) => {
                 if let Some(hit) = found.cache_hit {
                     span.record(attr::CACHE_HIT, hit);

@@ -15,9 +15,14 @@ pub struct CatalogQuery {
     q: String,
     #[serde(default)]
     limit: Option<usize>,
+    /// `price` (cheapest first) or `rating` (best rated first) among the relevant products;
+    /// relevance when left out.
+    #[serde(default)]
+    sort: Option<String>,
 }
 
-/// `GET /catalog/search?q=&limit=`: the best `limit` products (1 to 50, default 5) for `q`,
+/// `GET /catalog/search?q=&limit=&sort=`: the best `limit` products (1 to 50, default 5) for
+/// `q`, by relevance or, with `sort`, cheapest or best rated first among the relevant ones;
 /// answered after the catalog profile's latency.
 pub async fn catalog_search(
     state: web::Data<SimState>,
@@ -41,8 +46,21 @@ pub async fn catalog_search(
             "limit",
         ));
     }
+    let sort = match query.sort.as_deref() {
+        None | Some("relevance") => crate::catalog::Sort::Relevance,
+        Some("price") => crate::catalog::Sort::Price,
+        Some("rating") => crate::catalog::Sort::Rating,
+        Some(_) => {
+            return Err(SimError::bad_request(
+                &state,
+                Endpoint::Catalog,
+                "'sort' must be relevance, price or rating",
+                "sort",
+            ));
+        }
+    };
     let latency = apply_profile(&state, Endpoint::Catalog).await?;
-    let results = state.catalog.search(q, limit);
+    let results = state.catalog.search_sorted(q, limit, sort);
     tokio::time::sleep(latency).await;
     state.count(Endpoint::Catalog, "ok");
     Ok(

@@ -203,6 +203,25 @@ async fn admin_profiles_drive_faults() {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
+    // Sorted by price: cheapest first among the plugs; an unknown order is a 400.
+    let r = get_json(
+        &http,
+        format!("{base}/catalog/search?q=smart+plug&limit=5&sort=price"),
+    )
+    .await;
+    let prices: Vec<f64> = r["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["price_usd"].as_f64().unwrap())
+        .collect();
+    assert!(prices.windows(2).all(|w| w[0] <= w[1]), "{r}");
+    let r = http
+        .get(format!("{base}/catalog/search?q=plug&sort=colour"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
     let models = get_json(&http, format!("{base}/v1/models")).await;
     assert!(
         models["data"]
