@@ -680,12 +680,17 @@ async fn run_chat(
     if unanswered > 0 {
         eprintln!("{unanswered} requests got no answer at all (connection failed or timed out)");
     }
+    // The run's own requests and failures, from its own samples: the app's counters also count
+    // other clients' requests (a shared app, the compose stack's load generator).
+    let mut counted = Counted::from_metrics(&delta);
+    counted.requests = samples.iter().filter(|s| s.status != 0).count() as u64;
+    counted.errors = samples.iter().filter(|s| s.status >= 500).count() as u64;
     let mut report = RunReport::from_run(
         case,
         phase,
         started_at,
         seconds,
-        &Counted::from_metrics(&delta),
+        &counted,
         &summary,
         settings(scenario, &asked, &in_force, &driven),
     )?;

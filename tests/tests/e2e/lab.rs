@@ -2,19 +2,10 @@
 //! measured from the app's own traces and metrics; bad arguments and mismatched reports get clear
 //! errors and a non-zero exit.
 
-use std::process::Stdio;
+use ragtrace_tests::TestApp;
 
-use ragtrace_tests::{TestApp, bin};
+use crate::lab;
 use serde_json::Value;
-
-async fn lab(args: &[&str]) -> std::process::Output {
-    tokio::process::Command::new(bin("ragtrace-lab"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .expect("ragtrace-lab runs")
-}
 
 /// A small chatbot run in the instant scenario writes a JSON report that matches
 /// docs/case-studies/report.schema.json, counts exactly the requests it made, and records the

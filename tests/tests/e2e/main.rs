@@ -18,3 +18,13 @@ mod sim;
 mod traces;
 mod transcribe;
 mod ui;
+
+/// Runs `ragtrace-lab` with `args` (no stdin) and returns what it did.
+async fn lab(args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(ragtrace_tests::bin("ragtrace-lab"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .expect("ragtrace-lab runs")
+}

@@ -2,23 +2,15 @@
 //! runs (KPIs, valid self-contained HTML), `GET /report` on live windows (the counts and means
 //! the trace store holds), `POST /api/simulate` and its 422s, and `ragtrace-lab simulate`.
 
-use std::process::Stdio;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ragtrace_tests::{TestApp, bin};
+use ragtrace_tests::TestApp;
+
+use crate::lab;
 use scraper::{Html, Selector};
 use serde_json::{Value, json};
 
 const RUNS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/case-studies/runs");
-
-async fn lab(args: &[&str]) -> std::process::Output {
-    tokio::process::Command::new(bin("ragtrace-lab"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .expect("ragtrace-lab runs")
-}
 
 /// The report's duration format: `5.74 s`, `466 ms`, `3.2 ms`.
 fn dur(ms: f64, seconds: &str) -> String {
