@@ -510,6 +510,25 @@ async fn called_catalog(app: &App, trace_id: &str, resp: &serde_json::Value) -> 
         .is_some_and(|s| s.iter().any(|s| s["source"] == "catalog"))
 }
 
+/// The app a command drives: the running one at `target`, or one `start` launches in-process
+/// (returned too, for the caller to stop).
+async fn drive<Fut>(
+    target: Option<String>,
+    start: impl FnOnce() -> Fut,
+) -> anyhow::Result<(App, String, Option<embedded::Embedded>)>
+where
+    Fut: std::future::Future<Output = anyhow::Result<embedded::Embedded>>,
+{
+    match target {
+        Some(url) => Ok((App::connect(&url).await?, url, None)),
+        None => {
+            let started = start().await?;
+            let app = App::connect(&started.base).await?;
+            Ok((app, "in-process".to_owned(), Some(started)))
+        }
+    }
+}
+
 async fn run_eval(
     golden: &Path,
     target: Option<String>,
@@ -518,23 +537,7 @@ async fn run_eval(
     worst: usize,
 ) -> anyhow::Result<ExitCode> {
     let set = ragtrace_lab::eval::read_golden(golden)?;
-    #[cfg(feature = "embedded-app")]
-    let mut embedded = None;
-    let (app, driven) = match target {
-        Some(url) => (App::connect(&url).await?, url),
-        #[cfg(feature = "embedded-app")]
-        None => {
-            let started = embedded::start_eval(data_dir).await?;
-            let app = App::connect(&started.base).await?;
-            embedded = Some(started);
-            (app, "in-process".to_owned())
-        }
-        #[cfg(not(feature = "embedded-app"))]
-        None => {
-            let _ = data_dir;
-            bail!("this build runs against a running app only: give --target URL")
-        }
-    };
+    let (app, driven, embedded) = drive(target, || embedded::start_eval(data_dir)).await?;
     eprintln!(
         "eval: {} questions from {} to {driven}",
         set.len(),
@@ -578,7 +581,6 @@ async fn run_eval(
             .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }
-    #[cfg(feature = "embedded-app")]
     if let Some(e) = embedded {
         e.stop().await;
     }
@@ -600,23 +602,7 @@ async fn run_chat(
         out,
         hold,
     } = run;
-    #[cfg(feature = "embedded-app")]
-    let mut embedded = None;
-    let (app, driven) = match target {
-        Some(url) => (App::connect(&url).await?, url),
-        #[cfg(feature = "embedded-app")]
-        None => {
-            let started = embedded::start(case, data_dir, points).await?;
-            let app = App::connect(&started.base).await?;
-            embedded = Some(started);
-            (app, "in-process".to_owned())
-        }
-        #[cfg(not(feature = "embedded-app"))]
-        None => {
-            let _ = (data_dir, points);
-            bail!("this build runs against a running app only: give --target URL")
-        }
-    };
+    let (app, driven, embedded) = drive(target, || embedded::start(case, data_dir, points)).await?;
     eprintln!("{} / {phase:?}: driving {driven}", case.as_str());
     app.set_scenario(scenario).await?;
     let asked = case.fixes(phase);
@@ -698,7 +684,6 @@ async fn run_chat(
         report.settings["points"] = points.into();
     }
     deliver(&report, out)?;
-    #[cfg(feature = "embedded-app")]
     if let Some(e) = embedded {
         if hold {
             eprintln!(
@@ -709,7 +694,6 @@ async fn run_chat(
         }
         e.stop().await;
     }
-    let _ = hold;
     Ok(())
 }
 
@@ -798,6 +782,37 @@ fn write_corpus(out: &Path, points: u64) -> anyhow::Result<ExitCode> {
 #[cfg(not(feature = "embedded-app"))]
 fn write_corpus(_out: &Path, _points: u64) -> anyhow::Result<ExitCode> {
     bail!("this build has no demo corpus (feature embedded-app)")
+}
+
+/// A build without the feature `embedded-app` starts nothing in-process: every run needs
+/// `--target`.
+#[cfg(not(feature = "embedded-app"))]
+mod embedded {
+    use std::path::Path;
+
+    use ragtrace_lab::case::Case;
+
+    const NEEDS_TARGET: &str = "this build runs against a running app only: give --target URL";
+
+    /// An in-process app, which this build cannot make.
+    pub struct Embedded {
+        pub base: String,
+        never: std::convert::Infallible,
+    }
+
+    impl Embedded {
+        pub async fn stop(self) {
+            match self.never {}
+        }
+    }
+
+    pub async fn start(_: Case, _: &Path, _: u64) -> anyhow::Result<Embedded> {
+        anyhow::bail!(NEEDS_TARGET)
+    }
+
+    pub async fn start_eval(_: &Path) -> anyhow::Result<Embedded> {
+        anyhow::bail!(NEEDS_TARGET)
+    }
 }
 
 /// The app in-process, with a case's settings.
