@@ -20,16 +20,7 @@ import {
 } from "../../app/ui/compare-model.js";
 import { setStages } from "../../app/ui/util.js";
 
-let checks = 0;
-const check = (name, fn) => {
-  try {
-    fn();
-    checks += 1;
-  } catch (e) {
-    console.error(`FAILED: ${name}`);
-    throw e;
-  }
-};
+import { check, done } from "./harness.mjs";
 
 setStages([
   { id: "cache", label: "Cache", budget_ms: 50 },
@@ -265,4 +256,4 @@ check("transcription reports add chunks and memory to the headline", () => {
   );
 });
 
-console.log(`ok: ${checks} checks`);
+done();

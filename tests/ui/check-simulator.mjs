@@ -19,16 +19,7 @@ import {
 } from "../../app/ui/simulator.js";
 import { getLang, langFromNavigator } from "../../app/ui/util.js";
 
-let checks = 0;
-const check = (name, fn) => {
-  try {
-    fn();
-    checks += 1;
-  } catch (e) {
-    console.error(`FAILED: ${name}`);
-    throw e;
-  }
-};
+import { check, done } from "./harness.mjs";
 
 const NBSP = "\u00a0";
 const EN = { never: "never at these figures", days: "days", months: "months" };
@@ -192,4 +183,4 @@ check("the language: the browser's when none is chosen", () => {
   assert.ok(["en", "ja"].includes(getLang()));
 });
 
-console.log(`ok: ${checks} checks`);
+done();
