@@ -187,6 +187,53 @@ pub struct ChatRequest {
     pub session_id: Option<String>,
     /// Answer as server-sent events; a missing `stream` field means one plain JSON response.
     pub stream: bool,
+    /// Sources a golden-set run expects this question to find ([`EXPECT_SOURCES_HEADER`]):
+    /// the retrieval span records where the first of them ranked. Empty for everyone else.
+    pub expected_sources: Vec<String>,
+}
+
+/// The header a golden-set run (`ragtrace-lab eval`) names the expected sources in, comma
+/// separated: `docs/lumen-hub-2.md` or just `lumen-hub-2.md`.
+pub const EXPECT_SOURCES_HEADER: &str = "x-ragtrace-expect-sources";
+
+/// The expected sources named in [`EXPECT_SOURCES_HEADER`]: at most 16, each 1 to 200 printable
+/// characters.
+pub fn parse_expected_sources(header: Option<&[u8]>) -> Result<Vec<String>, ApiError> {
+    let Some(raw) = header else {
+        return Ok(Vec::new());
+    };
+    let bad = |why: &str| {
+        ApiError::validation(
+            EXPECT_SOURCES_HEADER,
+            why,
+            "name at most 16 document paths, comma separated, e.g. docs/lumen-hub-2.md,faq.md",
+        )
+    };
+    let text = std::str::from_utf8(raw).map_err(|_| bad("is not UTF-8"))?;
+    let names: Vec<String> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if names.len() > 16 {
+        return Err(bad("names more than 16 sources"));
+    }
+    if names
+        .iter()
+        .any(|n| n.chars().count() > 200 || n.chars().any(char::is_control))
+    {
+        return Err(bad(
+            "has a name over 200 characters or with control characters",
+        ));
+    }
+    Ok(names)
+}
+
+/// Whether the document `path` is the expected source `name` (the whole path, or its file
+/// name).
+pub fn is_source(path: &str, name: &str) -> bool {
+    path == name || path.rsplit('/').next() == Some(name)
 }
 
 impl ChatRequest {
@@ -217,6 +264,7 @@ impl ChatRequest {
             user_id: parse_id("user_id", parsed.user_id)?,
             session_id: parse_id("session_id", parsed.session_id)?,
             stream: parsed.stream.unwrap_or(false),
+            expected_sources: Vec::new(),
         })
     }
 }

@@ -264,6 +264,22 @@ pub mod attr {
     pub const RETRIEVAL_TOP_SCORE: &str = "ragtrace.retrieval.top_score";
     /// The `chat.score_threshold` a retrieval applied, to explain why few or no passages came back.
     pub const RETRIEVAL_SCORE_THRESHOLD: &str = "ragtrace.retrieval.score_threshold";
+    /// Which legs the search ran: `dense`, `sparse` or `hybrid` (`chat.retrieval`).
+    pub const RETRIEVAL_MODE: &str = "ragtrace.retrieval.mode";
+    /// Distinct terms of the question's sparse vector (0: only stop words, the sparse leg finds
+    /// nothing).
+    pub const RETRIEVAL_SPARSE_TERMS: &str = "ragtrace.retrieval.sparse.terms";
+    /// Returned passages the dense leg found.
+    pub const RETRIEVAL_DENSE_HITS: &str = "ragtrace.retrieval.dense.hits";
+    /// Returned passages the sparse leg found.
+    pub const RETRIEVAL_SPARSE_HITS: &str = "ragtrace.retrieval.sparse.hits";
+    /// The returned passages, best first, as JSON: `[{"source", "score", "dense": [rank, score],
+    /// "sparse": [rank, score]}]`, `score` being the fused one in hybrid mode.
+    pub const RETRIEVAL_HITS: &str = "ragtrace.retrieval.hits";
+    /// Rank (1-based) among the returned passages of the first one from a source the question is
+    /// expected to find, 0 when none is: recorded when a golden-set run names the expected
+    /// sources (`ragtrace-lab eval`).
+    pub const RETRIEVAL_EXPECTED_RANK: &str = "ragtrace.eval.expected_rank";
     /// Time spent waiting for a pooled connection, seconds.
     pub const POOL_WAIT_SECONDS: &str = "ragtrace.pool.wait_seconds";
     /// Prompt tokens counted locally before the call.

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use ragtrace_core::config::{Overrides, Settings, VectorStoreBackend, VectorStoreSettings};
-use ragtrace_core::vector_store::{Point, VectorStore, VectorStoreError};
+use ragtrace_core::vector_store::{LegHit, Point, Query, VectorStore, VectorStoreError, sparse};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -35,7 +35,15 @@ fn point(id: u128, v: [f32; DIM], source: &str, title: &str) -> Point {
     Point {
         id: Uuid::from_u128(id),
         vector: unit(v),
+        sparse: None,
         payload: payload(source, title),
+    }
+}
+
+fn dense(vector: Vec<f32>, top_k: usize, score_threshold: Option<f32>) -> Query {
+    Query {
+        score_threshold,
+        ..Query::dense(vector, top_k)
     }
 }
 
@@ -58,7 +66,7 @@ async fn contract(store: Arc<dyn VectorStore>) {
 
     // Nearest first, payload returned, top_k respected.
     let hits = store
-        .search(unit([1., 0., 0., 0., 0., 0., 0., 0.]), 2, None)
+        .search(dense(unit([1., 0., 0., 0., 0., 0., 0., 0.]), 2, None))
         .await
         .unwrap();
     assert_eq!(hits.len(), 2);
@@ -69,7 +77,7 @@ async fn contract(store: Arc<dyn VectorStore>) {
 
     // The score threshold drops weak matches.
     let hits = store
-        .search(unit([1., 0., 0., 0., 0., 0., 0., 0.]), 10, Some(0.5))
+        .search(dense(unit([1., 0., 0., 0., 0., 0., 0., 0.]), 10, Some(0.5)))
         .await
         .unwrap();
     assert_eq!(hits.len(), 2, "the orthogonal point scores 0");
@@ -86,7 +94,7 @@ async fn contract(store: Arc<dyn VectorStore>) {
         .unwrap();
     assert_eq!(store.count().await.unwrap(), 3);
     let hits = store
-        .search(unit([0., 1., 0., 0., 0., 0., 0., 0.]), 1, None)
+        .search(dense(unit([0., 1., 0., 0., 0., 0., 0., 0.]), 1, None))
         .await
         .unwrap();
     assert_eq!(hits[0].field("title"), "B v2");
@@ -128,7 +136,10 @@ async fn contract(store: Arc<dyn VectorStore>) {
     assert_eq!(store.count().await.unwrap(), 1);
 
     // Wrong dimensions are a typed error, not a panic.
-    let err = store.search(vec![1.0; DIM + 1], 1, None).await.unwrap_err();
+    let err = store
+        .search(dense(vec![1.0; DIM + 1], 1, None))
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, VectorStoreError::Dimension { expected: DIM, got } if got == DIM + 1)
             || matches!(err, VectorStoreError::Backend(_)),
@@ -137,10 +148,83 @@ async fn contract(store: Arc<dyn VectorStore>) {
     store.health().await.unwrap();
     store.optimize().await.unwrap();
     let hits = store
-        .search(unit([0., 1., 0., 0., 0., 0., 0., 0.]), 1, None)
+        .search(dense(unit([0., 1., 0., 0., 0., 0., 0., 0.]), 1, None))
         .await
         .unwrap();
     assert_eq!(hits.len(), 1, "searchable after optimize");
+    store.delete_by_source("b.md").await.unwrap();
+    hybrid(store).await;
+}
+
+fn text_point(id: u128, v: [f32; DIM], text: &str) -> Point {
+    Point {
+        sparse: Some(sparse::document("", text)),
+        ..point(id, v, &format!("{id}.md"), text)
+    }
+}
+
+/// Dense and sparse disagree on a hand-made collection: each leg alone prefers its own point,
+/// the fusion puts first the one both legs found, and keeps each leg's favourite after it.
+async fn hybrid(store: Arc<dyn VectorStore>) {
+    let points = vec![
+        // Nearest to the query vector, but no query word.
+        text_point(11, [1., 0., 0., 0., 0., 0., 0., 0.], "garden hose fittings"),
+        // Close to the query vector, and one mention of the words.
+        text_point(
+            12,
+            [0.9, 0.44, 0., 0., 0., 0., 0., 0.],
+            "replace the coin cell once a year",
+        ),
+        // Far from the query vector, but all about the words.
+        text_point(
+            13,
+            [0., 0., 1., 0., 0., 0., 0., 0.],
+            "coin cell: the coin cell is a CR2032 coin cell",
+        ),
+        // Far and unrelated: the IDF of "coin" and "cell" is over four points.
+        text_point(14, [0., 0., 0., 1., 0., 0., 0., 0.], "dimmer switch wiring"),
+    ];
+    store.upsert(points.clone()).await.unwrap();
+    // Re-ingesting the same points changes nothing: same ids, same vectors.
+    store.upsert(points).await.unwrap();
+    assert_eq!(store.count().await.unwrap(), 4);
+    let id = |n: u128| Uuid::from_u128(n).to_string();
+    let q = Query {
+        dense: Some(unit([1., 0., 0., 0., 0., 0., 0., 0.])),
+        sparse: Some(sparse::query("How do I change the coin cell?")),
+        top_k: 3,
+        score_threshold: Some(0.5),
+        candidates: 10,
+    };
+    let dense_only = store
+        .search(Query {
+            sparse: None,
+            ..q.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(dense_only[0].id, id(11));
+    assert_eq!(dense_only[0].sparse, None);
+    assert_eq!(dense_only[0].dense.map(|l| l.rank), Some(1));
+    let sparse_only = store
+        .search(Query {
+            dense: None,
+            ..q.clone()
+        })
+        .await
+        .unwrap();
+    let ids: Vec<String> = sparse_only.iter().map(|h| h.id.clone()).collect();
+    assert_eq!(ids, [id(13), id(12)], "the sparse vectors were stored");
+    assert!(sparse_only[0].score > sparse_only[1].score);
+
+    let fused = store.search(q).await.unwrap();
+    let ids: Vec<String> = fused.iter().map(|h| h.id.clone()).collect();
+    assert_eq!(ids, [id(12), id(11), id(13)], "{fused:#?}");
+    assert_eq!(fused[0].dense.map(|l| l.rank), Some(2));
+    assert_eq!(fused[0].sparse.map(|l| l.rank), Some(2));
+    assert!((fused[0].score - 2.0 / (sparse::RRF_K + 2.0)).abs() < 1e-6);
+    assert!(matches!(fused[2].sparse, Some(LegHit { rank: 1, .. })));
+    assert_eq!(fused[2].dense, None, "below the dense threshold");
 }
 
 /// The edge adapter meets the contract.
@@ -172,10 +256,82 @@ async fn edge_store_persists_across_reopen() {
     let store = settings("persist").build(dir.path()).await.unwrap();
     assert_eq!(store.count().await.unwrap(), 1);
     let hits = store
-        .search(unit([0., 0., 1., 0., 0., 0., 0., 0.]), 1, None)
+        .search(dense(unit([0., 0., 1., 0., 0., 0., 0., 0.]), 1, None))
         .await
         .unwrap();
     assert_eq!(hits[0].field("title"), "C");
+}
+
+/// A shard written before hybrid retrieval (dense vector only) gets the sparse vector on open,
+/// and every stored point gets its sparse vector from its payload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edge_shard_without_sparse_vectors_is_brought_up_to_date() {
+    use qdrant_edge::{
+        DEFAULT_VECTOR_NAME, Distance, EdgeConfig, EdgeShard, EdgeVectorParams, Payload, PointId,
+        PointInsertOperations, PointOperations, PointStructPersisted, UpdateOperation,
+        VectorStructPersisted,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("qdrant-edge").join("old");
+    std::fs::create_dir_all(&path).unwrap();
+    {
+        let config = EdgeConfig::builder()
+            .vector(
+                DEFAULT_VECTOR_NAME,
+                EdgeVectorParams::builder(DIM, Distance::Cosine).build(),
+            )
+            .build();
+        let shard = EdgeShard::load(&path, Some(config)).unwrap();
+        let old = PointStructPersisted {
+            id: PointId::Uuid(Uuid::from_u128(21)),
+            vector: VectorStructPersisted::Single(unit([1., 0., 0., 0., 0., 0., 0., 0.])),
+            payload: Some(Payload(
+                json!({"source": "old.md", "title": "Remote", "text": "Swap the coin cell."})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            )),
+        };
+        shard
+            .update(UpdateOperation::PointOperation(
+                PointOperations::UpsertPoints(PointInsertOperations::PointsList(vec![old])),
+            ))
+            .unwrap();
+        shard.flush();
+    }
+    let store = settings("old").build(dir.path()).await.unwrap();
+    let hits = store
+        .search(Query {
+            sparse: Some(sparse::query("coin cell")),
+            top_k: 1,
+            ..Query::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(hits.len(), 1, "the old point got its sparse vector");
+    assert_eq!(hits[0].field("title"), "Remote");
+    drop(store);
+    // Reopening finds nothing left to do and keeps both vectors.
+    let store = settings("old").build(dir.path()).await.unwrap();
+    let hits = store
+        .search(dense(unit([1., 0., 0., 0., 0., 0., 0., 0.]), 1, None))
+        .await
+        .unwrap();
+    assert_eq!(hits[0].field("source"), "old.md");
+}
+
+/// A shard of another dimension is refused with what to do, not opened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edge_shard_of_another_dimension_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(settings("dim").build(dir.path()).await.unwrap());
+    let mut other = settings("dim");
+    other.dimension = DIM * 2;
+    let err = other.build(dir.path()).await.unwrap_err().to_string();
+    assert!(
+        err.contains("8-dimension") && err.contains("vector_store.dimension"),
+        "{err}"
+    );
 }
 
 /// A Qdrant server meets the same contract (only when QDRANT_URL is set).

@@ -15,7 +15,7 @@ use std::time::Instant;
 use ragtrace_core::llm::LlmClient;
 use ragtrace_core::metrics::{counter, histogram};
 use ragtrace_core::semconv::{attr, metric, span};
-use ragtrace_core::vector_store::{Point, StoredPoint, VectorStore, VectorStoreError};
+use ragtrace_core::vector_store::{Point, StoredPoint, VectorStore, VectorStoreError, sparse};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
@@ -423,6 +423,7 @@ impl Ingestor {
                 .map(|((_, c), vector)| Point {
                     id: c.id(),
                     vector,
+                    sparse: Some(sparse::document(&c.title, &c.text)),
                     payload: c.payload(),
                 })
                 .collect();

@@ -101,6 +101,13 @@ pub struct Scored {
     pub fact_in_answer: bool,
     /// Whether the request called the product catalog.
     pub catalog_called: bool,
+    /// How the app retrieved (`dense`, `sparse`, `hybrid`), from the trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retrieval: Option<String>,
+    /// The expected source's rank among the passages as the app's retrieval span recorded it
+    /// (0: absent); the same as `rank` for a document question.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traced_rank: Option<u64>,
     /// The answer, for the failures' listing.
     pub answer: String,
     /// The request's trace, to open it in the viewer.
@@ -115,8 +122,19 @@ fn is_expected(source: &Value, expected: &str) -> bool {
     id == expected || path == expected || path.rsplit('/').next() == Some(expected)
 }
 
-/// Scores the chat response `resp` to `g`; `catalog_called` comes from its trace.
-pub fn score(g: &Golden, resp: &Value, catalog_called: bool) -> Scored {
+/// What the eval reads from a request's trace.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TraceFacts {
+    /// Whether the request called the product catalog (its `execute_tool` span).
+    pub catalog_called: bool,
+    /// `ragtrace.retrieval.mode` of its retrieval span.
+    pub retrieval: Option<String>,
+    /// `ragtrace.eval.expected_rank` of its retrieval span (0: not among the passages).
+    pub expected_rank: Option<u64>,
+}
+
+/// Scores the chat response `resp` to `g`, with what its trace says.
+pub fn score(g: &Golden, resp: &Value, facts: &TraceFacts) -> Scored {
     let sources = resp["sources"].as_array().cloned().unwrap_or_default();
     // A product question's rank is among the products given to the model, a document
     // question's among the passages: the prompt lists passages first, then products.
@@ -140,7 +158,9 @@ pub fn score(g: &Golden, resp: &Value, catalog_called: bool) -> Scored {
         rank,
         cited_correct,
         fact_in_answer: g.facts.iter().any(|f| lower.contains(&f.to_lowercase())),
-        catalog_called,
+        catalog_called: facts.catalog_called,
+        retrieval: facts.retrieval.clone(),
+        traced_rank: facts.expected_rank,
         answer,
         trace_id: resp["trace_id"].as_str().unwrap_or_default().to_owned(),
     }
@@ -206,6 +226,10 @@ pub struct EvalReport {
     pub golden: String,
     /// What was asked: `in-process` or the target URL.
     pub target: String,
+    /// How the app retrieved (`dense`, `sparse`, `hybrid`), as its traces say; `mixed` if the
+    /// questions disagree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retrieval: Option<String>,
     /// Over every question.
     pub overall: Metrics,
     /// By kind.
@@ -221,11 +245,22 @@ impl EvalReport {
         for s in &scored {
             by_kind.entry(s.kind).or_default().push(s);
         }
+        let mut modes: Vec<&str> = scored
+            .iter()
+            .filter_map(|s| s.retrieval.as_deref())
+            .collect();
+        modes.dedup();
+        let retrieval = match modes.as_slice() {
+            [] => None,
+            [one] => Some((*one).to_owned()),
+            _ => Some("mixed".to_owned()),
+        };
         Self {
             schema: SCHEMA,
             started_at,
             golden,
             target,
+            retrieval,
             overall: Metrics::of(&scored),
             by_kind: by_kind
                 .into_iter()
@@ -240,9 +275,10 @@ impl EvalReport {
     pub fn table(&self, worst: usize) -> String {
         let pct = |x: f64| format!("{:5.1} %", x * 100.0);
         let mut out = format!(
-            "answer quality: {} questions ({})\n  {:<8} {:>4}  {:>7}  {:>7}  {:>7}  {:>5}  {:>7}  {:>7}  {:>7}\n",
+            "answer quality: {} questions ({}, {} retrieval)\n  {:<8} {:>4}  {:>7}  {:>7}  {:>7}  {:>5}  {:>7}  {:>7}  {:>7}\n",
             self.overall.questions,
             self.golden,
+            self.retrieval.as_deref().unwrap_or("unknown"),
             "kind",
             "n",
             "hit@1",
@@ -359,7 +395,13 @@ mod tests {
         let scored: Vec<Scored> = set
             .iter()
             .zip(&answers)
-            .map(|(g, a)| score(g, a, g.kind != Kind::Doc))
+            .map(|(g, a)| {
+                let facts = TraceFacts {
+                    catalog_called: g.kind != Kind::Doc,
+                    ..TraceFacts::default()
+                };
+                score(g, a, &facts)
+            })
             .collect();
         assert_eq!(
             scored.iter().map(|s| s.rank).collect::<Vec<_>>(),

@@ -109,6 +109,10 @@ enum Command {
         /// Failures to list.
         #[arg(long, default_value_t = 10)]
         worst: usize,
+        /// How the in-process app retrieves: dense, sparse or hybrid (default: as configured,
+        /// `chat.retrieval`). A --target keeps its own setting.
+        #[arg(long)]
+        retrieval: Option<ragtrace_core::vector_store::Retrieval>,
     },
     /// Projects the savings, the payback period and the first-year ROI of tracing and its
     /// fixes, from a team's own numbers (the formulas are in docs/report.md).
@@ -431,7 +435,16 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             out,
             data_dir,
             worst,
-        } => run_eval(&golden, target, out.as_deref(), &data_dir, worst).await,
+            retrieval,
+        } => {
+            if target.is_some() && retrieval.is_some() {
+                anyhow::bail!(
+                    "--retrieval applies to the in-process app; set chat.retrieval \
+                     (RAGTRACE__CHAT__RETRIEVAL) on the target instead"
+                );
+            }
+            run_eval(&golden, target, out.as_deref(), &data_dir, worst, retrieval).await
+        }
         Command::Compare { .. } | Command::Report { .. } | Command::Simulate(_) => {
             unreachable!("handled before the runtime starts")
         }
@@ -485,7 +498,14 @@ struct ChatRun<'a> {
 
 /// Whether the request of `trace_id` called the product catalog, from its trace; without a trace
 /// store, whether the answer has product sources.
-async fn called_catalog(app: &App, trace_id: &str, resp: &serde_json::Value) -> bool {
+/// What a chat request's trace says: whether it called the product catalog, how it retrieved,
+/// and where the expected source ranked ([`ragtrace_lab::eval::TraceFacts`]).
+async fn trace_facts(
+    app: &App,
+    trace_id: &str,
+    resp: &serde_json::Value,
+) -> ragtrace_lab::eval::TraceFacts {
+    use ragtrace_core::semconv::{attr, span};
     let url = format!("{}/api/traces/{trace_id}", app.base);
     for _ in 0..20 {
         let Ok(r) = app.http.get(&url).send().await else {
@@ -495,19 +515,32 @@ async fn called_catalog(app: &App, trace_id: &str, resp: &serde_json::Value) -> 
             break;
         }
         let trace: serde_json::Value = r.json().await.unwrap_or_default();
-        let names: Vec<&str> = trace["spans"]
-            .as_array()
-            .map(|s| s.iter().filter_map(|s| s["name"].as_str()).collect())
-            .unwrap_or_default();
+        let spans = trace["spans"].as_array().cloned().unwrap_or_default();
+        let named = |name: &str| spans.iter().find(|s| s["name"] == name);
         // The pipeline's span ends last: once it is in, the trace is whole.
-        if names.contains(&ragtrace_core::semconv::span::CHAT_PIPELINE) {
-            return names.contains(&ragtrace_core::semconv::span::TOOL_PRODUCT_SEARCH);
+        if named(span::CHAT_PIPELINE).is_some() {
+            let retrieval = named(span::RETRIEVAL);
+            let attribute = |key: &str| {
+                retrieval
+                    .and_then(|s| s["attributes"].as_array())
+                    .and_then(|a| a.iter().find(|kv| kv[0] == key))
+                    .map(|kv| kv[1].clone())
+            };
+            return ragtrace_lab::eval::TraceFacts {
+                catalog_called: named(span::TOOL_PRODUCT_SEARCH).is_some(),
+                retrieval: attribute(attr::RETRIEVAL_MODE)
+                    .and_then(|v| v.as_str().map(str::to_owned)),
+                expected_rank: attribute(attr::RETRIEVAL_EXPECTED_RANK).and_then(|v| v.as_u64()),
+            };
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    resp["sources"]
-        .as_array()
-        .is_some_and(|s| s.iter().any(|s| s["source"] == "catalog"))
+    ragtrace_lab::eval::TraceFacts {
+        catalog_called: resp["sources"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|s| s["source"] == "catalog")),
+        ..Default::default()
+    }
 }
 
 /// The app a command drives: the running one at `target`, or one `start` launches in-process
@@ -535,9 +568,11 @@ async fn run_eval(
     out: Option<&Path>,
     data_dir: &Path,
     worst: usize,
+    retrieval: Option<ragtrace_core::vector_store::Retrieval>,
 ) -> anyhow::Result<ExitCode> {
     let set = ragtrace_lab::eval::read_golden(golden)?;
-    let (app, driven, embedded) = drive(target, || embedded::start_eval(data_dir)).await?;
+    let (app, driven, embedded) =
+        drive(target, || embedded::start_eval(data_dir, retrieval)).await?;
     eprintln!(
         "eval: {} questions from {} to {driven}",
         set.len(),
@@ -548,10 +583,15 @@ async fn run_eval(
     let bar = progress(set.len() as u64, "questions");
     let mut scored = Vec::with_capacity(set.len());
     for g in &set {
-        let resp: serde_json::Value = app
+        let mut request = app
             .http
             .post(format!("{}/v1/chat", app.base))
-            .json(&serde_json::json!({"question": g.question, "user_id": user_id}))
+            .json(&serde_json::json!({"question": g.question, "user_id": user_id}));
+        if g.kind != ragtrace_lab::eval::Kind::Product {
+            // The app records where the expected passage ranked on the retrieval span.
+            request = request.header("x-ragtrace-expect-sources", g.sources.join(","));
+        }
+        let resp: serde_json::Value = request
             .send()
             .await
             .with_context(|| format!("{}: no answer", g.id))?
@@ -563,9 +603,8 @@ async fn run_eval(
             "{}: the app answered with an error: {resp}",
             g.id
         );
-        let catalog =
-            called_catalog(&app, resp["trace_id"].as_str().unwrap_or_default(), &resp).await;
-        scored.push(ragtrace_lab::eval::score(g, &resp, catalog));
+        let facts = trace_facts(&app, resp["trace_id"].as_str().unwrap_or_default(), &resp).await;
+        scored.push(ragtrace_lab::eval::score(g, &resp, &facts));
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -810,7 +849,10 @@ mod embedded {
         anyhow::bail!(NEEDS_TARGET)
     }
 
-    pub async fn start_eval(_: &Path) -> anyhow::Result<Embedded> {
+    pub async fn start_eval(
+        _: &Path,
+        _: Option<ragtrace_core::vector_store::Retrieval>,
+    ) -> anyhow::Result<Embedded> {
         anyhow::bail!(NEEDS_TARGET)
     }
 }
@@ -933,9 +975,15 @@ mod embedded {
 
     /// Starts the app on the embedded defaults for `ragtrace-lab eval`: the demo corpus, the
     /// simulator's instant scenario (quality does not depend on latency), no answer cache.
-    pub async fn start_eval(data_dir: &Path) -> anyhow::Result<Embedded> {
+    pub async fn start_eval(
+        data_dir: &Path,
+        retrieval: Option<ragtrace_core::vector_store::Retrieval>,
+    ) -> anyhow::Result<Embedded> {
         let mut s = settings(Case::Chatbot, &data_dir.join("eval"))?;
         s.simulator.profile = "scenario=instant".to_owned();
+        if let Some(r) = retrieval {
+            s.chat.retrieval = r;
+        }
         launch_with(s).await
     }
 

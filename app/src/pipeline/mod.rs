@@ -29,10 +29,10 @@ use ragtrace_core::semconv::{Stage, attr, span};
 use ragtrace_core::stage::StageTimer;
 use ragtrace_core::telemetry::mark_failed;
 use ragtrace_core::tokens::Tokenizer;
-use ragtrace_core::vector_store::{Hit, VectorStore};
+use ragtrace_core::vector_store::{Hit, Query, Retrieval, VectorStore, sparse};
 use tracing::Instrument as _;
 
-use crate::domain::{ChatRequest, ChatResponse, Source, TokenUsage};
+use crate::domain::{ChatRequest, ChatResponse, Source, TokenUsage, is_source};
 use crate::error::ApiError;
 
 /// What a chat request produces, in order: `Sources`, any number of `Delta`s, then one `Done`
@@ -266,12 +266,13 @@ impl Pipeline {
             }
         };
         let question = req.question.as_str();
+        let expected = &req.expected_sources;
         // The prompt needs both results, but neither search needs the other's: in parallel, a
         // buying question waits for the slower of the two instead of for both.
         let (retrieved, products) = if self.parallel_product_search() {
-            tokio::join!(self.embed_and_retrieve(question), products)
+            tokio::join!(self.embed_and_retrieve(question, expected), products)
         } else {
-            let retrieved = self.embed_and_retrieve(question).await?;
+            let retrieved = self.embed_and_retrieve(question, expected).await?;
             (Ok(retrieved), products.await)
         };
         let (hits, embedding_tokens, embedding_cost) = retrieved?;
@@ -309,10 +310,28 @@ impl Pipeline {
         found
     }
 
-    /// The passages for the question: its embedding, then the vector search.
-    async fn embed_and_retrieve(&self, question: &str) -> Result<(Vec<Hit>, u32, f64), ApiError> {
-        let (vector, tokens, cost) = self.embed(question).await?;
-        Ok((self.retrieve(vector).await?, tokens, cost))
+    /// The passages for the question: its embedding (unless retrieval is sparse only) and its
+    /// terms, then the search.
+    async fn embed_and_retrieve(
+        &self,
+        question: &str,
+        expected: &[String],
+    ) -> Result<(Vec<Hit>, u32, f64), ApiError> {
+        let mode = self.chat.retrieval;
+        let (dense, tokens, cost) = if mode.uses_dense() {
+            let (vector, tokens, cost) = self.embed(question).await?;
+            (Some(vector), tokens, cost)
+        } else {
+            (None, 0, 0.0)
+        };
+        let query = Query {
+            dense,
+            sparse: mode.uses_sparse().then(|| sparse::query(question)),
+            top_k: self.chat.top_k,
+            score_threshold: Some(self.chat.score_threshold),
+            candidates: self.chat.fusion_candidates,
+        };
+        Ok((self.retrieve(query, expected).await?, tokens, cost))
     }
 
     /// Embeds the question (the adapter's GenAI span is the stage's span).
@@ -326,28 +345,32 @@ impl Pipeline {
         Ok((vector, e.input_tokens, e.cost_usd))
     }
 
-    /// The vector search: the GenAI `retrieval` span, with the store's database span under it.
-    async fn retrieve(&self, vector: Vec<f32>) -> Result<Vec<Hit>, ApiError> {
+    /// The search: the GenAI `retrieval` span, with the store's database span under it. The span
+    /// says which legs ran, what each found and how they were fused.
+    async fn retrieve(&self, query: Query, expected: &[String]) -> Result<Vec<Hit>, ApiError> {
         let timer = StageTimer::own(Stage::Retrieval, span::RETRIEVAL);
         let span = timer.span();
         span.record(attr::GEN_AI_OPERATION_NAME, "retrieval");
         span.record(attr::GEN_AI_DATA_SOURCE_ID, self.store.collection());
         span.record(attr::GEN_AI_RETRIEVAL_TOP_K, self.chat.top_k as i64);
+        span.record(attr::RETRIEVAL_MODE, self.chat.retrieval.as_str());
         span.record(
             attr::RETRIEVAL_SCORE_THRESHOLD,
             f64::from(self.chat.score_threshold),
         );
-        let result = timer
-            .run(
-                self.store
-                    .search(vector, self.chat.top_k, Some(self.chat.score_threshold)),
-            )
-            .await;
+        if let Some(terms) = &query.sparse {
+            span.record(attr::RETRIEVAL_SPARSE_TERMS, terms.indices.len() as i64);
+        }
+        let result = timer.run(self.store.search(query)).await;
         match result {
             Ok(hits) => {
-                span.record(attr::DB_RESPONSE_RETURNED_ROWS, hits.len() as i64);
-                if let Some(top) = hits.first() {
-                    span.record(attr::RETRIEVAL_TOP_SCORE, f64::from(top.score));
+                record_retrieved(span, self.chat.retrieval, &hits);
+                if !expected.is_empty() {
+                    let rank = hits
+                        .iter()
+                        .position(|h| expected.iter().any(|e| is_source(h.field("source"), e)))
+                        .map_or(0, |i| i as i64 + 1);
+                    span.record(attr::RETRIEVAL_EXPECTED_RANK, rank);
                 }
                 Ok(hits)
             }
@@ -455,6 +478,48 @@ impl Pipeline {
 }
 
 /// The pipeline's span: one per chat request, under the HTTP server span, parent of every stage.
+/// Records what a search returned on its retrieval span: how many passages, the best score,
+/// which leg found each, and every passage's scores.
+fn record_retrieved(span: &tracing::Span, mode: Retrieval, hits: &[Hit]) {
+    span.record(attr::DB_RESPONSE_RETURNED_ROWS, hits.len() as i64);
+    if let Some(top) = hits.first() {
+        span.record(attr::RETRIEVAL_TOP_SCORE, f64::from(top.score));
+    }
+    if mode.uses_dense() {
+        let n = hits.iter().filter(|h| h.dense.is_some()).count();
+        span.record(attr::RETRIEVAL_DENSE_HITS, n as i64);
+    }
+    if mode.uses_sparse() {
+        let n = hits.iter().filter(|h| h.sparse.is_some()).count();
+        span.record(attr::RETRIEVAL_SPARSE_HITS, n as i64);
+    }
+    if span.is_disabled() {
+        return;
+    }
+    let leg = |l: Option<ragtrace_core::vector_store::LegHit>| {
+        l.map(|l| serde_json::json!([l.rank, round4(l.score)]))
+    };
+    let list: Vec<serde_json::Value> = hits
+        .iter()
+        .map(|h| {
+            serde_json::json!({
+                "source": h.field("source"),
+                "score": round4(h.score),
+                "dense": leg(h.dense),
+                "sparse": leg(h.sparse),
+            })
+        })
+        .collect();
+    span.record(
+        attr::RETRIEVAL_HITS,
+        serde_json::Value::Array(list).to_string(),
+    );
+}
+
+fn round4(x: f32) -> f64 {
+    (f64::from(x) * 1e4).round() / 1e4
+}
+
 fn request_span(req: &ChatRequest) -> tracing::Span {
     tracing::info_span!(
         "pipeline",

@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use actix_web::{HttpResponse, ResponseError as _, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError as _, web};
 use bytes::Bytes;
 use futures::StreamExt as _;
 use ragtrace_core::semconv::{attr, metric};
@@ -17,7 +17,7 @@ use ragtrace_core::telemetry::trace_id_of;
 use serde_json::json;
 use tracing_actix_web::RootSpan;
 
-use crate::domain::{ChatRequest, ChatResponse};
+use crate::domain::{ChatRequest, ChatResponse, EXPECT_SOURCES_HEADER, parse_expected_sources};
 use crate::error::ApiError;
 use crate::pipeline::ChatEvent;
 use crate::routes::read_body;
@@ -28,6 +28,7 @@ use crate::stats::Finished;
 pub async fn chat(
     state: web::Data<AppState>,
     root: RootSpan,
+    http: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let outcome = Outcome {
@@ -35,7 +36,11 @@ pub async fn chat(
         root: (*root).clone(),
         started: Instant::now(),
     };
-    let req = match parse(&state, &outcome.root, payload).await {
+    let expected = http
+        .headers()
+        .get(EXPECT_SOURCES_HEADER)
+        .map(|v| v.as_bytes());
+    let req = match parse(&state, &outcome.root, payload, expected).await {
         Ok(req) => req,
         Err(e) => return Err(outcome.failed(e)),
     };
@@ -89,9 +94,11 @@ async fn parse(
     state: &AppState,
     root: &tracing::Span,
     payload: web::Payload,
+    expected: Option<&[u8]>,
 ) -> Result<ChatRequest, ApiError> {
     let body = read_body(payload, state.max_body_bytes, "retry the request").await?;
-    let req = ChatRequest::parse(&body, state.pipeline.chat.max_question_chars)?;
+    let mut req = ChatRequest::parse(&body, state.pipeline.chat.max_question_chars)?;
+    req.expected_sources = parse_expected_sources(expected)?;
     if let Some(u) = &req.user_id {
         root.record(attr::USER_ID, u.as_str());
     }

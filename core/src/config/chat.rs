@@ -10,8 +10,12 @@ use super::{ConfigError, rule};
 pub struct ChatSettings {
     /// Passages returned by the vector search at most.
     pub top_k: usize,
-    /// Minimum cosine similarity of a passage.
+    /// Minimum cosine similarity of a passage found by the dense leg.
     pub score_threshold: f32,
+    /// Which legs a search runs: `dense`, `sparse` or `hybrid` (both, fused by reciprocal rank).
+    pub retrieval: crate::vector_store::Retrieval,
+    /// Candidates each leg returns before fusion (hybrid only).
+    pub fusion_candidates: usize,
     /// Longest accepted question, in characters.
     pub max_question_chars: usize,
     /// Token budget of the retrieved context.
@@ -35,6 +39,11 @@ impl ChatSettings {
             "chat.top_k",
             (1..=100).contains(&self.top_k),
             "must be 1..=100",
+        )?;
+        rule(
+            "chat.fusion_candidates",
+            (1..=1000).contains(&self.fusion_candidates),
+            "must be 1..=1000",
         )?;
         rule(
             "chat.max_question_chars",

@@ -12,16 +12,19 @@ use std::time::Duration;
 use async_trait::async_trait;
 use qdrant_edge::external::ordered_float::OrderedFloat;
 use qdrant_edge::{
-    Condition, CountRequest, DEFAULT_VECTOR_NAME, Distance, EdgeConfig, EdgeOptimizersConfig,
-    EdgeShard, EdgeVectorParams, FieldCondition, Filter, JsonPath, Match, NamedQuery, Payload,
-    PointId, PointInsertOperations, PointOperations, PointStructPersisted, QueryEnum, QueryRequest,
-    ScoringQuery, ScrollRequest, UpdateOperation, VectorStructPersisted, WithPayloadInterface,
-    WithVector,
+    Condition, CountRequest, CreateVectorName, DEFAULT_VECTOR_NAME, Distance, EdgeConfig,
+    EdgeOptimizersConfig, EdgeShard, EdgeSparseVectorParams, EdgeVectorParams, FieldCondition,
+    Filter, JsonPath, Match, Modifier, NamedQuery, Payload, PointId, PointInsertOperations,
+    PointOperations, PointStructPersisted, PointVectorsPersisted, QueryEnum, QueryRequest,
+    ScoringQuery, ScrollRequest, UpdateOperation, UpdateVectorsOp, VectorInternal,
+    VectorNameOperations, VectorOperations, VectorPersisted, VectorStructPersisted,
+    WithPayloadInterface, WithVector,
 };
 use tracing::Instrument as _;
 
+use super::sparse::{self, SPARSE_VECTOR, SparseVector};
 use super::{
-    Hit, IndexStatus, LIST_PAGE, Point, StoredPoint, VectorStore, VectorStoreError, db_span,
+    Hit, IndexStatus, LIST_PAGE, Point, Query, StoredPoint, VectorStore, VectorStoreError, db_span,
     record_hits, record_listed, record_outcome,
 };
 use crate::config::VectorStoreSettings;
@@ -58,6 +61,12 @@ fn edge_config(dimension: usize) -> EdgeConfig {
             DEFAULT_VECTOR_NAME,
             EdgeVectorParams::builder(dimension, Distance::Cosine).build(),
         )
+        .sparse_vector(
+            SPARSE_VECTOR,
+            EdgeSparseVectorParams::builder()
+                .modifier(Modifier::Idf)
+                .build(),
+        )
         .optimizers(EdgeOptimizersConfig {
             // Build HNSW on `optimize()` for any collection size: the demo corpus is small, and
             // case study 2's "index rebuild" must be a real index at every size.
@@ -82,15 +91,36 @@ impl EdgeStore {
         std::fs::create_dir_all(path).map_err(|e| {
             VectorStoreError::Unavailable(format!("cannot create {}: {e}", path.display()))
         })?;
-        let shard = EdgeShard::load(path, Some(edge_config(settings.dimension))).map_err(|e| {
+        // A shard that exists keeps its own configuration (it may predate the sparse vector);
+        // a new one gets ours.
+        let existing = path.join("edge_config.json").exists();
+        let config = (!existing).then(|| edge_config(settings.dimension));
+        let shard = EdgeShard::load(path, config).map_err(|e| {
             VectorStoreError::Unavailable(format!(
                 "cannot open the edge shard in {} (is another ragtrace process using it?): {e}",
                 path.display()
             ))
         })?;
+        let stored = shard
+            .config()
+            .vectors
+            .get(DEFAULT_VECTOR_NAME)
+            .map(|v| v.size);
+        if let Some(stored) = stored
+            && stored != settings.dimension
+        {
+            return Err(VectorStoreError::Unavailable(format!(
+                "the edge shard in {} holds {stored}-dimension vectors but vector_store.dimension \
+                 is {}: set it back, or remove that directory to re-index",
+                path.display(),
+                settings.dimension
+            )));
+        }
+        let writer = Mutex::new(());
+        bring_up_to_date(&shard, &writer)?;
         Ok(Self {
             shard: Arc::new(shard),
-            writer: Arc::new(Mutex::new(())),
+            writer: Arc::new(writer),
             path: path.to_path_buf(),
             collection: settings.collection.clone(),
             dimension: settings.dimension,
@@ -184,10 +214,15 @@ impl VectorStore for EdgeStore {
             .run(&span, move |shard| {
                 let points = points
                     .into_iter()
-                    .map(|p| PointStructPersisted {
-                        id: PointId::Uuid(p.id),
-                        vector: VectorStructPersisted::Single(p.vector),
-                        payload: Some(Payload(p.payload)),
+                    .map(|p| {
+                        let sparse = p
+                            .sparse
+                            .unwrap_or_else(|| sparse::document_of_payload(&p.payload));
+                        PointStructPersisted {
+                            id: PointId::Uuid(p.id),
+                            vector: named_vectors(Some(p.vector), sparse),
+                            payload: Some(Payload(p.payload)),
+                        }
                     })
                     .collect();
                 Self::write(
@@ -205,14 +240,11 @@ impl VectorStore for EdgeStore {
         result
     }
 
-    async fn search(
-        &self,
-        vector: Vec<f32>,
-        top_k: usize,
-        score_threshold: Option<f32>,
-    ) -> Result<Vec<Hit>, VectorStoreError> {
+    async fn search(&self, query: Query) -> Result<Vec<Hit>, VectorStoreError> {
         let span = db_span("query", &self.collection, "in-process");
-        if vector.len() != self.dimension {
+        if let Some(vector) = &query.dense
+            && vector.len() != self.dimension
+        {
             let err = Err(VectorStoreError::Dimension {
                 expected: self.dimension,
                 got: vector.len(),
@@ -220,34 +252,38 @@ impl VectorStore for EdgeStore {
             record_outcome(&span, &err);
             return err;
         }
+        // Both legs run in one call on the blocking pool: one connection, like one batch
+        // request to a server.
         let result = self
             .run(&span, move |shard| {
-                let points = shard
-                    .query(QueryRequest {
-                        prefetches: vec![],
-                        query: Some(ScoringQuery::Vector(QueryEnum::Nearest(
-                            NamedQuery::default_dense(vector),
-                        ))),
-                        filter: None,
-                        score_threshold: score_threshold.map(OrderedFloat),
-                        limit: top_k,
-                        offset: 0,
-                        params: None,
-                        with_vector: WithVector::Bool(false),
-                        with_payload: WithPayloadInterface::Bool(true),
+                let limit = query.leg_limit();
+                let dense = query
+                    .dense
+                    .clone()
+                    .map(|v| {
+                        leg(
+                            shard,
+                            NamedQuery::default_dense(v),
+                            query.score_threshold,
+                            limit,
+                        )
                     })
-                    .map_err(backend)?;
-                Ok(points
-                    .into_iter()
-                    .map(|p| Hit {
-                        id: match p.id {
-                            PointId::Uuid(u) => u.to_string(),
-                            PointId::NumId(n) => n.to_string(),
-                        },
-                        score: p.score,
-                        payload: p.payload.map(|p| p.0).unwrap_or_default(),
+                    .transpose()?;
+                let sparse = query
+                    .sparse
+                    .clone()
+                    .map(|v| {
+                        let q = NamedQuery {
+                            query: VectorInternal::Sparse(qdrant_edge::SparseVector {
+                                indices: v.indices,
+                                values: v.values,
+                            }),
+                            using: Some(SPARSE_VECTOR.into()),
+                        };
+                        leg(shard, q, None, limit)
                     })
-                    .collect::<Vec<_>>())
+                    .transpose()?;
+                Ok(query.merge(dense, sparse))
             })
             .instrument(span.clone())
             .await;
@@ -382,4 +418,119 @@ impl VectorStore for EdgeStore {
     fn pool_status(&self) -> PoolStatus {
         self.limit.status()
     }
+}
+
+/// The vectors of a point: the dense one under the default name, the sparse one beside it.
+fn named_vectors(dense: Option<Vec<f32>>, sparse: SparseVector) -> VectorStructPersisted {
+    let mut named = std::collections::HashMap::new();
+    if let Some(dense) = dense {
+        named.insert(DEFAULT_VECTOR_NAME.into(), VectorPersisted::Dense(dense));
+    }
+    named.insert(
+        SPARSE_VECTOR.into(),
+        VectorPersisted::Sparse(qdrant_edge::SparseVector {
+            indices: sparse.indices,
+            values: sparse.values,
+        }),
+    );
+    VectorStructPersisted::Named(named)
+}
+
+/// One leg of a search: the `limit` nearest points to `query` in its vector space.
+fn leg(
+    shard: &EdgeShard,
+    query: NamedQuery<VectorInternal>,
+    score_threshold: Option<f32>,
+    limit: usize,
+) -> Result<Vec<Hit>, VectorStoreError> {
+    let points = shard
+        .query(QueryRequest {
+            prefetches: vec![],
+            query: Some(ScoringQuery::Vector(QueryEnum::Nearest(query))),
+            filter: None,
+            score_threshold: score_threshold.map(OrderedFloat),
+            limit,
+            offset: 0,
+            params: None,
+            with_vector: WithVector::Bool(false),
+            with_payload: WithPayloadInterface::Bool(true),
+        })
+        .map_err(backend)?;
+    Ok(points
+        .into_iter()
+        .map(|p| Hit {
+            id: match p.id {
+                PointId::Uuid(u) => u.to_string(),
+                PointId::NumId(n) => n.to_string(),
+            },
+            score: p.score,
+            payload: p.payload.map(|p| p.0).unwrap_or_default(),
+            dense: None,
+            sparse: None,
+        })
+        .collect())
+}
+
+/// Gives a shard written before hybrid retrieval its sparse vector: adds the vector to the
+/// shard's configuration, then computes the sparse vector of every point that lacks one from its
+/// payload (`title`, `text`). Nothing to do on a current shard; safe to interrupt and repeat.
+fn bring_up_to_date(shard: &EdgeShard, writer: &Mutex<()>) -> Result<(), VectorStoreError> {
+    if !shard.config().sparse_vectors.contains_key(SPARSE_VECTOR) {
+        let config = serde_json::from_value(serde_json::json!({"sparse": {"modifier": "idf"}}))
+            .map_err(backend)?;
+        tracing::info!("adding the {SPARSE_VECTOR} sparse vector to the edge shard");
+        EdgeStore::write(
+            shard,
+            writer,
+            UpdateOperation::VectorNameOperation(VectorNameOperations::CreateVectorName(
+                CreateVectorName {
+                    vector_name: SPARSE_VECTOR.into(),
+                    config,
+                },
+            )),
+        )?;
+    }
+    let missing = Filter::new_must_not(Condition::HasVector(SPARSE_VECTOR.to_owned().into()));
+    let mut filled = 0usize;
+    loop {
+        let (records, _) = shard
+            .scroll(ScrollRequest {
+                offset: None,
+                limit: Some(LIST_PAGE),
+                filter: Some(missing.clone()),
+                with_payload: Some(WithPayloadInterface::Bool(true)),
+                with_vector: WithVector::Bool(false),
+                order_by: None,
+            })
+            .map_err(backend)?;
+        if records.is_empty() {
+            break;
+        }
+        let points = records
+            .into_iter()
+            .map(|r| {
+                let payload = r.payload.map(|p| p.0).unwrap_or_default();
+                PointVectorsPersisted {
+                    id: r.id,
+                    vector: named_vectors(None, sparse::document_of_payload(&payload)),
+                }
+            })
+            .collect::<Vec<_>>();
+        filled += points.len();
+        EdgeStore::write(
+            shard,
+            writer,
+            UpdateOperation::VectorOperation(VectorOperations::UpdateVectors(UpdateVectorsOp {
+                points,
+                update_filter: None,
+            })),
+        )?;
+    }
+    if filled > 0 {
+        tracing::info!(
+            points = filled,
+            "computed the sparse vectors of points stored without them"
+        );
+    }
+    Ok(())
 }

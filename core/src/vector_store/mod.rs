@@ -9,6 +9,7 @@
 
 pub mod edge;
 pub mod server;
+pub mod sparse;
 
 use std::sync::Arc;
 
@@ -18,14 +19,18 @@ use uuid::Uuid;
 
 use crate::config::{VectorStoreBackend, VectorStoreSettings};
 use crate::pool::{PoolStatus, PoolTimeout};
+pub use sparse::{LegHit, SparseVector};
 
-/// A point to store: a deterministic id, its vector and its payload.
+/// A point to store: a deterministic id, its vectors and its payload.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Point {
     /// Point id (UUIDv5 of source and content, so re-ingesting upserts in place).
     pub id: Uuid,
     /// The chunk's embedding; a length other than the collection's dimension is refused.
     pub vector: Vec<f32>,
+    /// The chunk's BM25 term weights ([`sparse::document`]); `None` computes them from the
+    /// payload's `title` and `text`.
+    pub sparse: Option<SparseVector>,
     /// Payload: `source`, `title`, `text`, `chunk_index`, ...
     pub payload: Map<String, Value>,
 }
@@ -49,15 +54,120 @@ impl IndexStatus {
     }
 }
 
-/// A search result: a stored point and how close it is to the query vector.
+/// A search result: a stored point and how well it matches the query.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hit {
     /// The point id as text (a UUID, or a number on a Qdrant server); the answer's sources cite it.
     pub id: String,
-    /// Cosine similarity to the query vector, higher is closer; results come best first.
+    /// What the results are ordered by, higher is better: the cosine similarity (dense), the
+    /// BM25 score (sparse) or the reciprocal-rank fusion of both (hybrid).
     pub score: f32,
     /// The whole payload (`source`, `title`, `text`, ...): what the prompt quotes.
     pub payload: Map<String, Value>,
+    /// Rank and cosine similarity in the dense leg, when that leg found it.
+    pub dense: Option<LegHit>,
+    /// Rank and BM25 score in the sparse leg, when that leg found it.
+    pub sparse: Option<LegHit>,
+}
+
+/// Which legs a search runs: the dense vector, the sparse one, or both fused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Retrieval {
+    /// Nearest embeddings only (cosine similarity).
+    Dense,
+    /// BM25 term matching only (no embeddings call at all).
+    Sparse,
+    /// Both legs, merged by reciprocal rank.
+    #[default]
+    Hybrid,
+}
+
+impl Retrieval {
+    /// `dense`, `sparse` or `hybrid`, as configured and as the retrieval span says.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Retrieval::Dense => "dense",
+            Retrieval::Sparse => "sparse",
+            Retrieval::Hybrid => "hybrid",
+        }
+    }
+
+    /// Every mode, for listings and sweeps.
+    pub const ALL: [Retrieval; 3] = [Retrieval::Dense, Retrieval::Sparse, Retrieval::Hybrid];
+
+    /// Whether the question needs an embedding.
+    pub fn uses_dense(self) -> bool {
+        self != Retrieval::Sparse
+    }
+
+    /// Whether the question needs a sparse vector.
+    pub fn uses_sparse(self) -> bool {
+        self != Retrieval::Dense
+    }
+}
+
+impl std::str::FromStr for Retrieval {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Retrieval::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| format!("unknown retrieval {s:?}: use dense, sparse or hybrid"))
+    }
+}
+
+/// A search: the legs to run and how many hits to return.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Query {
+    /// The question's embedding: the dense leg runs when it is set.
+    pub dense: Option<Vec<f32>>,
+    /// The question's terms ([`sparse::query`]): the sparse leg runs when it is set.
+    pub sparse: Option<SparseVector>,
+    /// Hits returned at most.
+    pub top_k: usize,
+    /// Dense hits below this cosine similarity are dropped (the sparse leg has no threshold).
+    pub score_threshold: Option<f32>,
+    /// Candidates each leg returns before fusion when both run (at least `top_k`).
+    pub candidates: usize,
+}
+
+impl Query {
+    /// A dense-only search (the ingest pipeline's and the tests' nearest-neighbour lookups).
+    pub fn dense(vector: Vec<f32>, top_k: usize) -> Self {
+        Self {
+            dense: Some(vector),
+            top_k,
+            candidates: top_k,
+            ..Self::default()
+        }
+    }
+
+    /// How many hits each leg is asked for.
+    pub(crate) fn leg_limit(&self) -> usize {
+        if self.dense.is_some() && self.sparse.is_some() {
+            self.candidates.max(self.top_k)
+        } else {
+            self.top_k
+        }
+    }
+
+    /// Merges the legs' results as the query asked: fused when both ran.
+    pub(crate) fn merge(&self, dense: Option<Vec<Hit>>, sparse: Option<Vec<Hit>>) -> Vec<Hit> {
+        match (dense, sparse) {
+            (Some(d), Some(s)) => sparse::fuse(d, s, self.top_k),
+            (Some(mut d), None) => {
+                sparse::mark_leg(&mut d, false);
+                d
+            }
+            (None, Some(mut s)) => {
+                sparse::mark_leg(&mut s, true);
+                s
+            }
+            (None, None) => Vec::new(),
+        }
+    }
 }
 
 impl Hit {
@@ -152,13 +262,8 @@ pub trait VectorStore: Send + Sync + std::fmt::Debug {
     async fn ensure_collection(&self) -> Result<(), VectorStoreError>;
     /// Inserts or replaces points and waits until they are durable.
     async fn upsert(&self, points: Vec<Point>) -> Result<(), VectorStoreError>;
-    /// The `top_k` nearest points scoring above `score_threshold`, best first.
-    async fn search(
-        &self,
-        vector: Vec<f32>,
-        top_k: usize,
-        score_threshold: Option<f32>,
-    ) -> Result<Vec<Hit>, VectorStoreError>;
+    /// The best `query.top_k` points for the query's legs (fused when both run), best first.
+    async fn search(&self, query: Query) -> Result<Vec<Hit>, VectorStoreError>;
     /// Removes every point whose payload `source` equals `source`.
     async fn delete_by_source(&self, source: &str) -> Result<(), VectorStoreError>;
     /// Every point (id, source, document hash), or only those whose `source` equals `source`.

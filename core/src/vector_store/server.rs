@@ -1,22 +1,28 @@
 //! A Qdrant server over gRPC via `qdrant-client`, with timeouts, a channel pool and the same
 //! connection limit as the edge store.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use qdrant_client::qdrant::point_id::PointIdOptions;
 use qdrant_client::qdrant::points_selector::PointsSelectorOneOf;
 use qdrant_client::qdrant::{
-    Condition, CountPointsBuilder, CreateCollectionBuilder, DeletePointsBuilder, Distance, Filter,
-    PayloadIncludeSelector, PointId, PointStruct, PointsIdsList, QueryPointsBuilder,
-    ScrollPointsBuilder, UpsertPointsBuilder, VectorParamsBuilder,
+    Condition, CountPointsBuilder, CreateCollectionBuilder, CreateVectorNameRequestBuilder,
+    DeletePointsBuilder, Distance, Filter, Modifier, NamedVectors, PayloadIncludeSelector, PointId,
+    PointStruct, PointVectors, PointsIdsList, QueryBatchPointsBuilder, QueryPoints,
+    QueryPointsBuilder, ScoredPoint, ScrollPointsBuilder, SparseVectorCreationConfigBuilder,
+    SparseVectorParamsBuilder, SparseVectorsConfigBuilder, UpdatePointVectorsBuilder,
+    UpsertPointsBuilder, Vector, VectorParamsBuilder,
 };
 use qdrant_client::{Payload, Qdrant, QdrantError};
 use secrecy::ExposeSecret as _;
 use tracing::Instrument as _;
 
+use super::sparse::{self, SPARSE_VECTOR, SparseVector};
 use super::{
-    Hit, IndexStatus, LIST_PAGE, Point, StoredPoint, VectorStore, VectorStoreError, db_span,
+    Hit, IndexStatus, LIST_PAGE, Point, Query, StoredPoint, VectorStore, VectorStoreError, db_span,
     record_hits, record_listed, record_outcome,
 };
 use crate::config::VectorStoreSettings;
@@ -33,6 +39,9 @@ pub struct QdrantServerStore {
     dimension: usize,
     timeout: Duration,
     limit: ConnectionLimit,
+    /// Whether the collection has the sparse vector (a collection created before hybrid
+    /// retrieval gets it in `ensure_collection`, when the server supports adding one).
+    has_sparse: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for QdrantServerStore {
@@ -100,6 +109,7 @@ impl QdrantServerStore {
                 settings.pool_size,
                 Duration::from_millis(settings.pool_timeout_ms),
             ),
+            has_sparse: Arc::new(AtomicBool::new(true)),
         })
     }
 
@@ -126,6 +136,121 @@ impl QdrantServerStore {
         .await;
         record_outcome(&span, &result);
         result
+    }
+}
+
+impl QdrantServerStore {
+    /// Gives a collection created before hybrid retrieval its sparse vector, then computes the
+    /// sparse vector of every point that lacks one from its payload. A server too old to add a
+    /// vector to a collection keeps dense-only search, with a warning saying how to fix it.
+    async fn bring_up_to_date(&self) -> Result<(), VectorStoreError> {
+        let info = self
+            .client
+            .collection_info(&self.collection)
+            .await
+            .map_err(|e| classify(e, self.timeout_ms()))?
+            .result
+            .unwrap_or_default();
+        let has = info
+            .config
+            .and_then(|c| c.params)
+            .and_then(|p| p.sparse_vectors_config)
+            .is_some_and(|s| s.map.contains_key(SPARSE_VECTOR));
+        if !has {
+            let added = self
+                .client
+                .create_vector_name(
+                    CreateVectorNameRequestBuilder::new(
+                        &self.collection,
+                        SPARSE_VECTOR,
+                        SparseVectorCreationConfigBuilder::new().modifier(Modifier::Idf),
+                    )
+                    .wait(true),
+                )
+                .await;
+            if let Err(e) = added {
+                tracing::warn!(
+                    collection = %self.collection,
+                    "the collection has no {SPARSE_VECTOR} sparse vector and the server could not \
+                     add one ({e}); searches use the dense vector only. Re-create the collection \
+                     (delete it and re-ingest) to enable sparse and hybrid retrieval"
+                );
+                self.has_sparse.store(false, Ordering::Relaxed);
+                return Ok(());
+            }
+        }
+        let missing = Filter::must_not([Condition::has_vector(SPARSE_VECTOR)]);
+        let mut filled = 0usize;
+        loop {
+            let page = self
+                .client
+                .scroll(
+                    ScrollPointsBuilder::new(&self.collection)
+                        .limit(LIST_PAGE as u32)
+                        .filter(missing.clone())
+                        .with_payload(PayloadIncludeSelector::from(vec![
+                            "title".to_owned(),
+                            "text".to_owned(),
+                        ]))
+                        .with_vectors(false),
+                )
+                .await
+                .map_err(|e| classify(e, self.timeout_ms()))?
+                .result;
+            if page.is_empty() {
+                break;
+            }
+            filled += page.len();
+            let points: Vec<PointVectors> = page
+                .into_iter()
+                .map(|p| {
+                    let payload = serde_json::Map::from(Payload::from(p.payload));
+                    PointVectors {
+                        id: p.id,
+                        vectors: Some(
+                            named_vectors(None, Some(sparse::document_of_payload(&payload))).into(),
+                        ),
+                    }
+                })
+                .collect();
+            self.client
+                .update_vectors(UpdatePointVectorsBuilder::new(&self.collection, points).wait(true))
+                .await
+                .map_err(|e| classify(e, self.timeout_ms()))?;
+        }
+        if filled > 0 {
+            tracing::info!(
+                points = filled,
+                "computed the sparse vectors of points stored without them"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The vectors of a point: the dense one under the default (empty) name, the sparse one beside it.
+fn named_vectors(dense: Option<Vec<f32>>, sparse: Option<SparseVector>) -> NamedVectors {
+    let mut named = NamedVectors::default();
+    if let Some(dense) = dense {
+        named = named.add_vector("", Vector::from(dense));
+    }
+    if let Some(s) = sparse {
+        named = named.add_vector(SPARSE_VECTOR, Vector::new_sparse(s.indices, s.values));
+    }
+    named
+}
+
+fn hit(p: ScoredPoint) -> Hit {
+    Hit {
+        id: match p.id.and_then(|id| id.point_id_options) {
+            Some(PointIdOptions::Uuid(s)) => s,
+            Some(PointIdOptions::Num(n)) => n.to_string(),
+            None => String::new(),
+        },
+        score: p.score,
+        payload: serde_json::Map::from(Payload::from(p.payload)),
+        dense: None,
+        sparse: None,
     }
 }
 
@@ -157,12 +282,20 @@ impl VectorStore for QdrantServerStore {
                 .await
                 .map_err(|e| classify(e, self.timeout_ms()))?;
             if !exists {
+                let mut sparse_config = SparseVectorsConfigBuilder::default();
+                sparse_config.add_named_vector_params(
+                    SPARSE_VECTOR,
+                    SparseVectorParamsBuilder::default().modifier(Modifier::Idf),
+                );
                 let created = self
                     .client
                     .create_collection(
-                        CreateCollectionBuilder::new(&self.collection).vectors_config(
-                            VectorParamsBuilder::new(self.dimension as u64, Distance::Cosine),
-                        ),
+                        CreateCollectionBuilder::new(&self.collection)
+                            .vectors_config(VectorParamsBuilder::new(
+                                self.dimension as u64,
+                                Distance::Cosine,
+                            ))
+                            .sparse_vectors_config(sparse_config),
                     )
                     .await;
                 // Another replica may have created it in between: fine if it exists now.
@@ -177,7 +310,7 @@ impl VectorStore for QdrantServerStore {
                     }
                 }
             }
-            Ok(())
+            self.bring_up_to_date().await
         }
         .instrument(span.clone())
         .await;
@@ -199,9 +332,20 @@ impl VectorStore for QdrantServerStore {
         let result = async {
             let slot = self.limit.acquire().await?;
             span.record(attr::POOL_WAIT_SECONDS, slot.waited.as_secs_f64());
+            let with_sparse = self.has_sparse.load(Ordering::Relaxed);
             let points: Vec<PointStruct> = points
                 .into_iter()
-                .map(|p| PointStruct::new(p.id.to_string(), p.vector, Payload::from(p.payload)))
+                .map(|p| {
+                    let sparse = with_sparse.then(|| {
+                        p.sparse
+                            .unwrap_or_else(|| sparse::document_of_payload(&p.payload))
+                    });
+                    PointStruct::new(
+                        p.id.to_string(),
+                        named_vectors(Some(p.vector), sparse),
+                        Payload::from(p.payload),
+                    )
+                })
                 .collect();
             self.client
                 .upsert_points(UpsertPointsBuilder::new(&self.collection, points).wait(true))
@@ -216,41 +360,58 @@ impl VectorStore for QdrantServerStore {
         result
     }
 
-    async fn search(
-        &self,
-        vector: Vec<f32>,
-        top_k: usize,
-        score_threshold: Option<f32>,
-    ) -> Result<Vec<Hit>, VectorStoreError> {
+    async fn search(&self, query: Query) -> Result<Vec<Hit>, VectorStoreError> {
         let span = db_span("query", &self.collection, &self.host);
         let result = async {
             let slot = self.limit.acquire().await?;
             span.record(attr::POOL_WAIT_SECONDS, slot.waited.as_secs_f64());
-            let mut query = QueryPointsBuilder::new(&self.collection)
-                .query(vector)
-                .limit(top_k as u64)
-                .with_payload(true);
-            if let Some(t) = score_threshold {
-                query = query.score_threshold(t);
+            let limit = query.leg_limit() as u64;
+            let sparse_query = query
+                .sparse
+                .clone()
+                .filter(|_| self.has_sparse.load(Ordering::Relaxed));
+            // Both legs go in one batch request: one round trip, one connection.
+            let mut legs: Vec<QueryPoints> = Vec::with_capacity(2);
+            if let Some(v) = query.dense.clone() {
+                let mut q = QueryPointsBuilder::new(&self.collection)
+                    .query(v)
+                    .limit(limit)
+                    .with_payload(true);
+                if let Some(t) = query.score_threshold {
+                    q = q.score_threshold(t);
+                }
+                legs.push(q.build());
             }
-            let resp = self
+            if let Some(v) = &sparse_query {
+                let pairs: Vec<(u32, f32)> = v
+                    .indices
+                    .iter()
+                    .copied()
+                    .zip(v.values.iter().copied())
+                    .collect();
+                legs.push(
+                    QueryPointsBuilder::new(&self.collection)
+                        .query(pairs)
+                        .using(SPARSE_VECTOR)
+                        .limit(limit)
+                        .with_payload(true)
+                        .build(),
+                );
+            }
+            if legs.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut results = self
                 .client
-                .query(query)
+                .query_batch(QueryBatchPointsBuilder::new(&self.collection, legs))
                 .await
-                .map_err(|e| classify(e, self.timeout_ms()))?;
-            Ok(resp
+                .map_err(|e| classify(e, self.timeout_ms()))?
                 .result
                 .into_iter()
-                .map(|p| Hit {
-                    id: match p.id.and_then(|id| id.point_id_options) {
-                        Some(PointIdOptions::Uuid(s)) => s,
-                        Some(PointIdOptions::Num(n)) => n.to_string(),
-                        None => String::new(),
-                    },
-                    score: p.score,
-                    payload: serde_json::Map::from(Payload::from(p.payload)),
-                })
-                .collect::<Vec<_>>())
+                .map(|r| r.result.into_iter().map(hit).collect::<Vec<_>>());
+            let dense = query.dense.as_ref().and_then(|_| results.next());
+            let sparse = sparse_query.and_then(|_| results.next());
+            Ok(query.merge(dense, sparse))
         }
         .instrument(span.clone())
         .await;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use ragtrace_core::vector_store::Point;
+use ragtrace_core::vector_store::{Point, Query};
 use ragtrace_tests::{TestApp, trace_store};
 use serde_json::{Value, json};
 
@@ -125,6 +125,7 @@ fn synthetic_points(n: usize, dim: usize) -> Vec<Point> {
             Point {
                 id: uuid::Uuid::from_u128(0x00C0_FFEE_0000_0000 + i as u128),
                 vector,
+                sparse: None,
                 payload,
             }
         })
@@ -227,7 +228,11 @@ async fn the_index_build_indexes_every_vector_and_keeps_the_top_hits() {
     let top = |hits: Vec<ragtrace_core::vector_store::Hit>| hits.first().map(|h| h.id.clone());
     let mut before = Vec::new();
     for v in &vectors {
-        before.push(top(p.store.search(v.clone(), 3, None).await.unwrap()));
+        before.push(top(p
+            .store
+            .search(Query::dense(v.clone(), 3))
+            .await
+            .unwrap()));
     }
     let status = app.fixes().await["vector_index"].clone();
     assert_eq!(status["indexed_vectors"], 0, "{status}");
@@ -250,7 +255,11 @@ async fn the_index_build_indexes_every_vector_and_keeps_the_top_hits() {
     );
     let mut after = Vec::new();
     for v in &vectors {
-        after.push(top(p.store.search(v.clone(), 3, None).await.unwrap()));
+        after.push(top(p
+            .store
+            .search(Query::dense(v.clone(), 3))
+            .await
+            .unwrap()));
     }
     assert_eq!(before, after, "the index finds the same best passage");
     let trace = app.trace(&trace_id, &["optimize ragtrace_docs"]).await;
