@@ -266,6 +266,8 @@ pub mod attr {
     pub const RETRIEVAL_SCORE_THRESHOLD: &str = "ragtrace.retrieval.score_threshold";
     /// Which legs the search ran: `dense`, `sparse` or `hybrid` (`chat.retrieval`).
     pub const RETRIEVAL_MODE: &str = "ragtrace.retrieval.mode";
+    /// How a hybrid search merged its legs: `dbsf` or `rrf` (`chat.fusion`).
+    pub const RETRIEVAL_FUSION: &str = "ragtrace.retrieval.fusion";
     /// Distinct terms of the question's sparse vector (0: only stop words, the sparse leg finds
     /// nothing).
     pub const RETRIEVAL_SPARSE_TERMS: &str = "ragtrace.retrieval.sparse.terms";

@@ -114,6 +114,7 @@ fn stage_span(stage: Stage, name: &'static str) -> tracing::Span {
         { attr::RETRIEVAL_SCORE_THRESHOLD } = tracing::field::Empty,
         { attr::RETRIEVAL_TOP_SCORE } = tracing::field::Empty,
         { attr::RETRIEVAL_MODE } = tracing::field::Empty,
+        { attr::RETRIEVAL_FUSION } = tracing::field::Empty,
         { attr::RETRIEVAL_SPARSE_TERMS } = tracing::field::Empty,
         { attr::RETRIEVAL_DENSE_HITS } = tracing::field::Empty,
         { attr::RETRIEVAL_SPARSE_HITS } = tracing::field::Empty,

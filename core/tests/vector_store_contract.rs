@@ -195,6 +195,7 @@ async fn hybrid(store: Arc<dyn VectorStore>) {
         top_k: 3,
         score_threshold: Some(0.5),
         candidates: 10,
+        fusion: sparse::Fusion::Rrf,
     };
     let dense_only = store
         .search(Query {

@@ -330,6 +330,7 @@ impl Pipeline {
             top_k: self.chat.top_k,
             score_threshold: Some(self.chat.score_threshold),
             candidates: self.chat.fusion_candidates,
+            fusion: self.chat.fusion,
         };
         Ok((self.retrieve(query, expected).await?, tokens, cost))
     }
@@ -354,6 +355,9 @@ impl Pipeline {
         span.record(attr::GEN_AI_DATA_SOURCE_ID, self.store.collection());
         span.record(attr::GEN_AI_RETRIEVAL_TOP_K, self.chat.top_k as i64);
         span.record(attr::RETRIEVAL_MODE, self.chat.retrieval.as_str());
+        if self.chat.retrieval == Retrieval::Hybrid {
+            span.record(attr::RETRIEVAL_FUSION, self.chat.fusion.as_str());
+        }
         span.record(
             attr::RETRIEVAL_SCORE_THRESHOLD,
             f64::from(self.chat.score_threshold),

@@ -16,6 +16,8 @@ pub struct ChatSettings {
     pub retrieval: crate::vector_store::Retrieval,
     /// Candidates each leg returns before fusion (hybrid only).
     pub fusion_candidates: usize,
+    /// How hybrid retrieval merges the legs: `dbsf` or `rrf`.
+    pub fusion: crate::vector_store::Fusion,
     /// Longest accepted question, in characters.
     pub max_question_chars: usize,
     /// Token budget of the retrieved context.

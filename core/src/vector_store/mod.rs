@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::config::{VectorStoreBackend, VectorStoreSettings};
 use crate::pool::{PoolStatus, PoolTimeout};
-pub use sparse::{LegHit, SparseVector};
+pub use sparse::{Fusion, LegHit, SparseVector};
 
 /// A point to store: a deterministic id, its vectors and its payload.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,7 +78,7 @@ pub enum Retrieval {
     Dense,
     /// BM25 term matching only (no embeddings call at all).
     Sparse,
-    /// Both legs, merged by reciprocal rank.
+    /// Both legs, fused (`chat.fusion`).
     #[default]
     Hybrid,
 }
@@ -131,6 +131,8 @@ pub struct Query {
     pub score_threshold: Option<f32>,
     /// Candidates each leg returns before fusion when both run (at least `top_k`).
     pub candidates: usize,
+    /// How the legs are merged when both run.
+    pub fusion: Fusion,
 }
 
 impl Query {
@@ -156,7 +158,7 @@ impl Query {
     /// Merges the legs' results as the query asked: fused when both ran.
     pub(crate) fn merge(&self, dense: Option<Vec<Hit>>, sparse: Option<Vec<Hit>>) -> Vec<Hit> {
         match (dense, sparse) {
-            (Some(d), Some(s)) => sparse::fuse(d, s, self.top_k),
+            (Some(d), Some(s)) => sparse::fuse(self.fusion, d, s, self.top_k),
             (Some(mut d), None) => {
                 sparse::mark_leg(&mut d, false);
                 d

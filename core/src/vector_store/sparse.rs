@@ -9,8 +9,9 @@
 //! server's `qdrant/bm25` model), so both adapters store and query the same vectors.
 //!
 //! The dense and the sparse leg each return their best candidates; [`fuse`] merges them by
-//! reciprocal rank (RRF, `k = 60`), which needs no score calibration between cosine similarity
-//! and BM25.
+//! distribution-based score fusion (DBSF, the default) or reciprocal rank (RRF, `k = 60`), the two
+//! methods Qdrant's own query API offers. Neither needs cosine similarity and BM25 to be on one
+//! scale.
 
 use std::sync::LazyLock;
 
@@ -95,34 +96,64 @@ pub struct LegHit {
     pub score: f32,
 }
 
-/// Merges the two legs' results (each best first) by reciprocal rank: a hit's score is the sum
-/// over the legs that found it of `1 / (RRF_K + rank)`. Ties go to the better single-leg rank,
-/// then to the dense leg's order. Returns at most `top_k` hits, best first, each with how each
-/// leg ranked it.
-pub fn fuse(dense: Vec<super::Hit>, sparse: Vec<super::Hit>, top_k: usize) -> Vec<super::Hit> {
+/// How the two legs' results are merged: Qdrant's two fusion methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fusion {
+    /// Reciprocal rank: a hit scores `1 / (RRF_K + rank)` in each leg that found it. Ranks only,
+    /// so a hit both legs found somewhere beats one leg's clear favourite.
+    Rrf,
+    /// Distribution-based score fusion: each leg's scores are rescaled by that leg's own
+    /// spread (mean ± 3 standard deviations → 0..1), then summed. A leg that is sure of one hit
+    /// (a score far above its others) keeps it ahead.
+    #[default]
+    Dbsf,
+}
+
+impl Fusion {
+    /// `rrf` or `dbsf`, as configured and as the retrieval span says.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fusion::Rrf => "rrf",
+            Fusion::Dbsf => "dbsf",
+        }
+    }
+}
+
+/// Merges the two legs' results (each best first) by `fusion`. Ties go to the better
+/// single-leg rank, then to the dense leg's order. Returns at most `top_k` hits, best first,
+/// each with how each leg ranked and scored it.
+pub fn fuse(
+    fusion: Fusion,
+    dense: Vec<super::Hit>,
+    sparse: Vec<super::Hit>,
+    top_k: usize,
+) -> Vec<super::Hit> {
+    let dense_scale = Scale::of(fusion, &dense);
+    let sparse_scale = Scale::of(fusion, &sparse);
     let mut fused: Vec<super::Hit> = Vec::with_capacity(dense.len() + sparse.len());
     for (i, mut h) in dense.into_iter().enumerate() {
-        let rank = i as u32 + 1;
-        h.dense = Some(LegHit {
-            rank,
+        let leg = LegHit {
+            rank: i as u32 + 1,
             score: h.score,
-        });
-        h.score = rrf(rank);
+        };
+        h.dense = Some(leg);
+        h.score = dense_scale.apply(leg);
         fused.push(h);
     }
     for (i, h) in sparse.into_iter().enumerate() {
-        let rank = i as u32 + 1;
         let leg = LegHit {
-            rank,
+            rank: i as u32 + 1,
             score: h.score,
         };
+        let score = sparse_scale.apply(leg);
         match fused.iter_mut().find(|f| f.id == h.id) {
             Some(f) => {
-                f.score += rrf(rank);
+                f.score += score;
                 f.sparse = Some(leg);
             }
             None => fused.push(super::Hit {
-                score: rrf(rank),
+                score,
                 sparse: Some(leg),
                 dense: None,
                 ..h
@@ -145,6 +176,42 @@ pub fn fuse(dense: Vec<super::Hit>, sparse: Vec<super::Hit>, top_k: usize) -> Ve
     });
     fused.truncate(top_k);
     fused
+}
+
+/// How one leg's hits turn into fused scores.
+enum Scale {
+    Rrf,
+    /// DBSF's window: `low` = mean − 3σ, `width` = 6σ (0 when every score is the same).
+    Dbsf {
+        low: f32,
+        width: f32,
+    },
+}
+
+impl Scale {
+    fn of(fusion: Fusion, hits: &[super::Hit]) -> Self {
+        match fusion {
+            Fusion::Rrf => Scale::Rrf,
+            Fusion::Dbsf => {
+                let n = hits.len().max(1) as f32;
+                let mean = hits.iter().map(|h| h.score).sum::<f32>() / n;
+                let var = hits.iter().map(|h| (h.score - mean).powi(2)).sum::<f32>() / n;
+                let sd = var.sqrt();
+                Scale::Dbsf {
+                    low: mean - 3.0 * sd,
+                    width: 6.0 * sd,
+                }
+            }
+        }
+    }
+
+    fn apply(&self, leg: LegHit) -> f32 {
+        match *self {
+            Scale::Rrf => rrf(leg.rank),
+            Scale::Dbsf { width, .. } if width <= f32::EPSILON => 0.5,
+            Scale::Dbsf { low, width } => ((leg.score - low) / width).clamp(0.0, 1.0),
+        }
+    }
 }
 
 fn rrf(rank: u32) -> f32 {
@@ -210,7 +277,7 @@ mod tests {
     fn fusion_prefers_what_both_legs_found() {
         let dense = vec![hit("a", 0.9), hit("b", 0.8), hit("c", 0.7)];
         let sparse = vec![hit("d", 12.0), hit("b", 9.0), hit("e", 3.0)];
-        let fused = fuse(dense, sparse, 4);
+        let fused = fuse(Fusion::Rrf, dense, sparse, 4);
         let ids: Vec<&str> = fused.iter().map(|h| h.id.as_str()).collect();
         assert_eq!(ids, ["b", "a", "d", "c"]);
         let b = &fused[0];
@@ -231,8 +298,24 @@ mod tests {
         assert!((b.score - 2.0 / 62.0).abs() < 1e-6);
         assert_eq!(fused[2].dense, None, "d came from the sparse leg only");
         // Equal fused scores: the better single-leg rank, then the dense order.
-        let fused = fuse(vec![hit("x", 0.5)], vec![hit("y", 4.0)], 2);
+        let fused = fuse(Fusion::Rrf, vec![hit("x", 0.5)], vec![hit("y", 4.0)], 2);
         assert_eq!(fused[0].id, "x");
+    }
+
+    /// Where the sparse leg is sure (one score far above the rest) and the dense leg is not,
+    /// DBSF keeps the sparse favourite first; RRF puts the hit both legs found somewhere first.
+    #[test]
+    fn dbsf_keeps_a_confident_legs_favourite() {
+        let dense = || vec![hit("a", 0.9), hit("b", 0.8), hit("x", 0.7), hit("c", 0.3)];
+        let sparse = || vec![hit("s", 14.0), hit("c", 3.1), hit("e", 3.0), hit("f", 2.9)];
+        let rrf = fuse(Fusion::Rrf, dense(), sparse(), 3);
+        assert_eq!(rrf[0].id, "c", "{rrf:#?}");
+        let dbsf = fuse(Fusion::Dbsf, dense(), sparse(), 3);
+        assert_eq!(dbsf[0].id, "s", "{dbsf:#?}");
+        assert!(dbsf.iter().all(|h| (0.0..=2.0).contains(&h.score)));
+        // One hit, no spread: it scores the middle of the window.
+        let one = fuse(Fusion::Dbsf, vec![hit("x", 0.7)], vec![], 1);
+        assert_eq!(one[0].score, 0.5);
     }
 
     #[test]
