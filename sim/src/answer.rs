@@ -39,6 +39,15 @@ fn plain(line: &str) -> String {
         .to_owned()
 }
 
+/// Whether a Markdown line opens a list item (`- `, `* `, `1. `).
+fn starts_item(line: &str) -> bool {
+    line.starts_with("- ")
+        || line.starts_with("* ")
+        || line
+            .split_once(". ")
+            .is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+}
+
 /// Finds the passages in a prompt: a line starting with `[marker]` opens a passage that runs until
 /// the next marker, a line starting with `Question:`, or the end.
 pub fn parse_passages(prompt: &str) -> Vec<Passage> {
@@ -64,17 +73,28 @@ pub fn parse_passages(prompt: &str) -> Vec<Passage> {
         }
         if let Some(last) = out.last_mut() {
             let line = plain(trimmed);
-            if trimmed.starts_with('#') && !line.is_empty() {
+            let heading = trimmed.starts_with('#');
+            if heading && !line.is_empty() {
                 last.headings
                     .push(line.trim_end_matches(['.', '!', '?', ':']).to_owned());
             }
             if !line.is_empty() {
-                if !last.text.is_empty() {
+                // A line that goes on in lower case continues the sentence the line before broke
+                // (text extracted from a PDF wraps mid-sentence).
+                let continues = !heading
+                    && !starts_item(trimmed)
+                    && line.starts_with(|c: char| c.is_lowercase())
+                    && !last.text.is_empty()
+                    && !last.text.ends_with(['.', '!', '?', ':']);
+                if continues {
+                    last.text.push(' ');
+                } else if !last.text.is_empty() {
                     // Lines without final punctuation (headings, list items) end a sentence.
                     if !last.text.ends_with(['.', '!', '?', ':']) {
                         last.text.push('.');
                     }
-                    last.text.push(' ');
+                    // Each line is a paragraph, list item or heading of its own.
+                    last.text.push('\n');
                 }
                 last.text.push_str(&line);
             }
@@ -213,34 +233,59 @@ pub fn answer(question: &str, passages: &[Passage]) -> String {
             .iter()
             .any(|w| question.to_lowercase().contains(w));
     // Every sentence that could answer, headings left out.
+    // A sentence is read in its context: the first sentence of its paragraph or list item (its
+    // topic: "Tech Bar: walk-up help. ... It is open 09:00 to 17:00") and the heading above it
+    // count for it too, at lower weight.
     struct Candidate<'a> {
         passage: usize,
         sentence: usize,
         text: &'a str,
         words: HashSet<String>,
+        topic: HashSet<String>,
+        heading: HashSet<String>,
     }
+    let terms = |s: &str| -> HashSet<String> { content_words(s).into_iter().map(stem).collect() };
     let mut candidates = Vec::new();
     for (pi, p) in passages.iter().enumerate() {
-        for (si, s) in sentences(&p.text).into_iter().enumerate() {
-            let bare = s.trim_end_matches(['.', '!', '?', ':']);
-            if p.headings.iter().any(|h| h == bare) {
-                continue;
-            }
-            let words: HashSet<String> = content_words(s).into_iter().map(stem).collect();
-            if words.len() >= 3 {
-                candidates.push(Candidate {
-                    passage: pi,
-                    sentence: si,
-                    text: s,
-                    words,
-                });
+        let mut heading = HashSet::new();
+        let mut si = 0;
+        for line in p.text.lines() {
+            let mut topic = HashSet::new();
+            for (li, s) in sentences(line).into_iter().enumerate() {
+                si += 1;
+                let bare = s.trim_end_matches(['.', '!', '?', ':']);
+                if p.headings.iter().any(|h| h == bare) {
+                    heading = terms(s);
+                    continue;
+                }
+                let words = terms(s);
+                if li == 0 {
+                    topic.clone_from(&words);
+                }
+                if words.len() >= 3 {
+                    candidates.push(Candidate {
+                        passage: pi,
+                        sentence: si,
+                        text: s,
+                        topic: if li == 0 {
+                            HashSet::new()
+                        } else {
+                            topic.clone()
+                        },
+                        heading: heading.clone(),
+                        words,
+                    });
+                }
             }
         }
     }
     // A question word is worth more the fewer sentences hold it (inverse document frequency).
     let n = candidates.len().max(1) as f32;
     let weight = |w: &String| {
-        let df = candidates.iter().filter(|c| c.words.contains(w)).count() as f32;
+        let df = candidates
+            .iter()
+            .filter(|c| c.words.contains(w) || c.topic.contains(w) || c.heading.contains(w))
+            .count() as f32;
         if df == 0.0 { 0.0 } else { 1.0 + (n / df).ln() }
     };
     let weights: Vec<(&String, f32)> = q.iter().map(|w| (w, weight(w))).collect();
@@ -253,8 +298,18 @@ pub fn answer(question: &str, passages: &[Passage]) -> String {
     for c in &candidates {
         let covered: f32 = weights
             .iter()
-            .filter(|(w, _)| c.words.contains(*w))
-            .map(|(_, wt)| wt)
+            .map(|(w, wt)| {
+                let found = if c.words.contains(*w) {
+                    1.0
+                } else if c.topic.contains(*w) {
+                    0.5
+                } else if c.heading.contains(*w) {
+                    0.3
+                } else {
+                    0.0
+                };
+                found * wt
+            })
             .sum();
         if covered == 0.0 {
             continue;
@@ -299,16 +354,12 @@ pub fn answer(question: &str, passages: &[Passage]) -> String {
     out
 }
 
-/// A crude stemmer: enough for "bulbs" ~ "bulb" and "resetting" ~ "reset".
+/// English Snowball stemming: "expenses" ~ "expense", "submitting" ~ "submit".
 fn stem(w: String) -> String {
-    for suffix in ["ing", "es", "s"] {
-        if w.len() > suffix.len() + 3
-            && let Some(base) = w.strip_suffix(suffix)
-        {
-            return base.to_owned();
-        }
-    }
-    w
+    use qdrant_rust_stemmers::{Algorithm, Stemmer};
+    static STEMMER: std::sync::LazyLock<Stemmer> =
+        std::sync::LazyLock::new(|| Stemmer::create(Algorithm::English));
+    STEMMER.stem(&w).into_owned()
 }
 
 #[cfg(test)]
@@ -389,6 +440,49 @@ mod tests {
             Question: How much does a Beam bulb cost?";
         let a = answer(extract_question(prompt), &parse_passages(prompt));
         assert!(a.contains("$12.99") && a.contains("[P1]"), "{a}");
+    }
+
+    /// A sentence is read with its list item's topic and its heading: of four alike sentences,
+    /// the one under the asked-about item or heading wins. A line that a PDF wrapped
+    /// mid-sentence is one sentence again.
+    #[test]
+    fn reads_a_sentence_in_its_context() {
+        let prompt = "Context:\n[1] Service desk\n\
+            - **Print room**: on floor 1. It is open Monday to Friday, 08:00 to 18:00.\n\
+            - **Mail room**: on floor 0. It is open Monday to Friday, 10:00 to 12:00.\n\
+            - **Library**: on floor 3. It is open Monday to Friday, 09:00 to 20:00.\n\
+            - **Tech Bar**: on floor 2. It is open Monday to Friday, 09:00 to 17:00 local time.\n\n\
+            [2] Evacuation\n## Porto\nWhen the alarm sounds, leave by the nearest exit and\n\
+            assemble in the car park behind the building.\n\
+            ## Madrid\nWhen the alarm sounds, leave by the nearest exit and\n\
+            assemble at the fountain across the street.\n\
+            ## Faro\nWhen the alarm sounds, leave by the nearest exit and\n\
+            assemble on the beach path.\n\
+            ## Lisbon\nWhen the alarm sounds, leave by the nearest exit and\n\
+            assemble in the square in front of the main entrance, by the kiosk.\n\n\
+            Question: when is the tech bar open?";
+        let passages = parse_passages(prompt);
+        assert!(
+            passages[1]
+                .text
+                .contains("nearest exit and assemble in the square"),
+            "{:?}",
+            passages[1].text
+        );
+        let a = answer(extract_question(prompt), &passages);
+        assert!(a.contains("09:00 to 17:00 local time [1]"), "{a}");
+        let a = answer(
+            "in lisbon where do we assemble when the alarm sounds?",
+            &passages,
+        );
+        assert!(a.contains("by the kiosk [2]"), "{a}");
+    }
+
+    /// Inflections meet: "submitting expenses" finds "Submit the claim ... expense".
+    #[test]
+    fn stems_inflections() {
+        assert_eq!(stem("expenses".into()), stem("expense".into()));
+        assert_eq!(stem("submitting".into()), stem("submit".into()));
     }
 
     /// No overlap, no invented answer.
