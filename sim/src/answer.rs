@@ -14,6 +14,13 @@ pub const NO_ANSWER: &str = "I could not find this in the provided context. Plea
 /// Sentences used in an answer at most.
 const MAX_SENTENCES: usize = 3;
 
+/// Lines quoted after a sentence that announces them with a colon ("To reset the hub:").
+const MAX_STEPS: usize = 4;
+
+/// How much a sentence loses per passage ranked above its own: the retriever's order counts,
+/// so an answer draws on the best passage unless a later one holds clearly more of the question.
+const RANK_PENALTY: f32 = 0.06;
+
 /// A passage parsed from the prompt.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Passage {
@@ -239,6 +246,7 @@ pub fn answer(question: &str, passages: &[Passage]) -> String {
     struct Candidate<'a> {
         passage: usize,
         sentence: usize,
+        line: usize,
         text: &'a str,
         words: HashSet<String>,
         topic: HashSet<String>,
@@ -249,7 +257,7 @@ pub fn answer(question: &str, passages: &[Passage]) -> String {
     for (pi, p) in passages.iter().enumerate() {
         let mut heading = HashSet::new();
         let mut si = 0;
-        for line in p.text.lines() {
+        for (line_no, line) in p.text.lines().enumerate() {
             let mut topic = HashSet::new();
             for (li, s) in sentences(line).into_iter().enumerate() {
                 si += 1;
@@ -266,6 +274,7 @@ pub fn answer(question: &str, passages: &[Passage]) -> String {
                     candidates.push(Candidate {
                         passage: pi,
                         sentence: si,
+                        line: line_no,
                         text: s,
                         topic: if li == 0 {
                             HashSet::new()
@@ -293,8 +302,8 @@ pub fn answer(question: &str, passages: &[Passage]) -> String {
     if total == 0.0 {
         return NO_ANSWER.to_owned();
     }
-    // (score, passage index, sentence index, sentence)
-    let mut scored: Vec<(f32, usize, usize, &str)> = Vec::new();
+    // (score, passage index, sentence index, line index, sentence)
+    let mut scored: Vec<(f32, usize, usize, usize, &str)> = Vec::new();
     for c in &candidates {
         let covered: f32 = weights
             .iter()
@@ -321,7 +330,7 @@ pub fn answer(question: &str, passages: &[Passage]) -> String {
             .filter(|p| p.marker.starts_with('P') == product)
             .count();
         let mut score = covered / total
-            - 0.02 * rank as f32
+            - RANK_PENALTY * rank as f32
             - 0.002 * (c.words.len().saturating_sub(25)) as f32;
         if asks.answered_by(c.text) {
             score += 0.15;
@@ -329,7 +338,7 @@ pub fn answer(question: &str, passages: &[Passage]) -> String {
         if buying && product {
             score += 0.25;
         }
-        scored.push((score, c.passage, c.sentence, c.text));
+        scored.push((score, c.passage, c.sentence, c.line, c.text));
     }
     if scored.is_empty() {
         return NO_ANSWER.to_owned();
@@ -343,12 +352,34 @@ pub fn answer(question: &str, passages: &[Passage]) -> String {
         .collect();
     chosen.sort_by_key(|s| (s.1, s.2));
     let mut out = String::new();
-    for (_, pi, _, s) in chosen {
+    let mut quoted: HashSet<(usize, usize)> = HashSet::new();
+    for (_, pi, _, line, s) in chosen {
+        if quoted.contains(&(pi, line)) {
+            continue;
+        }
         if !out.is_empty() {
             out.push(' ');
         }
-        let s = s.trim_end_matches(['.', '!', '?']);
-        out.push_str(s);
+        out.push_str(s.trim_end_matches(['.', '!', '?']));
+        // "To reset the hub:" announces the steps on the lines after it: they are the answer.
+        if s.ends_with(':') {
+            let p = &passages[pi];
+            let steps = p.text.lines().enumerate().skip(line + 1).take(MAX_STEPS);
+            for (n, step) in steps {
+                let bare = step.trim_end_matches(['.', '!', '?', ':']);
+                if p.headings.iter().any(|h| h == bare) {
+                    break;
+                }
+                quoted.insert((pi, n));
+                out.push(' ');
+                out.push_str(step);
+                if step.ends_with(':') {
+                    break;
+                }
+            }
+            let end = out.trim_end_matches(['.', '!', '?', ':']).len();
+            out.truncate(end);
+        }
         out.push_str(&format!(" [{}].", passages[pi].marker));
     }
     out
@@ -476,6 +507,24 @@ mod tests {
             &passages,
         );
         assert!(a.contains("by the kiosk [2]"), "{a}");
+    }
+
+    /// A sentence that announces steps with a colon brings the steps with it.
+    #[test]
+    fn a_sentence_that_announces_steps_brings_them() {
+        let prompt = "Context:\n[1] Beam bulbs\n## Reset\n\
+            To reset a bulb, for example to pair it with a new hub:\n\
+            1. Turn the bulb off and on five times, one second each.\n\
+            2. The bulb blinks twice when it has reset.\n\
+            ## Colours\nBeam Colour bulbs show 16 million colours.\n\n\
+            Question: how do i reset a bulb?";
+        let a = answer(extract_question(prompt), &parse_passages(prompt));
+        assert!(
+            a.contains("to pair it with a new hub: 1. Turn the bulb off and on five times"),
+            "{a}"
+        );
+        assert!(a.contains("blinks twice when it has reset [1]."), "{a}");
+        assert!(!a.contains("Colours"), "{a}");
     }
 
     /// Inflections meet: "submitting expenses" finds "Submit the claim ... expense".
