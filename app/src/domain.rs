@@ -280,7 +280,8 @@ pub struct Source {
     pub title: String,
     /// Where it came from: a document path or `catalog`.
     pub source: String,
-    /// Similarity (documents) or relevance (products).
+    /// What the passage ranked by (the fused score in hybrid retrieval, the cosine similarity in
+    /// dense, the BM25 score in sparse; the retrieval span has each leg's), or a product's relevance.
     pub score: f32,
     /// Whether the answer cites it.
     pub cited: bool,

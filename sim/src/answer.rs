@@ -46,13 +46,15 @@ fn plain(line: &str) -> String {
         .to_owned()
 }
 
+/// Whether a line is a numbered step (`2. Press ...`).
+fn numbered(line: &str) -> bool {
+    line.split_once(". ")
+        .is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+}
+
 /// Whether a Markdown line opens a list item (`- `, `* `, `1. `).
 fn starts_item(line: &str) -> bool {
-    line.starts_with("- ")
-        || line.starts_with("* ")
-        || line
-            .split_once(". ")
-            .is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+    line.starts_with("- ") || line.starts_with("* ") || numbered(line)
 }
 
 /// Finds the passages in a prompt: a line starting with `[marker]` opens a passage that runs until
@@ -255,7 +257,13 @@ pub fn answer(question: &str, passages: &[Passage]) -> String {
     let terms = |s: &str| -> HashSet<String> { content_words(s).into_iter().map(stem).collect() };
     let mut candidates = Vec::new();
     for (pi, p) in passages.iter().enumerate() {
-        let mut heading = HashSet::new();
+        // The document's title is the heading above everything in it ("Lumen Hub 2
+        // Troubleshooting and Reset (docs/...)": its path left out).
+        let title = match p.title.rsplit_once(" (") {
+            Some((t, _)) if p.text != p.title => terms(t),
+            _ => HashSet::new(),
+        };
+        let mut heading = title.clone();
         let mut si = 0;
         for (line_no, line) in p.text.lines().enumerate() {
             let mut topic = HashSet::new();
@@ -263,7 +271,7 @@ pub fn answer(question: &str, passages: &[Passage]) -> String {
                 si += 1;
                 let bare = s.trim_end_matches(['.', '!', '?', ':']);
                 if p.headings.iter().any(|h| h == bare) {
-                    heading = terms(s);
+                    heading = &terms(s) | &title;
                     continue;
                 }
                 let words = terms(s);
@@ -360,14 +368,26 @@ pub fn answer(question: &str, passages: &[Passage]) -> String {
         if !out.is_empty() {
             out.push(' ');
         }
-        out.push_str(s.trim_end_matches(['.', '!', '?']));
-        // "To reset the hub:" announces the steps on the lines after it: they are the answer.
-        if s.ends_with(':') {
+        // "To reset the hub:" announces the steps on the lines after it, and the first step of
+        // a numbered list leads to the next ones: for a "how do I" question, they are the answer.
+        let first_step = asks == Asks::Step
+            && passages[pi]
+                .text
+                .lines()
+                .nth(line)
+                .is_some_and(|l| l.starts_with("1. "));
+        let quotes_steps = s.ends_with(':') || first_step;
+        out.push_str(if quotes_steps {
+            s
+        } else {
+            s.trim_end_matches(['.', '!', '?'])
+        });
+        if quotes_steps {
             let p = &passages[pi];
             let steps = p.text.lines().enumerate().skip(line + 1).take(MAX_STEPS);
             for (n, step) in steps {
                 let bare = step.trim_end_matches(['.', '!', '?', ':']);
-                if p.headings.iter().any(|h| h == bare) {
+                if p.headings.iter().any(|h| h == bare) || (first_step && !numbered(step)) {
                     break;
                 }
                 quoted.insert((pi, n));
@@ -525,6 +545,13 @@ mod tests {
         );
         assert!(a.contains("blinks twice when it has reset [1]."), "{a}");
         assert!(!a.contains("Colours"), "{a}");
+        // Without the colon, the first numbered step leads to the others.
+        let prompt = prompt.replace("new hub:", "new hub.");
+        let a = answer(extract_question(&prompt), &parse_passages(&prompt));
+        assert!(
+            a.contains("one second each. 2. The bulb blinks twice when it has reset [1]."),
+            "{a}"
+        );
     }
 
     /// Inflections meet: "submitting expenses" finds "Submit the claim ... expense".

@@ -258,8 +258,8 @@ async fn product_search_results_are_cached_across_wordings() {
     app.stop().await;
 }
 
-/// The README's "Try it" example reproduces: its question, asked of the embedded defaults,
-/// answers with the text the README shows (up to its `…`) and cites the product it shows cited.
+/// The README's "Try it" examples reproduce: each question, asked of the embedded defaults,
+/// answers with the text the README shows (up to its `…`) and cites what it shows cited.
 #[actix_web::test]
 async fn the_readmes_example_answer_reproduces() {
     let readme = include_str!("../../../README.md");
@@ -292,5 +292,30 @@ async fn the_readmes_example_answer_reproduces() {
             .any(|s| s["id"] == cited.as_str() && s["cited"] == true),
         "{cited} is cited: {sources:?}"
     );
+
+    // The streaming example: its question answers with the steps its `done` event shows, from
+    // the document its `sources` event shows first.
+    let at = try_it
+        .find("\"stream\": true}'")
+        .expect("a streaming example");
+    let stream = &try_it[try_it[..at].rfind('\n').unwrap_or(0)..];
+    let question = between(&stream[..1 + stream[1..].find('\n').unwrap()], "-d '", "'");
+    let question: Value = serde_json::from_str(&question).unwrap();
+    let shown = between(stream, "data: {\"answer\":\"", "\"");
+    let prefix = shown.trim_end_matches('…').trim_end();
+    let first_source = between(stream, "\"source\":\"", "\"");
+    let resp: Value = app
+        .chat(json!({"question": question["question"], "user_id": "readme"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let answer = resp["answer"].as_str().unwrap();
+    assert!(
+        answer.starts_with(prefix),
+        "README shows {prefix:?} for {question}; the demo answers {answer:?}"
+    );
+    assert_eq!(resp["sources"][0]["source"], first_source.as_str());
+    assert_eq!(resp["sources"][0]["cited"], true, "{resp}");
     app.stop().await;
 }
