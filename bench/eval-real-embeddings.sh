@@ -43,13 +43,20 @@ for _ in $(seq 1 120); do grep -q "embeddings on" "$work/model.log" 2>/dev/null 
 mkdir -p "$out"
 for mode in dense sparse hybrid; do
   port=$(free_port)
-  env RAGTRACE__CHAT__RETRIEVAL="$mode" RAGTRACE__CACHE__BACKEND=memory \
+  # The model embeds a batch of chunks in seconds, not milliseconds: a long LLM timeout.
+  env RAGTRACE__CHAT__RETRIEVAL="$mode" RAGTRACE__CACHE__BACKEND=memory RAGTRACE__LLM__TIMEOUT_MS=600000 \
       RAGTRACE__SIMULATOR__PROFILE=scenario=instant RAGTRACE__TELEMETRY__LOG_FILTER=warn \
       OPENAI_BASE_URL="http://127.0.0.1:$model_port/v1" \
       "$bin/ragtrace" --addr "127.0.0.1:$port" --data-dir "$work/data" > "$work/app-$mode.log" 2>&1 &
   app=$!
   echo "== $mode (indexing the demo corpus with the model on the first start)" >&2
   wait_for "http://127.0.0.1:$port/readyz"
+  points=$(curl -s "http://127.0.0.1:$port/readyz" | python3 -c 'import json,sys; print(json.load(sys.stdin)["checks"]["vector_store"]["detail"]["points"])')
+  if [ "$points" -lt 200 ]; then
+    echo "the demo corpus is not indexed ($points points); the app said:" >&2
+    grep -i "warn\|error" "$work/app-$mode.log" | tail -5 >&2
+    exit 1
+  fi
   "$bin/ragtrace-lab" eval --target "http://127.0.0.1:$port" --out "$out/minilm-$mode.json" --worst 0
   kill -TERM "$app"; wait "$app" || true
 done

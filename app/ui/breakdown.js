@@ -152,6 +152,19 @@ function render(b, p) {
             : "Every stage's p95 is within its budget.",
         ),
       ),
+      b.quality && b.quality.graded > 0
+        ? h(
+            "div",
+            { class: "callout callout-quiet", "data-testid": "quality", "data-graded": String(b.quality.graded) },
+            h("p", { class: "callout-kicker" }, "Answer quality (golden set)"),
+            h("p", { class: "callout-main" }, h("span", { class: "mono" }, fmtPct(b.quality.hit_at_3)), " with the expected passage in the top 3"),
+            h(
+              "p",
+              { class: "callout-detail" },
+              `first: ${fmtPct(b.quality.hit_at_1)} · MRR ${Number(b.quality.mrr).toFixed(2)} · ${fmtInt(b.quality.graded)} graded request${b.quality.graded === 1 ? "" : "s"} (ragtrace-lab eval)`,
+            ),
+          )
+        : null,
       overlapped
         ? h(
             "div",

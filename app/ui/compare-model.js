@@ -69,6 +69,7 @@ function side(fields) {
     overlapped: [],
     cacheHitRate: null,
     catalogCacheHitRate: null,
+    quality: null,
     costPer1k: null,
     costTotal: null,
     chunks: null,
@@ -123,6 +124,12 @@ export function normaliseReport(json, name = "the file") {
   });
 }
 
+/** The retrieval quality of a window's graded requests (`{graded, hit1, hit3, mrr}`), or null. */
+function qualityOf(q) {
+  if (!q || typeof q !== "object" || !(int(q.graded) > 0)) return null;
+  return { graded: int(q.graded), hit1: num(q.hit_at_1), hit3: num(q.hit_at_3), mrr: num(q.mrr) };
+}
+
 /**
  * A `GET /api/summary` answer for the window `{fromMs, toMs, userId}` as a side of the
  * comparison: error rate, answer-cache hits and cost per 1,000 requests computed from the counts.
@@ -149,6 +156,7 @@ export function normaliseSummary(json, { fromMs = null, toMs = null, userId = nu
     slowestStage: typeof o.slowest_stage === "string" ? o.slowest_stage : null,
     overlapped: pairsOf(o.overlapped),
     cacheHitRate: hits !== null && requests > 0 ? hits / requests : null,
+    quality: qualityOf(o.quality),
     costTotal: cost,
     costPer1k: cost !== null && requests > 0 ? (cost / requests) * 1000 : null,
   });

@@ -242,6 +242,21 @@ function compareTable(b, a) {
       "cache_hit_rate",
     ),
   );
+  if (b?.quality || a?.quality) {
+    const q = (d) => (d.quality ? `${fmtPct(d.quality.hit3)} (${fmtInt(d.quality.graded)} graded)` : "—");
+    rows.push(
+      row(
+        "Expected passage in top 3 (golden set)",
+        v(b, q),
+        v(a, q),
+        (() => {
+          const t = b?.quality && a?.quality ? pointsChange(b.quality.hit3, a.quality.hit3) : null;
+          return changeCell(t, t && t !== "±0 pts" ? a.quality.hit3 > b.quality.hit3 : null);
+        })(),
+        "quality_hit3",
+      ),
+    );
+  }
   if (b?.kind === "report" || a?.kind === "report") {
     const cat = (d) => (d.kind === "report" ? (d.catalogCacheHitRate === null ? "not used" : fmtPct(d.catalogCacheHitRate)) : "—");
     rows.push(row("Product-search cache hits", v(b, cat), v(a, cat), undefined, "catalog_cache_hit_rate"));

@@ -168,6 +168,14 @@ check("a window normalises, with cost per 1k and rates from the counts", () => {
   assert.equal(empty.errorRate, null);
   assert.equal(empty.costPer1k, null);
   assert.deepEqual(warnings(empty, w), ["The before side has no requests in its window."]);
+  assert.equal(w.quality, null, "no graded request, no quality");
+});
+
+check("a window's graded requests give its retrieval quality", () => {
+  const w = normaliseSummary({ ...summary, quality: { graded: 118, hit_at_1: 0.8, hit_at_3: 0.9, mrr: 0.85 } });
+  assert.deepEqual(w.quality, { graded: 118, hit1: 0.8, hit3: 0.9, mrr: 0.85 });
+  assert.equal(normaliseSummary({ ...summary, quality: { graded: 0 } }).quality, null);
+  assert.equal(normaliseSummary({ ...summary, quality: "bad" }).quality, null);
 });
 
 check("histograms share one scale, trimmed of empty ends", () => {

@@ -46,6 +46,8 @@ pub struct Breakdown {
     pub slowest_stage: Option<&'static str>,
     /// Pairs of stages that ran at the same time in at least one request.
     pub overlapped: Vec<(&'static str, &'static str)>,
+    /// Retrieval quality beside the time: the requests a golden-set run graded, if any.
+    pub quality: Option<super::summary::Quality>,
 }
 
 /// Nearest-rank percentile of sorted values.
@@ -105,5 +107,6 @@ pub fn breakdown(traces: &[StoredTrace]) -> Breakdown {
         stages,
         slowest_stage,
         overlapped,
+        quality: super::summary::Quality::of(traces),
     }
 }

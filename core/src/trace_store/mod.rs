@@ -499,4 +499,35 @@ mod tests {
         assert_eq!(b.slowest_stage, Some("llm"));
         assert_eq!(b.overlapped.len(), 2);
     }
+
+    /// Quality beside time: the requests a golden-set run graded (an expected rank on their
+    /// retrieval span) give hit@1, hit@3 and MRR; ungraded ones count for nothing.
+    #[test]
+    fn graded_requests_give_the_quality() {
+        let trace = |id: &str, rank: Option<i64>| {
+            let mut attrs = vec![stage("retrieval")];
+            if let Some(r) = rank {
+                attrs.push((attr::RETRIEVAL_EXPECTED_RANK, AttrValue::Int(r)));
+            }
+            StoredTrace {
+                trace_id: id.into(),
+                spans: vec![span(id, "a", "", names::RETRIEVAL, 0, 5, attrs)],
+                bytes: 0,
+            }
+        };
+        let traces = vec![
+            trace("t1", Some(1)),
+            trace("t2", Some(3)),
+            trace("t3", Some(0)),
+            trace("t4", Some(5)),
+            trace("t5", None),
+        ];
+        let q = summary::Quality::of(&traces).expect("graded");
+        assert_eq!(q.graded, 4);
+        assert_eq!(q.hit_at_1, 0.25);
+        assert_eq!(q.hit_at_3, 0.5);
+        assert!((q.mrr - (1.0 + 1.0 / 3.0 + 0.0 + 0.2) / 4.0).abs() < 1e-12);
+        assert_eq!(breakdown(&traces).quality, Some(q));
+        assert_eq!(summary::Quality::of(&traces[4..]), None);
+    }
 }

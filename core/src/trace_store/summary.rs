@@ -79,6 +79,52 @@ pub fn histogram(values: &[f64]) -> Vec<Bucket> {
     buckets
 }
 
+/// How well retrieval did on the requests a golden-set run graded: those whose retrieval span
+/// records `ragtrace.eval.expected_rank` (`ragtrace-lab eval` names the expected sources).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Quality {
+    /// Requests with an expected rank.
+    pub graded: usize,
+    /// Share with an expected source first.
+    pub hit_at_1: f64,
+    /// Share with one among the first three passages.
+    pub hit_at_3: f64,
+    /// Mean reciprocal rank (0 for a request where none was found).
+    pub mrr: f64,
+}
+
+impl Quality {
+    /// The quality of the graded requests among `traces`, or `None` when none was graded.
+    pub fn of(traces: &[StoredTrace]) -> Option<Self> {
+        let ranks: Vec<u64> = traces
+            .iter()
+            .flat_map(|t| &t.spans)
+            .filter(|s| s.name == span::RETRIEVAL)
+            .filter_map(|s| {
+                s.attr(attr::RETRIEVAL_EXPECTED_RANK)?
+                    .as_text()
+                    .parse()
+                    .ok()
+            })
+            .collect();
+        if ranks.is_empty() {
+            return None;
+        }
+        let n = ranks.len() as f64;
+        let share = |k: u64| ranks.iter().filter(|r| (1..=k).contains(*r)).count() as f64 / n;
+        Some(Self {
+            graded: ranks.len(),
+            hit_at_1: share(1),
+            hit_at_3: share(3),
+            mrr: ranks
+                .iter()
+                .map(|r| if *r == 0 { 0.0 } else { 1.0 / *r as f64 })
+                .sum::<f64>()
+                / n,
+        })
+    }
+}
+
 /// What the chat requests among some traces measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct WindowSummary {
@@ -100,6 +146,8 @@ pub struct WindowSummary {
     pub cache_hits: usize,
     /// Estimated spend of the requests, USD.
     pub cost_usd: f64,
+    /// Retrieval quality of the requests a golden-set run graded, if any.
+    pub quality: Option<Quality>,
 }
 
 /// Summarises the chat requests among `traces`.
@@ -142,5 +190,6 @@ pub fn summarize(traces: &[StoredTrace]) -> WindowSummary {
             .iter()
             .filter_map(|(_, p)| float(p, attr::COST_USD))
             .sum(),
+        quality: b.quality,
     }
 }

@@ -1,6 +1,6 @@
 //! The chat API end to end against the embedded stack (edge store, in-process cache, simulator).
 
-use ragtrace_tests::{TestApp, parse_sse};
+use ragtrace_tests::{TestApp, get_json, parse_sse};
 use serde_json::{Value, json};
 
 /// A plain chat answers with sources, usage, cost and a trace id that matches `traceresponse`.
@@ -317,5 +317,103 @@ async fn the_readmes_example_answer_reproduces() {
     );
     assert_eq!(resp["sources"][0]["source"], first_source.as_str());
     assert_eq!(resp["sources"][0]["cited"], true, "{resp}");
+    app.stop().await;
+}
+
+/// A golden-set run names the expected sources in a header: the retrieval span records where
+/// the first of them ranked (beside which legs found each passage), the summary of that user's
+/// requests gives the quality beside the time, and a malformed header is refused with a 422.
+#[actix_web::test]
+async fn a_golden_set_run_grades_its_requests_on_the_trace() {
+    let app = TestApp::spawn(&[("RAGTRACE__SIMULATOR__PROFILE", "scenario=instant")]).await;
+    let ask = |question: &'static str, expect: &'static str| {
+        app.http
+            .post(format!("{}/v1/chat", app.base))
+            .header("x-ragtrace-expect-sources", expect)
+            .json(&json!({"question": question, "user_id": "golden"}))
+            .send()
+    };
+    let found: Value = ask(
+        "How do I reset the Lumen Hub 2?",
+        "hr-sick-leave.md, product-lumen-hub-2-troubleshooting.md",
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let missed: Value = ask("How do I reset the Lumen Hub 2?!", "hr-sick-leave.md")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let retrieval = |trace: &Value| -> serde_json::Map<String, Value> {
+        trace["spans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "retrieval")
+            .unwrap()["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|kv| (kv[0].as_str().unwrap().to_owned(), kv[1].clone()))
+            .collect()
+    };
+    let trace = app
+        .trace(found["trace_id"].as_str().unwrap(), &["retrieval"])
+        .await;
+    let attrs = retrieval(&trace);
+    assert_eq!(attrs["ragtrace.eval.expected_rank"], 1, "{attrs:?}");
+    assert_eq!(attrs["ragtrace.retrieval.mode"], "hybrid");
+    assert_eq!(attrs["ragtrace.retrieval.fusion"], "dbsf");
+    let hits: Vec<Value> =
+        serde_json::from_str(attrs["ragtrace.retrieval.hits"].as_str().unwrap()).unwrap();
+    assert_eq!(hits.len(), 5);
+    assert_eq!(
+        hits[0]["source"],
+        "docs/product-lumen-hub-2-troubleshooting.md"
+    );
+    assert!(
+        hits.iter()
+            .all(|h| h["dense"].is_array() || h["sparse"].is_array()),
+        "each passage names the leg that found it: {hits:?}"
+    );
+    let trace = app
+        .trace(missed["trace_id"].as_str().unwrap(), &["retrieval"])
+        .await;
+    assert_eq!(retrieval(&trace)["ragtrace.eval.expected_rank"], 0);
+
+    let summary = get_json(
+        &app.http,
+        format!("{}/api/summary?user_id=golden", app.base),
+    )
+    .await;
+    assert_eq!(summary["quality"]["graded"], 2, "{summary}");
+    assert_eq!(summary["quality"]["hit_at_1"], 0.5);
+    assert_eq!(summary["quality"]["mrr"], 0.5);
+    let others = get_json(
+        &app.http,
+        format!("{}/api/summary?user_id=nobody", app.base),
+    )
+    .await;
+    assert!(others["quality"].is_null(), "{others}");
+
+    let too_many = vec!["a.md"; 17].join(",");
+    let resp = app
+        .http
+        .post(format!("{}/v1/chat", app.base))
+        .header("x-ragtrace-expect-sources", too_many)
+        .json(&json!({"question": "How do I reset the Lumen Hub 2?"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 422);
+    let body: Value = resp.json().await.unwrap();
+    assert!(
+        body.to_string().contains("x-ragtrace-expect-sources"),
+        "{body}"
+    );
     app.stop().await;
 }
