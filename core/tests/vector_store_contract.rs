@@ -221,6 +221,11 @@ async fn hybrid(store: Arc<dyn VectorStore>) {
     let fused = store.search(q).await.unwrap();
     let ids: Vec<String> = fused.iter().map(|h| h.id.clone()).collect();
     assert_eq!(ids, [id(12), id(11), id(13)], "{fused:#?}");
+    assert_eq!(
+        fused[0].field("text"),
+        "replace the coin cell once a year",
+        "fused hits carry their payload"
+    );
     assert_eq!(fused[0].dense.map(|l| l.rank), Some(2));
     assert_eq!(fused[0].sparse.map(|l| l.rank), Some(2));
     assert!((fused[0].score - 2.0 / (sparse::RRF_K + 2.0)).abs() < 1e-6);

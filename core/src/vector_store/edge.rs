@@ -257,6 +257,9 @@ impl VectorStore for EdgeStore {
         let result = self
             .run(&span, move |shard| {
                 let limit = query.leg_limit();
+                // Fused, the legs return ids and scores only; the payloads are read afterwards
+                // for the hits kept (top_k, not 2 × fusion_candidates).
+                let fused = query.dense.is_some() && query.sparse.is_some();
                 let dense = query
                     .dense
                     .clone()
@@ -266,6 +269,7 @@ impl VectorStore for EdgeStore {
                             NamedQuery::default_dense(v),
                             query.score_threshold,
                             limit,
+                            !fused,
                         )
                     })
                     .transpose()?;
@@ -280,10 +284,14 @@ impl VectorStore for EdgeStore {
                             }),
                             using: Some(SPARSE_VECTOR.into()),
                         };
-                        leg(shard, q, None, limit)
+                        leg(shard, q, None, limit, !fused)
                     })
                     .transpose()?;
-                Ok(query.merge(dense, sparse))
+                let mut hits = query.merge(dense, sparse);
+                if fused {
+                    with_payloads(shard, &mut hits)?;
+                }
+                Ok(hits)
             })
             .instrument(span.clone())
             .await;
@@ -446,12 +454,41 @@ fn named_vectors(dense: Option<Vec<f32>>, sparse: SparseVector) -> VectorStructP
     VectorStructPersisted::Named(named)
 }
 
-/// One leg of a search: the `limit` nearest points to `query` in its vector space.
+/// Reads the payloads of `hits` (found without them) in one call.
+fn with_payloads(shard: &EdgeShard, hits: &mut [Hit]) -> Result<(), VectorStoreError> {
+    let ids: Vec<PointId> = hits
+        .iter()
+        .map(|h| match h.id.parse::<uuid::Uuid>() {
+            Ok(u) => PointId::Uuid(u),
+            Err(_) => PointId::NumId(h.id.parse().unwrap_or_default()),
+        })
+        .collect();
+    let records = shard
+        .retrieve(&ids, Some(WithPayloadInterface::Bool(true)), None)
+        .map_err(backend)?;
+    for r in records {
+        if let Some(h) = hits.iter_mut().find(|h| point_id(r.id) == h.id) {
+            h.payload = r.payload.map(|p| p.0).unwrap_or_default();
+        }
+    }
+    Ok(())
+}
+
+fn point_id(id: PointId) -> String {
+    match id {
+        PointId::Uuid(u) => u.to_string(),
+        PointId::NumId(n) => n.to_string(),
+    }
+}
+
+/// One leg of a search: the `limit` nearest points to `query` in its vector space, with their
+/// payloads or without.
 fn leg(
     shard: &EdgeShard,
     query: NamedQuery<VectorInternal>,
     score_threshold: Option<f32>,
     limit: usize,
+    with_payload: bool,
 ) -> Result<Vec<Hit>, VectorStoreError> {
     let points = shard
         .query(QueryRequest {
@@ -463,16 +500,13 @@ fn leg(
             offset: 0,
             params: None,
             with_vector: WithVector::Bool(false),
-            with_payload: WithPayloadInterface::Bool(true),
+            with_payload: WithPayloadInterface::Bool(with_payload),
         })
         .map_err(backend)?;
     Ok(points
         .into_iter()
         .map(|p| Hit {
-            id: match p.id {
-                PointId::Uuid(u) => u.to_string(),
-                PointId::NumId(n) => n.to_string(),
-            },
+            id: point_id(p.id),
             score: p.score,
             payload: p.payload.map(|p| p.0).unwrap_or_default(),
             dense: None,

@@ -140,17 +140,22 @@ impl QdrantServerStore {
 }
 
 impl QdrantServerStore {
-    /// Gives a collection created before hybrid retrieval its sparse vector, then computes the
-    /// sparse vector of every point that lacks one from its payload. A server too old to add a
-    /// vector to a collection keeps dense-only search, with a warning saying how to fix it.
-    async fn bring_up_to_date(&self) -> Result<(), VectorStoreError> {
-        let info = self
+    /// The collection's description: its configuration and counts.
+    async fn info(&self) -> Result<qdrant_client::qdrant::CollectionInfo, VectorStoreError> {
+        Ok(self
             .client
             .collection_info(&self.collection)
             .await
             .map_err(|e| classify(e, self.timeout_ms()))?
             .result
-            .unwrap_or_default();
+            .unwrap_or_default())
+    }
+
+    /// Gives a collection created before hybrid retrieval its sparse vector, then computes the
+    /// sparse vector of every point that lacks one from its payload. A server too old to add a
+    /// vector to a collection keeps dense-only search, with a warning saying how to fix it.
+    async fn bring_up_to_date(&self) -> Result<(), VectorStoreError> {
+        let info = self.info().await?;
         let has = info
             .config
             .and_then(|c| c.params)
@@ -521,13 +526,7 @@ impl VectorStore for QdrantServerStore {
         let span = db_span("info", &self.collection, &self.host);
         let result = async {
             let _slot = self.limit.acquire().await?;
-            let info = self
-                .client
-                .collection_info(&self.collection)
-                .await
-                .map_err(|e| classify(e, self.timeout_ms()))?
-                .result
-                .unwrap_or_default();
+            let info = self.info().await?;
             Ok(IndexStatus {
                 points: info.points_count.unwrap_or(0),
                 indexed_vectors: info.indexed_vectors_count.unwrap_or(0),

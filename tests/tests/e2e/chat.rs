@@ -268,23 +268,31 @@ async fn the_readmes_example_answer_reproduces() {
         let i = s.find(start).expect(start) + start.len();
         s[i..i + s[i..].find(end).expect(end)].to_owned()
     };
+    let app = TestApp::spawn(&[("RAGTRACE__SIMULATOR__PROFILE", "scenario=instant")]).await;
+    // Asks `question` and checks the answer starts with what the README shows (up to its `…`).
+    let answers_as_shown = |question: String, shown: String| {
+        let app = &app;
+        async move {
+            let resp: Value = app
+                .chat(json!({"question": question, "user_id": "readme"}))
+                .await
+                .json()
+                .await
+                .unwrap();
+            let answer = resp["answer"].as_str().unwrap();
+            let prefix = shown.trim_end_matches('…').trim_end();
+            assert!(
+                answer.starts_with(prefix),
+                "README shows {prefix:?} for {question:?}; the demo answers {answer:?}"
+            );
+            resp
+        }
+    };
+
     let question = between(try_it, "\"question\": \"", "\"");
     let shown = between(try_it, "\"answer\": \"", "\"");
-    let prefix = shown.trim_end_matches('…').trim_end();
     let cited = between(try_it, "{\"marker\": \"P1\", \"id\": \"", "\"");
-
-    let app = TestApp::spawn(&[("RAGTRACE__SIMULATOR__PROFILE", "scenario=instant")]).await;
-    let resp: Value = app
-        .chat(json!({"question": question, "user_id": "readme"}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let answer = resp["answer"].as_str().unwrap();
-    assert!(
-        answer.starts_with(prefix),
-        "README shows {prefix:?} for {question:?}; the demo answers {answer:?}"
-    );
+    let resp = answers_as_shown(question, shown).await;
     let sources = resp["sources"].as_array().unwrap();
     assert!(
         sources
@@ -299,22 +307,12 @@ async fn the_readmes_example_answer_reproduces() {
         .find("\"stream\": true}'")
         .expect("a streaming example");
     let stream = &try_it[try_it[..at].rfind('\n').unwrap_or(0)..];
-    let question = between(&stream[..1 + stream[1..].find('\n').unwrap()], "-d '", "'");
-    let question: Value = serde_json::from_str(&question).unwrap();
+    let request = between(&stream[..1 + stream[1..].find('\n').unwrap()], "-d '", "'");
+    let request: Value = serde_json::from_str(&request).unwrap();
     let shown = between(stream, "data: {\"answer\":\"", "\"");
-    let prefix = shown.trim_end_matches('…').trim_end();
     let first_source = between(stream, "\"source\":\"", "\"");
-    let resp: Value = app
-        .chat(json!({"question": question["question"], "user_id": "readme"}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let answer = resp["answer"].as_str().unwrap();
-    assert!(
-        answer.starts_with(prefix),
-        "README shows {prefix:?} for {question}; the demo answers {answer:?}"
-    );
+    let question = request["question"].as_str().unwrap().to_owned();
+    let resp = answers_as_shown(question, shown).await;
     assert_eq!(resp["sources"][0]["source"], first_source.as_str());
     assert_eq!(resp["sources"][0]["cited"], true, "{resp}");
     app.stop().await;
