@@ -340,12 +340,17 @@ async fn a_golden_set_run_grades_its_requests_on_the_trace() {
     .json()
     .await
     .unwrap();
-    let missed: Value = ask("How do I reset the Lumen Hub 2?!", "hr-sick-leave.md")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    // Another question: the same one again would be answered from the answer cache, which
+    // retrieves nothing.
+    let missed: Value = ask(
+        "How do I factory reset the Lumen Hub 2?",
+        "hr-sick-leave.md",
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
     let retrieval = |trace: &Value| -> serde_json::Map<String, Value> {
         trace["spans"]
             .as_array()
