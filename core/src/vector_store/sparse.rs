@@ -25,8 +25,9 @@ pub const SPARSE_VECTOR: &str = "bm25";
 /// RRF's constant: a hit at rank `r` of a leg adds `1 / (RRF_K + r)` (Qdrant's default too).
 pub const RRF_K: f32 = 60.0;
 
-/// The average chunk length BM25 normalises by, in terms: about what the demo corpus's chunks
-/// hold after stop words (its mean is 74). A fork with much longer chunks should raise it.
+/// The average chunk length BM25 normalises by, in terms after stop words: the order of what a
+/// chunk of at most `ingest.chunk_tokens` (220) holds, where Qdrant's default (256) assumes
+/// longer documents. A fork with much longer chunks should raise it.
 const AVG_TERMS: f64 = 75.0;
 
 /// A sparse vector: term ids (hashes) and their weights, ids unique.
