@@ -246,7 +246,7 @@ impl ChatRequest {
             ));
         }
         let de = &mut serde_json::Deserializer::from_slice(body);
-        let parsed: ChatRequestBody = serde_path_to_error::deserialize(de).map_err(|e| {
+        let parsed: ChatRequestBody = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner();
             if inner.is_syntax() || inner.is_eof() {
@@ -258,6 +258,14 @@ impl ChatRequest {
                 let field = if path == "." { None } else { Some(path) };
                 ApiError::schema(field, &inner.to_string(), CHAT_BODY)
             }
+        })?;
+        // Whitespace may follow the object, nothing else: `{"question": "…"}garbage` is not
+        // a request, as an upload's JSON with trailing bytes is not.
+        de.end().map_err(|e| {
+            ApiError::bad_json(
+                &format!("malformed JSON: {e}"),
+                "send one JSON object and nothing after it",
+            )
         })?;
         Ok(Self {
             question: Question::parse(&parsed.question, max_question_chars)?,
@@ -340,6 +348,18 @@ mod tests {
         let cases: &[(&[u8], u16, Option<&str>, &str)] = &[
             (b"", 400, None, "empty"),
             (b"{not json", 400, None, "malformed JSON"),
+            (
+                br#"{"question":"ok"} {"question":"again"}"#,
+                400,
+                None,
+                "trailing characters",
+            ),
+            (
+                br#"{"question":"ok"}garbage"#,
+                400,
+                None,
+                "trailing characters",
+            ),
             (br#"{"question": 5}"#, 422, Some("question"), "invalid type"),
             (br#"{}"#, 422, None, "missing field `question`"),
             (

@@ -55,6 +55,9 @@ pub enum ApiError {
     PayloadTooLarge {
         /// The byte limit the body went over, quoted in the message so the caller knows what fits.
         limit: usize,
+        /// What to send instead, in the words of the endpoint (a shorter question, a smaller
+        /// document, ...).
+        hint: &'static str,
     },
     /// No route (or embedded UI asset) at this path: a JSON 404 whose hint points to
     /// `GET /openapi.json`. Not counted as a service error: it is the caller's typo.
@@ -254,9 +257,7 @@ impl ApiError {
                 "open it with GET /api/traces/{trace_id} (or /ui/#/traces/{trace_id})"
             )),
             ApiError::Schema { hint, .. } => Some((*hint).to_owned()),
-            ApiError::PayloadTooLarge { .. } => Some(
-                "send a shorter question, or a smaller document (ingest.max_file_bytes)".into(),
-            ),
+            ApiError::PayloadTooLarge { hint, .. } => Some((*hint).to_owned()),
             ApiError::UnsupportedMediaType { .. } => Some(
                 "upload Markdown, plain text, HTML or PDF: a multipart `file` field, a raw body with Content-Type text/markdown, text/plain, text/html or application/pdf and ?name=, or JSON {\"name\", \"text\" | \"content_base64\"}".into(),
             ),

@@ -46,11 +46,11 @@ impl Upload {
             }
             // JSON bodies carry base64 (4/3 larger) and some framing.
             "application/json" => {
-                let body = read_body(payload, max_bytes / 3 * 4 + 4096, HINT).await?;
+                let body = read_body(payload, max_bytes / 3 * 4 + 4096, HINT, TOO_LARGE).await?;
                 from_json(&body)?
             }
             _ => {
-                let body = read_body(payload, max_bytes, HINT).await?;
+                let body = read_body(payload, max_bytes, HINT, TOO_LARGE).await?;
                 let name = name.ok_or_else(|| {
                     ApiError::validation(
                         "name",
@@ -64,7 +64,10 @@ impl Upload {
             }
         };
         if content.len() > max_bytes {
-            return Err(ApiError::PayloadTooLarge { limit: max_bytes });
+            return Err(ApiError::PayloadTooLarge {
+                limit: max_bytes,
+                hint: TOO_LARGE,
+            });
         }
         let name = clean_name(&name)?;
         let format = format_of(&name, mime.as_deref())?;
@@ -79,6 +82,8 @@ impl Upload {
 
 /// What to send, when the body cannot be read.
 const HINT: &str = "send the document as the request body";
+/// The 413's hint of an upload.
+const TOO_LARGE: &str = "send a smaller document: the limit is ingest.max_file_bytes";
 
 /// JSON upload: text, or base64 for binary formats.
 #[derive(Debug, Deserialize)]
@@ -201,7 +206,10 @@ async fn read_multipart(
                 )
             })?;
             if data.len() + chunk.len() > max {
-                return Err(ApiError::PayloadTooLarge { limit: max });
+                return Err(ApiError::PayloadTooLarge {
+                    limit: max,
+                    hint: TOO_LARGE,
+                });
             }
             data.extend_from_slice(&chunk);
         }

@@ -96,7 +96,13 @@ async fn parse(
     payload: web::Payload,
     expected: Option<&[u8]>,
 ) -> Result<ChatRequest, ApiError> {
-    let body = read_body(payload, state.max_body_bytes, "retry the request").await?;
+    let body = read_body(
+        payload,
+        state.max_body_bytes,
+        "retry the request",
+        "send a shorter question (chat.max_question_chars); bodies over server.max_body_bytes are refused",
+    )
+    .await?;
     let mut req = ChatRequest::parse(&body, state.pipeline.chat.max_question_chars)?;
     req.expected_sources = parse_expected_sources(expected)?;
     if let Some(u) = &req.user_id {

@@ -68,19 +68,23 @@ pub fn parse_query<T: serde::de::DeserializeOwned>(req: &HttpRequest) -> Result<
         })
 }
 
-/// Reads a request body, refusing more than `limit` bytes. `hint` tells the caller what to send
-/// when the body cannot be read.
+/// Reads a request body, refusing more than `limit` bytes (with `too_large` as the 413's hint).
+/// `hint` tells the caller what to send when the body cannot be read.
 pub async fn read_body(
     mut payload: web::Payload,
     limit: usize,
     hint: &str,
+    too_large: &'static str,
 ) -> Result<Bytes, ApiError> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk =
             chunk.map_err(|e| ApiError::bad_body(&format!("cannot read the body: {e}"), hint))?;
         if body.len() + chunk.len() > limit {
-            return Err(ApiError::PayloadTooLarge { limit });
+            return Err(ApiError::PayloadTooLarge {
+                limit,
+                hint: too_large,
+            });
         }
         body.extend_from_slice(&chunk);
     }

@@ -72,7 +72,13 @@ pub async fn simulate(
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_body(payload, 64 << 10, SIMULATE_HINT).await?;
+    let body = read_body(
+        payload,
+        64 << 10,
+        SIMULATE_HINT,
+        "send the simulator's inputs only: at most 64 KiB",
+    )
+    .await?;
     let input: SimInput = parse_json(&body, SIMULATE_HINT)?;
     let out = project(&input, &state.measuring.pricing)
         .map_err(|e| ApiError::validation(e.field, &e.rule, e.hint))?;
@@ -293,7 +299,13 @@ pub async fn lab_pair(
 ) -> Result<HttpResponse, ApiError> {
     let q: LangQuery = parse_query(&req)?;
     let l = lang(q.lang.as_deref())?;
-    let body = read_body(payload, 4 << 20, REPORT_HINT).await?;
+    let body = read_body(
+        payload,
+        4 << 20,
+        REPORT_HINT,
+        "send two ragtrace-lab run reports, at most 4 MiB in all",
+    )
+    .await?;
     let pair: Pair = parse_json(&body, REPORT_HINT)?;
     render(&state, &pair.before, &pair.after, l)
 }

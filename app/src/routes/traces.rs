@@ -87,7 +87,13 @@ pub async fn import(
     local_only(&req, &state)?;
     let store = store(&state)?;
     let hint = "send a trace document: the JSON of GET /api/traces/{trace_id}, or the file `ragtrace-ingest transcribe --trace-out` writes";
-    let body = read_body(payload, MAX_TRACE_BYTES, hint).await?;
+    let body = read_body(
+        payload,
+        MAX_TRACE_BYTES,
+        hint,
+        "open a smaller trace file: at most 32 MiB",
+    )
+    .await?;
     let doc: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_json(&format!("the body is not JSON: {e}"), hint))?;
     let spans = read_trace(&doc).map_err(|e| ApiError::validation(&e.field, &e.message, hint))?;

@@ -149,6 +149,7 @@ async fn bad_input_gets_clear_json_errors() {
         (br#"{"question": "ok", "extra": 1}"#, 422, Some("extra")),
         (long, 422, Some("question")),
         (huge, 413, None),
+        (br#"{"question": "ok"} trailing"#, 400, None),
     ];
     for (body, status, field) in cases {
         let resp = app.chat_raw(body).await;
@@ -165,6 +166,14 @@ async fn bad_input_gets_clear_json_errors() {
             "{json}"
         );
         assert_eq!(err["field"].as_str(), *field, "{json}");
+        if *status == 413 {
+            assert!(
+                err["hint"]
+                    .as_str()
+                    .is_some_and(|h| h.contains("shorter question")),
+                "{json}"
+            );
+        }
     }
     // Invalid requests are "rejected", not errors of the service: they do not burn the SLO.
     let metrics = app.get("/metrics").await.text().await.unwrap();

@@ -157,6 +157,14 @@ async fn bad_uploads_are_rejected_with_reasons() {
         if !field.is_empty() {
             assert_eq!(body["error"]["field"], field, "case {i}: {body}");
         }
+        if status == 413 {
+            let hint = body["error"]["hint"].as_str().unwrap_or_default();
+            assert!(hint.contains("ingest.max_file_bytes"), "case {i}: {body}");
+            assert!(
+                !hint.contains("question"),
+                "an upload is not a question: {body}"
+            );
+        }
     }
     // A multipart upload works like curl -F file=@notes.md.
     let form = reqwest::multipart::Form::new().part(
