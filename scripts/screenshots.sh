@@ -6,6 +6,7 @@
 #   switched through the admin API), and case study 2's, from `ragtrace-lab run doc-search
 #   --hold` runs (the first one builds the lab's collection under lab-data/, once), and case
 #   study 3's job traces, saved by `ragtrace-ingest transcribe --trace-out` and opened in the app.
+# - docs/answer-quality.md: the breakdown of a golden-set run, with its answer quality.
 # - docs/report.md: the executive report of the recorded chatbot runs, and the cost simulator.
 #
 #   scripts/screenshots.sh            # writes docs/img/*.png
@@ -51,6 +52,13 @@ sleep 1
 shot traces "$base/ui/#/traces" 1000
 shot waterfall "$base/ui/#/traces/$slow" 1500
 shot breakdown "$base/ui/#/breakdown" 1300
+
+# docs/answer-quality.md: the golden set asked of this app, and its breakdown (quality beside time).
+if want quality-breakdown; then
+  "$bins/ragtrace-lab" eval --target "$base" --out "$work/eval.json" --worst 0 >/dev/null
+  golden_user=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["user_id"])' "$work/eval.json")
+  shot quality-breakdown "$base/ui/#/breakdown?user_id=$golden_user" 1300
+fi
 
 # Case study 1: the product-search API at its case-study 6 s, without the fixes and with them.
 curl -sf -X POST "$base/admin/scenarios/slow-catalog" >/dev/null

@@ -226,6 +226,10 @@ pub struct EvalReport {
     pub golden: String,
     /// What was asked: `in-process` or the target URL.
     pub target: String,
+    /// The `user_id` the run asked as: the app's breakdown and summary filtered by it show the
+    /// run's quality beside its time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
     /// How the app retrieved (`dense`, `sparse`, `hybrid`), as its traces say; `mixed` if the
     /// questions disagree.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -260,6 +264,7 @@ impl EvalReport {
             started_at,
             golden,
             target,
+            user_id: None,
             retrieval,
             overall: Metrics::of(&scored),
             by_kind: by_kind

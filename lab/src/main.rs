@@ -608,13 +608,20 @@ async fn run_eval(
         bar.inc(1);
     }
     bar.finish_and_clear();
-    let report = ragtrace_lab::eval::EvalReport::new(
+    let mut report = ragtrace_lab::eval::EvalReport::new(
         started_at,
         golden.display().to_string(),
         driven,
         scored,
     );
+    report.user_id = Some(user_id.clone());
     print!("{}", report.table(worst));
+    if embedded.is_none() {
+        eprintln!(
+            "quality beside time: {}/ui/#/breakdown?user_id={user_id}",
+            app.base
+        );
+    }
     if let Some(path) = out {
         std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")
             .with_context(|| format!("cannot write {}", path.display()))?;
