@@ -230,12 +230,6 @@ pub fn parse_expected_sources(header: Option<&[u8]>) -> Result<Vec<String>, ApiE
     Ok(names)
 }
 
-/// Whether the document `path` is the expected source `name` (the whole path, or its file
-/// name).
-pub fn is_source(path: &str, name: &str) -> bool {
-    path == name || path.rsplit('/').next() == Some(name)
-}
-
 impl ChatRequest {
     /// Parses a request body, naming the offending field on any error.
     pub fn parse(body: &[u8], max_question_chars: usize) -> Result<Self, ApiError> {

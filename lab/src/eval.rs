@@ -119,7 +119,7 @@ pub struct Scored {
 fn is_expected(source: &Value, expected: &str) -> bool {
     let id = source["id"].as_str().unwrap_or_default();
     let path = source["source"].as_str().unwrap_or_default();
-    id == expected || path == expected || path.rsplit('/').next() == Some(expected)
+    id == expected || ragtrace_core::vector_store::is_source(path, expected)
 }
 
 /// What the eval reads from a request's trace.

@@ -29,10 +29,10 @@ use ragtrace_core::semconv::{Stage, attr, span};
 use ragtrace_core::stage::StageTimer;
 use ragtrace_core::telemetry::mark_failed;
 use ragtrace_core::tokens::Tokenizer;
-use ragtrace_core::vector_store::{Hit, Query, Retrieval, VectorStore, sparse};
+use ragtrace_core::vector_store::{Hit, Query, Retrieval, VectorStore, is_source, sparse};
 use tracing::Instrument as _;
 
-use crate::domain::{ChatRequest, ChatResponse, Source, TokenUsage, is_source};
+use crate::domain::{ChatRequest, ChatResponse, Source, TokenUsage};
 use crate::error::ApiError;
 
 /// What a chat request produces, in order: `Sources`, any number of `Delta`s, then one `Done`
@@ -481,7 +481,6 @@ impl Pipeline {
     }
 }
 
-/// The pipeline's span: one per chat request, under the HTTP server span, parent of every stage.
 /// Records what a search returned on its retrieval span: how many passages, the best score,
 /// which leg found each, and every passage's scores.
 fn record_retrieved(span: &tracing::Span, mode: Retrieval, hits: &[Hit]) {
@@ -524,6 +523,7 @@ fn round4(x: f32) -> f64 {
     (f64::from(x) * 1e4).round() / 1e4
 }
 
+/// The pipeline's span: one per chat request, under the HTTP server span, parent of every stage.
 fn request_span(req: &ChatRequest) -> tracing::Span {
     tracing::info_span!(
         "pipeline",

@@ -467,7 +467,8 @@ fn with_payloads(shard: &EdgeShard, hits: &mut [Hit]) -> Result<(), VectorStoreE
         .retrieve(&ids, Some(WithPayloadInterface::Bool(true)), None)
         .map_err(backend)?;
     for r in records {
-        if let Some(h) = hits.iter_mut().find(|h| point_id(r.id) == h.id) {
+        let id = point_id(r.id);
+        if let Some(h) = hits.iter_mut().find(|h| h.id == id) {
             h.payload = r.payload.map(|p| p.0).unwrap_or_default();
         }
     }

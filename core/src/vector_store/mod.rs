@@ -172,6 +172,12 @@ impl Query {
     }
 }
 
+/// Whether the document `path` (a payload's `source`) is the one named `name`: the whole path,
+/// or its file name (`docs/faq.md` is `faq.md`). Golden sets name sources this way.
+pub fn is_source(path: &str, name: &str) -> bool {
+    path == name || path.rsplit('/').next() == Some(name)
+}
+
 impl Hit {
     /// A string field of the payload, or `""`.
     pub fn field(&self, key: &str) -> &str {
