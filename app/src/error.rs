@@ -233,7 +233,23 @@ impl ApiError {
         match self {
             // The field is a separate key in the body; the message says the rule.
             ApiError::Validation { field, rule, .. } => format!("{field} {rule}"),
-            other => other.to_string(),
+            // The provider's own words stay out of the body (a provider that echoes a key in
+            // its error would hand it to the caller); they are on the span and in the log.
+            ApiError::Llm(LlmError::Upstream {
+                status, attempts, ..
+            }) => format!("the LLM provider failed with HTTP {status} after {attempts} attempts"),
+            ApiError::Llm(LlmError::Rejected { status, .. }) => {
+                format!("the LLM provider rejected the request with HTTP {status}")
+            }
+            ApiError::Llm(LlmError::Unreachable { attempts, .. }) => {
+                format!("cannot reach the LLM provider ({attempts} attempts)")
+            }
+            ApiError::Llm(LlmError::Protocol(_)) => {
+                "the LLM provider's response could not be read".to_owned()
+            }
+            // Every other message is ours, but may quote a backend (a vector store URL): it
+            // passes the masking rules like a span would.
+            other => ragtrace_core::telemetry::masking::mask(&other.to_string()).into_owned(),
         }
     }
 

@@ -23,12 +23,39 @@ pub const MASK: &str = "****";
 struct Rule {
     re: Regex,
     replacement: &'static str,
+    /// A match is masked only when this holds for it (a card number's Luhn check); every
+    /// match when `None`.
+    check: Option<fn(&str) -> bool>,
+}
+
+/// The Luhn checksum of a card number (spaces and dashes ignored): true for real card numbers,
+/// and for only one in ten other runs of digits.
+fn luhn(candidate: &str) -> bool {
+    let digits: Vec<u32> = candidate.chars().filter_map(|c| c.to_digit(10)).collect();
+    if !(13..=19).contains(&digits.len()) {
+        return false;
+    }
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            if i % 2 == 1 {
+                let d2 = d * 2;
+                if d2 > 9 { d2 - 9 } else { d2 }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum % 10 == 0
 }
 
 static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     let rule = |re: &str, replacement| Rule {
         re: Regex::new(re).expect("masking regex compiles"),
         replacement,
+        check: None,
     };
     vec![
         // Credentials inside URLs: scheme://user:password@host
@@ -45,11 +72,28 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         rule(r"\b(?:sk|rk|pk)-[A-Za-z0-9_\-]{16,}", "****"),
         // AWS access key ids.
         rule(r"\bAKIA[0-9A-Z]{16}\b", "****"),
-        // key=value / "key": "value" pairs whose key names a secret.
+        // GitHub tokens: classic (ghp_, gho_, ghu_, ghs_, ghr_) and fine-grained (github_pat_).
         rule(
-            r#"(?i)(?P<pre>\b[a-z0-9_\-]*(?:api[_-]?key|apikey|password|passwd|pwd|secret|token)["']?\s*[:=]\s*["']?)[^\s"'&,;}]+"#,
+            r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})",
+            "****",
+        ),
+        // JSON Web Tokens on their own (a base64url header and payload, both JSON objects).
+        rule(
+            r"\beyJ[A-Za-z0-9_\-]{4,}\.eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*",
+            "****",
+        ),
+        // key=value / "key": "value" pairs whose key names a secret, also inside a JSON string
+        // (\"api_key\": \"...\").
+        rule(
+            r#"(?i)(?P<pre>\b[a-z0-9_\-]*(?:api[_-]?key|apikey|password|passwd|pwd|secret|token)(?:\\?["'])?\s*[:=]\s*(?:\\?["'])?)[^\s"'&,;}\\]+"#,
             "${pre}****",
         ),
+        // Payment card numbers: 13 to 19 digits, in groups or not, that pass the Luhn check.
+        Rule {
+            re: Regex::new(r"\b\d(?:[ \-]?\d){12,18}\b").expect("masking regex compiles"),
+            replacement: "****",
+            check: Some(luhn),
+        },
         // E-mail addresses.
         rule(
             r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}",
@@ -63,7 +107,19 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
 pub fn mask(input: &str) -> Cow<'_, str> {
     let mut out = Cow::Borrowed(input);
     for rule in RULES.iter() {
-        if let Cow::Owned(s) = rule.re.replace_all(&out, rule.replacement) {
+        let replaced = match rule.check {
+            None => rule.re.replace_all(&out, rule.replacement),
+            Some(check) => rule.re.replace_all(&out, |c: &regex::Captures<'_>| {
+                if check(&c[0]) {
+                    rule.replacement.to_owned()
+                } else {
+                    c[0].to_owned()
+                }
+            }),
+        };
+        if let Cow::Owned(s) = replaced
+            && s != *out
+        {
             out = Cow::Owned(s);
         }
     }
@@ -72,7 +128,10 @@ pub fn mask(input: &str) -> Cow<'_, str> {
 
 /// Whether `input` holds anything [`mask`] would change.
 pub fn needs_masking(input: &str) -> bool {
-    RULES.iter().any(|r| r.re.is_match(input))
+    RULES.iter().any(|r| match r.check {
+        None => r.re.is_match(input),
+        Some(check) => r.re.find_iter(input).any(|m| check(m.as_str())),
+    })
 }
 
 /// Masks every string attribute, event and status text, then hands the span to each sink.
@@ -106,8 +165,12 @@ fn mask_value(v: &mut Value) {
     }
 }
 
-/// Masks secrets in a finished span in place (attributes, events, status).
+/// Masks secrets in a finished span in place (name, attributes, events, status).
 pub fn mask_span(span: &mut SpanData) {
+    // A span name can carry user input too ("ingest uploads/<file name>").
+    if let Cow::Owned(name) = mask(&span.name) {
+        span.name = Cow::Owned(name);
+    }
     for kv in span.attributes.iter_mut() {
         mask_value(&mut kv.value);
     }
@@ -221,6 +284,26 @@ mod tests {
                 "mail ****@**** now",
             ),
             ("AKIAIOSFODNN7EXAMPLE", "****"),
+            // Inside a JSON string (gen_ai.input.messages holds the prompt as JSON).
+            (
+                r#"[{"content":"my config: {\"api_key\": \"abc123\"}"}]"#,
+                r#"[{"content":"my config: {\"api_key\": \"****\"}"}]"#,
+            ),
+            (
+                "token ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8 leaked",
+                "token **** leaked",
+            ),
+            (
+                "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz",
+                "****",
+            ),
+            (
+                "id eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U ok",
+                "id **** ok",
+            ),
+            ("card 4111 1111 1111 1111 exp", "card **** exp"),
+            ("card 4111-1111-1111-1111", "card ****"),
+            ("pay with 5555555555554444.", "pay with ****."),
         ];
         for (input, expected) in cases {
             assert_eq!(mask(input), expected, "input: {input}");
@@ -228,11 +311,41 @@ mod tests {
         }
     }
 
-    /// Ordinary text passes through untouched and unallocated.
+    /// Ordinary text passes through untouched and unallocated, and so do long numbers that are
+    /// not card numbers (they fail the Luhn check).
     #[test]
     fn leaves_plain_text_alone() {
-        let text = "How do I reset the Lumen Hub 2? It has 4 LEDs and 120 lm/W.";
-        assert!(matches!(mask(text), Cow::Borrowed(_)));
-        assert!(!needs_masking(text));
+        for text in [
+            "How do I reset the Lumen Hub 2? It has 4 LEDs and 120 lm/W.",
+            "order 4111 1111 1111 1112 and timestamp 1733212345678901235",
+            "trace 4bf92f3577b34da6a3ce929d0e0e4736 took 1234 ms",
+        ] {
+            assert!(matches!(mask(text), Cow::Borrowed(_)), "{text}");
+            assert!(!needs_masking(text), "{text}");
+        }
+    }
+
+    /// A span's name passes through the rules like its attributes.
+    #[test]
+    fn masks_span_names() {
+        use opentelemetry::trace::{SpanContext, SpanKind, Status};
+        use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
+        let mut span = SpanData {
+            span_context: SpanContext::empty_context(),
+            parent_span_id: opentelemetry::trace::SpanId::INVALID,
+            parent_span_is_remote: false,
+            span_kind: SpanKind::Internal,
+            name: "ingest uploads/ana.silva@northwind-lumen.example-notes.md".into(),
+            start_time: std::time::SystemTime::UNIX_EPOCH,
+            end_time: std::time::SystemTime::UNIX_EPOCH,
+            attributes: Vec::new(),
+            dropped_attributes_count: 0,
+            events: SpanEvents::default(),
+            links: SpanLinks::default(),
+            status: Status::Unset,
+            instrumentation_scope: Default::default(),
+        };
+        mask_span(&mut span);
+        assert_eq!(span.name, "ingest uploads/****@****");
     }
 }

@@ -190,3 +190,86 @@ async fn unreachable_vector_store_is_a_503() {
     );
     app.stop().await;
 }
+
+/// A provider that quotes the caller's key in its error text: the 502 says the status and the
+/// attempts, never the provider's words; the words reach the span, masked.
+#[actix_web::test]
+async fn a_providers_error_text_never_reaches_the_caller() {
+    use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+    const PLANTED: &str = "sk-proj-PLANTEDkey0123456789abcdef";
+    // The stand-in provider: chat completions fail with the key in the message; everything else
+    // (embeddings, models) is the simulator's.
+    let sim = ragtrace_sim::start(
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
+        ragtrace_sim::SimOptions {
+            profiles: ragtrace_sim::profile::Profiles::instant(),
+            ..ragtrace_sim::SimOptions::default()
+        },
+    )
+    .unwrap();
+    let upstream = sim.openai_base_url();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = HttpServer::new(move || {
+        let upstream = upstream.clone();
+        App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
+            let upstream = upstream.clone();
+            async move {
+                let path = req.path().trim_start_matches("/v1");
+                if path == "/chat/completions" {
+                    return HttpResponse::InternalServerError().json(json!({"error": {
+                        "message": format!("internal error handling key {PLANTED} for this org"),
+                        "type": "server_error"}}));
+                }
+                let resp = reqwest::Client::new()
+                    .request(
+                        reqwest::Method::from_bytes(req.method().as_str().as_bytes()).unwrap(),
+                        format!("{upstream}{path}"),
+                    )
+                    .header("content-type", "application/json")
+                    .body(body.to_vec())
+                    .send()
+                    .await
+                    .unwrap();
+                let status = resp.status().as_u16();
+                HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
+                    .content_type("application/json")
+                    .body(resp.bytes().await.unwrap())
+            }
+        }))
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    let provider = actix_web::rt::spawn(server);
+    let base = format!("http://127.0.0.1:{port}/v1");
+    let mut env = FAST.to_vec();
+    env.push(("OPENAI_BASE_URL", base.as_str()));
+    let app = TestApp::spawn(&env).await;
+    let resp = app
+        .chat(json!({"question": "How do I reset the Lumen Hub 2?"}))
+        .await;
+    assert_eq!(resp.status(), 502);
+    let trace_id = resp.headers()["traceresponse"].to_str().unwrap()[3..35].to_owned();
+    let text = resp.text().await.unwrap();
+    assert!(
+        !text.contains("PLANTED"),
+        "the key reached the caller: {text}"
+    );
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["error"]["type"], "llm_upstream", "{body}");
+    assert_eq!(
+        body["error"]["message"],
+        "the LLM provider failed with HTTP 500 after 3 attempts"
+    );
+    // The provider's message is on the trace, masked.
+    let trace = app.trace(&trace_id, &["POST /v1/chat"]).await.to_string();
+    assert!(
+        trace.contains("internal error handling key **** for this org"),
+        "the provider's words are on the trace, masked: {trace}"
+    );
+    assert!(!trace.contains("PLANTED"), "{trace}");
+    app.stop().await;
+    provider.abort();
+}
