@@ -4,7 +4,9 @@
 # ingest and load-generator services of docker-compose.yml.
 #
 #   docker build -t ragtrace:local .
-#   docker run --rm -p 8080:8080 ragtrace:local          # the chat API, fully embedded
+#   docker run --rm -p 127.0.0.1:8080:8080 ragtrace:local   # the chat API, fully embedded,
+#                                                            # reachable from this machine only
+#   (publishing to the network: docs/security.md)
 #
 # Stages:
 #   toolchain  rust + the C toolchain a few dependencies compile with (qdrant-edge, ring, zstd)

@@ -123,13 +123,21 @@ impl Question {
     }
 
     /// Lower-cased, punctuation-free, single-spaced: identical questions share a cache entry.
+    /// A question with no letter or digit ("???", "🙂") keeps its symbols, single-spaced: they
+    /// are all it says, and dropping them would make every such question share one answer.
     pub fn normalised(&self) -> String {
-        self.0
+        let words = self
+            .0
             .to_lowercase()
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty())
             .collect::<Vec<_>>()
-            .join(" ")
+            .join(" ");
+        if words.is_empty() {
+            self.0.split_whitespace().collect::<Vec<_>>().join(" ")
+        } else {
+            words
+        }
     }
 
     /// Whether the question is about buying products (then the product-search tool is called):
@@ -404,6 +412,12 @@ mod tests {
         let a = Question::parse("How do I reset the Hub?", 100).unwrap();
         let b = Question::parse("how do i   reset the hub", 100).unwrap();
         assert_eq!(a.normalised(), b.normalised());
+        // Questions without a letter or digit do not all share one cache entry.
+        let n = |s: &str| Question::parse(s, 100).unwrap().normalised();
+        assert_ne!(n("???"), n("!!!"));
+        assert_ne!(n("🙂"), n("😡"));
+        assert_eq!(n("? ?"), n("?   ?"));
+        assert_ne!(n("???"), "");
     }
 
     /// Differently worded questions about one product search (and cache) the same query.

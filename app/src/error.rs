@@ -75,11 +75,19 @@ pub enum ApiError {
         method: String,
         /// The route that exists, but not for `method`.
         path: String,
+        /// The methods it does accept, as the `Allow` header lists them (`GET, POST`).
+        allow: &'static str,
     },
     /// An upload whose type cannot be ingested.
     #[error("cannot ingest content of type {got:?}")]
     UnsupportedMediaType {
         /// The content type (or file name) given.
+        got: String,
+    },
+    /// A chat request whose body is not declared as JSON.
+    #[error("POST /v1/chat takes a JSON body; got Content-Type {got:?}")]
+    NotJson {
+        /// The content type given (empty when none).
         got: String,
     },
     /// No ingest job with this id (never existed, or its status expired).
@@ -104,6 +112,18 @@ pub enum ApiError {
     Forbidden {
         /// Who asked.
         peer: String,
+    },
+    /// A browser request from a web page of another origin, not in `server.allowed_origins`.
+    #[error("requests from pages on {origin} are not allowed")]
+    CrossOrigin {
+        /// The `Origin` the browser sent.
+        origin: String,
+    },
+    /// A request naming a host this app is not published under (`server.allowed_hosts`).
+    #[error("this app does not serve the host name {host:?}")]
+    UnknownHost {
+        /// The `Host` header's name, without its port.
+        host: String,
     },
     /// The request needs the simulator, and the LLM upstream is not one.
     #[error("{0}")]
@@ -180,11 +200,14 @@ impl ApiError {
             | ApiError::Schema { .. }
             | ApiError::Validation { .. }
             | ApiError::PayloadTooLarge { .. }
-            | ApiError::UnsupportedMediaType { .. } => "validation",
+            | ApiError::UnsupportedMediaType { .. }
+            | ApiError::NotJson { .. } => "validation",
             ApiError::JobNotFound { .. } | ApiError::TraceNotFound { .. } => "not_found",
             ApiError::QueueUnavailable(_) => "queue",
             ApiError::FeatureDisabled { .. } => "feature_disabled",
-            ApiError::Forbidden { .. } => "forbidden",
+            ApiError::Forbidden { .. }
+            | ApiError::CrossOrigin { .. }
+            | ApiError::UnknownHost { .. } => "forbidden",
             ApiError::NoSimulator(_) => "no_simulator",
             ApiError::TraceExists { .. } => "conflict",
             ApiError::NotFound { .. } => "not_found",
@@ -214,10 +237,13 @@ impl ApiError {
             | ApiError::NotFound { .. }
             | ApiError::MethodNotAllowed { .. }
             | ApiError::UnsupportedMediaType { .. }
+            | ApiError::NotJson { .. }
             | ApiError::JobNotFound { .. }
             | ApiError::QueueUnavailable(_)
             | ApiError::FeatureDisabled { .. }
             | ApiError::Forbidden { .. }
+            | ApiError::CrossOrigin { .. }
+            | ApiError::UnknownHost { .. }
             | ApiError::NoSimulator(_)
             | ApiError::TraceNotFound { .. }
             | ApiError::TraceExists { .. }
@@ -263,6 +289,12 @@ impl ApiError {
             ApiError::Forbidden { .. } => Some(
                 "call it from the app's host, or set RAGTRACE__ADMIN__ALLOW_REMOTE=true where the network is trusted".into(),
             ),
+            ApiError::CrossOrigin { .. } => Some(
+                "this API takes requests from its own pages (/ui/) and from tools such as curl; to let a page on another origin call it, add that origin to server.allowed_origins (RAGTRACE__SERVER__ALLOWED_ORIGINS)".into(),
+            ),
+            ApiError::UnknownHost { .. } => Some(
+                "call it by IP address or localhost, or add the name it is published under to server.allowed_hosts (RAGTRACE__SERVER__ALLOWED_HOSTS)".into(),
+            ),
             ApiError::NoSimulator(_) => Some(
                 "scenarios are the simulator's: point OPENAI_BASE_URL at ragtrace-sim, or switch them on the simulator itself".into(),
             ),
@@ -276,6 +308,9 @@ impl ApiError {
             ApiError::PayloadTooLarge { hint, .. } => Some((*hint).to_owned()),
             ApiError::UnsupportedMediaType { .. } => Some(
                 "upload Markdown, plain text, HTML or PDF: a multipart `file` field, a raw body with Content-Type text/markdown, text/plain, text/html or application/pdf and ?name=, or JSON {\"name\", \"text\" | \"content_base64\"}".into(),
+            ),
+            ApiError::NotJson { .. } => Some(
+                "send the header Content-Type: application/json (curl: -H 'content-type: application/json'); a page on another origin cannot, which is the point".into(),
             ),
             ApiError::JobNotFound { .. } => Some(
                 "use the id returned by POST /v1/documents; statuses are kept for ingest.job_ttl_secs".into(),
@@ -309,6 +344,8 @@ impl ApiError {
             | ApiError::TraceNotFound { .. }
             | ApiError::FeatureDisabled { .. }
             | ApiError::Forbidden { .. }
+            | ApiError::CrossOrigin { .. }
+            | ApiError::UnknownHost { .. }
             | ApiError::TraceExists { .. }
             | ApiError::NoSimulator(_) => {}
             _ => ragtrace_core::metrics::count_error(self.kind()),
@@ -341,9 +378,13 @@ impl ResponseError for ApiError {
             | ApiError::JobNotFound { .. }
             | ApiError::TraceNotFound { .. }
             | ApiError::FeatureDisabled { .. } => StatusCode::NOT_FOUND,
-            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::Forbidden { .. }
+            | ApiError::CrossOrigin { .. }
+            | ApiError::UnknownHost { .. } => StatusCode::FORBIDDEN,
             ApiError::NoSimulator(_) | ApiError::TraceExists { .. } => StatusCode::CONFLICT,
-            ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::UnsupportedMediaType { .. } | ApiError::NotJson { .. } => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
             ApiError::QueueUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::VectorStore(e) => match e {
@@ -372,6 +413,10 @@ impl ResponseError for ApiError {
         if self.status_code() == StatusCode::SERVICE_UNAVAILABLE {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if let ApiError::MethodNotAllowed { allow, .. } = self {
+            resp.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allow));
         }
         if let ApiError::Llm(LlmError::RateLimited {
             retry_after_secs: Some(s),

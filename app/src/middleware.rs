@@ -13,6 +13,9 @@ use ragtrace_core::semconv::metric;
 use ragtrace_core::telemetry::traceparent_of;
 use tracing_actix_web::{DefaultRootSpanBuilder, RootSpan, RootSpanBuilder};
 
+use crate::error::ApiError;
+use crate::state::AppState;
+
 /// The root span of every request: tracing-actix-web's HTTP server span, plus the business
 /// attributes the handlers record on it.
 #[derive(Debug)]
@@ -47,6 +50,74 @@ impl RootSpanBuilder for RagRootSpan {
         outcome: &Result<ServiceResponse<B>, Error>,
     ) {
         DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
+}
+
+/// Refuses a request whose `Host` names a host this app is not published under: an IP address
+/// and `localhost` always pass, other names only when `server.allowed_hosts` lists them (or is
+/// `*`). A page on an attacker's domain that resolves to this machine (DNS rebinding) sends its
+/// own domain, so it gets a 403 instead of the API.
+pub async fn allowed_host(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let host = req
+        .headers()
+        .get(actix_web::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(host_name);
+    if let (Some(host), Some(state)) = (host, req.app_data::<actix_web::web::Data<AppState>>())
+        && !host_allowed(&host, &state.allowed_hosts)
+    {
+        return Err(ApiError::UnknownHost { host }.into());
+    }
+    next.call(req).await
+}
+
+/// The name part of a `Host` header (`[::1]:8080` → `::1`, `app:8080` → `app`), lower-cased.
+fn host_name(header: &str) -> String {
+    let name = match header.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => match header.rsplit_once(':') {
+            Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
+            _ => header,
+        },
+    };
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+fn host_allowed(host: &str, allowed: &[String]) -> bool {
+    host.parse::<std::net::IpAddr>().is_ok()
+        || host == "localhost"
+        || host.ends_with(".localhost")
+        || allowed.iter().any(|a| a == "*" || a == host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The name is what counts, with or without a port, in any case; IP addresses and
+    /// localhost always pass, other names only when listed.
+    #[test]
+    fn host_names_are_checked_without_their_port() {
+        assert_eq!(host_name("App:8080"), "app");
+        assert_eq!(host_name("[::1]:8080"), "::1");
+        assert_eq!(host_name("example.com."), "example.com");
+        let allowed = vec!["ragtrace.example".to_owned()];
+        for ok in [
+            "127.0.0.1",
+            "::1",
+            "10.0.0.7",
+            "localhost",
+            "ragtrace.example",
+        ] {
+            assert!(host_allowed(ok, &allowed), "{ok}");
+        }
+        for refused in ["rebind.example", "ragtrace.example.evil", "localhost.evil"] {
+            assert!(!host_allowed(refused, &allowed), "{refused}");
+        }
+        assert!(host_allowed("anything", &["*".to_owned()]));
     }
 }
 

@@ -30,6 +30,12 @@ pub struct AppState {
     pub documents: Documents,
     /// Whether the admin API serves callers other than loopback (`admin.allow_remote`).
     pub admin_allow_remote: bool,
+    /// Web origins besides the app's own allowed to send state-changing requests
+    /// (`server.allowed_origins`).
+    pub allowed_origins: Vec<String>,
+    /// Host names besides IP addresses and `localhost` that requests may name
+    /// (`server.allowed_hosts`).
+    pub allowed_hosts: Vec<String>,
     /// What the report and the cost simulator say about how the data was measured.
     pub measuring: Measuring,
 }
@@ -69,6 +75,8 @@ impl AppState {
                 max_bytes: usize::try_from(settings.ingest.max_file_bytes).unwrap_or(usize::MAX),
             },
             admin_allow_remote: settings.admin.allow_remote,
+            allowed_origins: settings.server.allowed_origins(),
+            allowed_hosts: settings.server.allowed_hosts(),
             measuring: Measuring {
                 pricing: settings.pricing.clone(),
                 chat_model: settings.llm.chat_model.clone(),

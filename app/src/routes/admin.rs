@@ -48,8 +48,10 @@ pub struct FixesPatch {
     pub vector_store_pool_size: Option<usize>,
 }
 
-/// Refuses callers other than loopback, unless the deployment allows them.
+/// Refuses callers other than loopback, unless the deployment allows them, and pages of other
+/// web origins always (a page on any site can send requests to `localhost`).
 pub(crate) fn local_only(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
+    crate::routes::same_origin(req, state)?;
     let peer = req.peer_addr();
     if state.admin_allow_remote || peer.is_some_and(|p| p.ip().is_loopback()) {
         Ok(())

@@ -40,6 +40,9 @@ pub async fn chat(
         .headers()
         .get(EXPECT_SOURCES_HEADER)
         .map(|v| v.as_bytes());
+    if let Err(e) = crate::routes::same_origin(&http, &state).and_then(|()| require_json(&http)) {
+        return Err(outcome.failed(e));
+    }
     let req = match parse(&state, &outcome.root, payload, expected).await {
         Ok(req) => req,
         Err(e) => return Err(outcome.failed(e)),
@@ -112,6 +115,33 @@ async fn parse(
         root.record(attr::GEN_AI_CONVERSATION_ID, s.as_str());
     }
     Ok(req)
+}
+
+/// A chat body must be declared JSON (`application/json`, or any `application/*+json`). A web
+/// page on another origin can send `text/plain`, form or multipart bodies without asking (a
+/// CORS "simple" request), but not `application/json`: refusing the others keeps such a page
+/// from making this app answer, and spend, on a visitor's behalf.
+fn require_json(http: &HttpRequest) -> Result<(), ApiError> {
+    let got = http
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let essence = got
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let json = essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"));
+    if json {
+        Ok(())
+    } else {
+        Err(ApiError::NotJson {
+            got: got.to_owned(),
+        })
+    }
 }
 
 /// The pipeline always ends with `Done` or `Failed`; this is what a caller would see if a

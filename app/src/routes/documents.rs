@@ -20,12 +20,25 @@ pub struct NameQuery {
 }
 
 /// `POST /v1/documents`: parses the upload, queues an ingest job, answers 202 with its status URL.
+/// A refusal is counted in `ragtrace_errors_total` (a full queue as `queue`).
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
     query: web::Query<NameQuery>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    accept(req, state, query, payload)
+        .await
+        .inspect_err(ApiError::count)
+}
+
+async fn accept(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<NameQuery>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    crate::routes::same_origin(&req, &state)?;
     let docs = &state.documents;
     let upload = Upload::read(
         req.headers(),

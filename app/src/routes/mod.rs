@@ -19,40 +19,80 @@ use crate::error::ApiError;
 /// The route table. Every resource answers a wrong method with a JSON 405, and unknown paths
 /// get a JSON 404 that says where the API is described.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    let resource =
-        |path: &str| web::resource(path.to_owned()).default_service(web::to(method_not_allowed));
-    cfg.service(resource("/v1/chat").route(web::post().to(chat::chat)))
-        .service(resource("/v1/documents").route(web::post().to(documents::create)))
-        .service(resource("/v1/documents/{id}").route(web::get().to(documents::status)))
+    // A resource whose other methods get a JSON 405 with `Allow: {allow}`.
+    let resource = |path: &str, allow: &'static str| {
+        web::resource(path.to_owned()).default_service(web::to(move |req: HttpRequest| {
+            method_not_allowed(req, allow)
+        }))
+    };
+    cfg.service(resource("/v1/chat", "POST").route(web::post().to(chat::chat)))
+        .service(resource("/v1/documents", "POST").route(web::post().to(documents::create)))
+        .service(resource("/v1/documents/{id}", "GET").route(web::get().to(documents::status)))
         .service(
-            resource("/admin/fixes")
+            resource("/admin/fixes", "GET, PUT")
                 .route(web::get().to(admin::get_fixes))
                 .route(web::put().to(admin::put_fixes)),
         )
-        .service(resource("/admin/index").route(web::post().to(admin::build_index)))
-        .service(resource("/admin/scenarios/{name}").route(web::post().to(admin::set_scenario)))
-        .service(web::resource("/healthz").route(web::get().to(health::healthz)))
-        .service(web::resource("/readyz").route(web::get().to(health::readyz)))
-        .service(web::resource("/metrics").route(web::get().to(metrics)))
+        .service(resource("/admin/index", "POST").route(web::post().to(admin::build_index)))
         .service(
-            resource("/api/traces")
+            resource("/admin/scenarios/{name}", "POST").route(web::post().to(admin::set_scenario)),
+        )
+        .service(resource("/healthz", "GET").route(web::get().to(health::healthz)))
+        .service(resource("/readyz", "GET").route(web::get().to(health::readyz)))
+        .service(resource("/metrics", "GET").route(web::get().to(metrics)))
+        .service(
+            resource("/api/traces", "GET, POST")
                 .route(web::get().to(traces::list))
                 .route(web::post().to(traces::import)),
         )
-        .service(web::resource("/api/traces/{trace_id}").route(web::get().to(traces::get)))
-        .service(web::resource("/api/breakdown").route(web::get().to(traces::breakdown)))
-        .service(web::resource("/api/summary").route(web::get().to(traces::summary)))
-        .service(resource("/api/simulate").route(web::post().to(report::simulate)))
-        .service(web::resource("/api/simulate/defaults").route(web::get().to(report::defaults)))
-        .service(web::resource("/api/i18n").route(web::get().to(report::strings)))
-        .service(resource("/api/report").route(web::post().to(report::lab_pair)))
-        .service(web::resource("/report").route(web::get().to(report::live)))
-        .service(web::resource("/api/stats").route(web::get().to(viewer::stats)))
-        .service(web::resource("/api/ui-config").route(web::get().to(viewer::ui_config)))
-        .service(web::resource("/").route(web::get().to(ui::root)))
-        .service(web::resource("/ui/{path:.*}").route(web::get().to(ui::asset)))
-        .service(web::resource("/openapi.json").route(web::get().to(ui::openapi)))
+        .service(resource("/api/traces/{trace_id}", "GET").route(web::get().to(traces::get)))
+        .service(resource("/api/breakdown", "GET").route(web::get().to(traces::breakdown)))
+        .service(resource("/api/summary", "GET").route(web::get().to(traces::summary)))
+        .service(resource("/api/simulate", "POST").route(web::post().to(report::simulate)))
+        .service(resource("/api/simulate/defaults", "GET").route(web::get().to(report::defaults)))
+        .service(resource("/api/i18n", "GET").route(web::get().to(report::strings)))
+        .service(resource("/api/report", "POST").route(web::post().to(report::lab_pair)))
+        .service(resource("/report", "GET").route(web::get().to(report::live)))
+        .service(resource("/api/stats", "GET").route(web::get().to(viewer::stats)))
+        .service(resource("/api/ui-config", "GET").route(web::get().to(viewer::ui_config)))
+        .service(resource("/", "GET").route(web::get().to(ui::root)))
+        .service(resource("/ui/{path:.*}", "GET").route(web::get().to(ui::asset)))
+        .service(resource("/openapi.json", "GET").route(web::get().to(ui::openapi)))
         .default_service(web::to(not_found));
+}
+
+/// Refuses a browser request sent by a page of another web origin than the app's own (its
+/// `Origin` header names another host than its `Host` header), unless `server.allowed_origins`
+/// lists it. Requests without `Origin` (curl, SDKs, same-origin GETs) pass: the check is against
+/// web pages driving the app from a visitor's browser, including through DNS rebinding (the
+/// page's origin is then its own domain, not the app's address).
+pub fn same_origin(req: &HttpRequest, state: &crate::state::AppState) -> Result<(), ApiError> {
+    let Some(origin) = req.headers().get(actix_web::http::header::ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin
+        .to_str()
+        .unwrap_or("(not text)")
+        .trim_end_matches('/');
+    let host = req
+        .headers()
+        .get(actix_web::http::header::HOST)
+        .and_then(|h| h.to_str().ok());
+    let own = origin.split_once("://").is_some_and(|(scheme, rest)| {
+        matches!(scheme, "http" | "https") && host.is_some_and(|h| h.eq_ignore_ascii_case(rest))
+    });
+    if own
+        || state
+            .allowed_origins
+            .iter()
+            .any(|o| o.eq_ignore_ascii_case(origin))
+    {
+        Ok(())
+    } else {
+        Err(ApiError::CrossOrigin {
+            origin: origin.to_owned(),
+        })
+    }
 }
 
 /// Parses the query string as `T`; a parameter that is unknown or of the wrong type is a 422.
@@ -106,10 +146,14 @@ pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     })
 }
 
-/// Known routes with the wrong method: a JSON 405.
-pub async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+/// Known routes with the wrong method: a JSON 405 with `Allow: {allow}`.
+pub async fn method_not_allowed(
+    req: HttpRequest,
+    allow: &'static str,
+) -> Result<HttpResponse, ApiError> {
     Err(ApiError::MethodNotAllowed {
         method: req.method().to_string(),
         path: req.path().to_owned(),
+        allow,
     })
 }

@@ -14,4 +14,30 @@ pub struct ServerSettings {
     pub data_dir: PathBuf,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Web origins besides the app's own whose pages may call the API (`https://host:port`),
+    /// comma-separated; empty = none.
+    pub allowed_origins: String,
+    /// Host names besides IP addresses and `localhost` that requests may name in `Host`,
+    /// comma-separated; `*` = any.
+    pub allowed_hosts: String,
+}
+
+impl ServerSettings {
+    /// [`Self::allowed_hosts`] as a list, lower-cased.
+    pub fn allowed_hosts(&self) -> Vec<String> {
+        self.allowed_hosts
+            .split(',')
+            .map(|h| h.trim().to_ascii_lowercase())
+            .filter(|h| !h.is_empty())
+            .collect()
+    }
+
+    /// [`Self::allowed_origins`] as a list, each without a trailing slash.
+    pub fn allowed_origins(&self) -> Vec<String> {
+        self.allowed_origins
+            .split(',')
+            .map(|o| o.trim().trim_end_matches('/').to_owned())
+            .filter(|o| !o.is_empty())
+            .collect()
+    }
 }

@@ -7,6 +7,7 @@ mod chat;
 mod documents;
 mod faults;
 mod fixes;
+mod hostile;
 mod ingest;
 mod lab;
 mod layout;
