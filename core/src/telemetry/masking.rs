@@ -249,9 +249,44 @@ impl Write for MaskedLine {
 
 impl Drop for MaskedLine {
     fn drop(&mut self) {
-        let text = String::from_utf8_lossy(&self.0);
-        let _ = std::io::stderr().write_all(mask(&text).as_bytes());
+        let _ = std::io::stderr().write_all(mask_log_line(&self.0).as_bytes());
     }
+}
+
+/// A formatted log line, masked. Colour codes around a field's name (`\x1b[3mapi_key\x1b[0m=`)
+/// would hide it from the `key=value` rule, so a coloured line is also checked without them,
+/// and written without them when that finds something to mask.
+pub fn mask_log_line(raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw);
+    if text.contains('\x1b') {
+        let plain = strip_ansi(&text);
+        if needs_masking(&plain) {
+            return mask(&plain).into_owned();
+        }
+        return text.into_owned();
+    }
+    mask(&text).into_owned()
+}
+
+/// `text` without ANSI escape sequences (`ESC [ ... final byte`).
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            if chars.clone().next() == Some('[') {
+                chars.next();
+                for c in chars.by_ref() {
+                    if ('\x40'..='\x7e').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
 }
 
 impl<'a> MakeWriter<'a> for MaskingWriter {
@@ -323,6 +358,55 @@ mod tests {
             assert!(matches!(mask(text), Cow::Borrowed(_)), "{text}");
             assert!(!needs_masking(text), "{text}");
         }
+    }
+
+    /// A secret logged as a field is masked whether the log is coloured or not (the colour codes
+    /// around the field's name used to hide it from the `key=value` rule).
+    #[test]
+    fn a_secret_logged_as_a_field_is_masked_coloured_or_not() {
+        use std::sync::{Arc, Mutex};
+        use tracing_subscriber::layer::SubscriberExt as _;
+
+        #[derive(Clone, Default)]
+        struct Capture(Arc<Mutex<Vec<String>>>, Vec<u8>);
+        impl Write for Capture {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.1.extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        impl Drop for Capture {
+            fn drop(&mut self) {
+                if !self.1.is_empty() {
+                    self.0.lock().unwrap().push(mask_log_line(&self.1));
+                }
+            }
+        }
+        for ansi in [true, false] {
+            let lines = Arc::new(Mutex::new(Vec::new()));
+            let sink = lines.clone();
+            let layer = tracing_subscriber::fmt::layer()
+                .with_ansi(ansi)
+                .with_writer(move || Capture(sink.clone(), Vec::new()));
+            let subscriber = tracing_subscriber::registry().with(layer);
+            tracing::subscriber::with_default(subscriber, || {
+                tracing::warn!(
+                    api_key = "planted-abc123",
+                    user = "bob",
+                    "calling the provider"
+                );
+            });
+            let lines = lines.lock().unwrap();
+            assert_eq!(lines.len(), 1, "ansi={ansi}: {lines:?}");
+            let line = &lines[0];
+            assert!(!line.contains("planted-abc123"), "ansi={ansi}: {line}");
+            assert!(line.contains(r#"api_key="****""#), "ansi={ansi}: {line}");
+            assert!(line.contains("calling the provider"), "ansi={ansi}: {line}");
+        }
+        assert_eq!(strip_ansi("\x1b[3mkey\x1b[0m\x1b[2m=\x1b[0mv"), "key=v");
     }
 
     /// A span's name passes through the rules like its attributes.

@@ -24,6 +24,7 @@ pub use propagation::{
     current_trace_id, current_traceparent, extract, inject_current, trace_id_of, traceparent_of,
 };
 
+use std::io::IsTerminal as _;
 use std::time::Duration;
 
 use opentelemetry::trace::TracerProvider as _;
@@ -31,6 +32,7 @@ use opentelemetry::{KeyValue, global};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider, SpanProcessor};
+use tracing_subscriber::filter::FilterExt as _;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
@@ -158,6 +160,45 @@ pub fn init_traces(
     Ok((provider, runtime))
 }
 
+/// How often each call site of the OpenTelemetry SDK may log.
+const SDK_LOG_EVERY: Duration = Duration::from_secs(30);
+
+/// Whether text logs are coloured: only on a terminal, and never when `NO_COLOR` is set to
+/// anything but an empty string.
+fn colour_logs(terminal: bool) -> bool {
+    terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Lets one event per key through every `every`.
+struct Throttle<K> {
+    every: Duration,
+    last: std::sync::Mutex<std::collections::HashMap<K, std::time::Instant>>,
+}
+
+impl<K: std::hash::Hash + Eq> Throttle<K> {
+    fn new(every: Duration) -> Self {
+        Self {
+            every,
+            last: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Whether the event `key` at `now` is let through (and, if so, remembered).
+    fn allow(&self, key: K, now: std::time::Instant) -> bool {
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match last.get(&key) {
+            Some(t) if now.saturating_duration_since(*t) < self.every => false,
+            _ => {
+                last.insert(key, now);
+                true
+            }
+        }
+    }
+}
+
 /// The subscriber: the log layer (text or JSON on stderr, masked, filtered by
 /// `settings.log_filter`) and the OpenTelemetry layer over `tracer`.
 pub fn init_logs(settings: &TelemetrySettings, tracer: SdkTracer) -> Result<(), TelemetryError> {
@@ -174,16 +215,28 @@ pub fn init_logs(settings: &TelemetrySettings, tracer: SdkTracer) -> Result<(), 
         filter: filter.clone(),
         source,
     })?;
+    // A collector that is down fails every export batch, and the SDK logs each failure: one
+    // line per call site every 30 s says as much as fifteen a second (the spans lost are
+    // counted in ragtrace_telemetry_spans_total{outcome="dropped"}).
+    let throttle = Throttle::new(SDK_LOG_EVERY);
+    let quiet_sdk = tracing_subscriber::filter::dynamic_filter_fn(move |meta, _| {
+        !(meta.is_event() && meta.target().starts_with("opentelemetry"))
+            || throttle.allow(meta.callsite(), std::time::Instant::now())
+    });
+    let filter = env_filter.and(quiet_sdk);
     let log_layer = if settings.log_format == "json" {
         tracing_subscriber::fmt::layer()
             .json()
             .with_writer(MaskingWriter)
-            .with_filter(env_filter)
+            .with_filter(filter)
             .boxed()
     } else {
+        // Colour only for a person at a terminal, and never with NO_COLOR (no-color.org): a
+        // file or a pipe gets plain `key=value` text that tools and the masking rules can read.
         tracing_subscriber::fmt::layer()
+            .with_ansi(colour_logs(std::io::stderr().is_terminal()))
             .with_writer(MaskingWriter)
-            .with_filter(env_filter)
+            .with_filter(filter)
             .boxed()
     };
     // Spans are traced at INFO and above whatever the log level, so a quiet log never breaks a
@@ -224,6 +277,25 @@ pub fn mark_failed(span: &tracing::Span, kind: &str, description: &str) {
 mod tests {
     use super::export::BoundedExport;
     use super::*;
+
+    /// One event per key gets through per period; other keys are independent.
+    #[test]
+    fn the_throttle_lets_one_event_per_period_through() {
+        let t = Throttle::new(Duration::from_secs(30));
+        let now = std::time::Instant::now();
+        assert!(t.allow("export", now));
+        for s in 1..30 {
+            assert!(!t.allow("export", now + Duration::from_secs(s)), "{s}");
+        }
+        assert!(t.allow("shutdown", now + Duration::from_secs(1)));
+        assert!(t.allow("export", now + Duration::from_secs(30)));
+    }
+
+    /// Pipes and files get no colour codes.
+    #[test]
+    fn logs_are_coloured_only_on_a_terminal() {
+        assert!(!colour_logs(false));
+    }
     use opentelemetry::trace::{
         SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
     };
