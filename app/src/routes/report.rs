@@ -341,7 +341,12 @@ fn render(
             "pick a window, or a run, with requests in it",
         ),
     })?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(page))
+    let mut resp = HttpResponse::Ok();
+    resp.content_type("text/html; charset=utf-8");
+    // The report is one self-contained page: its own inline CSS and SVG, no script at all.
+    crate::routes::ui::secure_page(
+        &mut resp,
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    );
+    Ok(resp.body(page))
 }

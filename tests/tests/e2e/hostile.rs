@@ -253,3 +253,23 @@ async fn a_full_queue_is_counted() {
     assert_eq!(after - before, f64::from(refused));
     app.stop().await;
 }
+
+/// The UI carries a Content-Security-Policy (its own scripts and styles only), refuses to be
+/// framed, and is never content-sniffed.
+#[actix_web::test]
+async fn pages_carry_security_headers() {
+    let app = TestApp::spawn(&[]).await;
+    for path in ["/ui/", "/ui/app.js", "/ui/app.css"] {
+        let resp = app.get(path).await;
+        assert_eq!(resp.status(), 200, "{path}");
+        let h = resp.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
+        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+    }
+    // The live report carries its own policy: tests/tests/e2e/report.rs.
+    app.stop().await;
+}

@@ -202,6 +202,11 @@ async fn the_live_report_gives_the_counts_and_means_the_trace_store_holds() {
     let window = format!("baseline_from={t0}&baseline_to={mid}&from={mid}&to={t1}&user_id={user}");
     let r = app.get(&format!("/report?{window}")).await;
     assert_eq!(r.status(), 200);
+    // A self-contained page: inline CSS, no script, never framed.
+    let csp = r.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
     assert!(
         r.headers()["content-type"]
             .to_str()
