@@ -84,6 +84,12 @@ pub enum ApiError {
         /// The content type (or file name) given.
         got: String,
     },
+    /// The request body did not arrive in time (`server.body_timeout_ms`).
+    #[error("the request body did not arrive within {ms} ms")]
+    BodyTimeout {
+        /// The deadline, milliseconds.
+        ms: u128,
+    },
     /// A chat request whose body is not declared as JSON.
     #[error("POST /v1/chat takes a JSON body; got Content-Type {got:?}")]
     NotJson {
@@ -201,7 +207,8 @@ impl ApiError {
             | ApiError::Validation { .. }
             | ApiError::PayloadTooLarge { .. }
             | ApiError::UnsupportedMediaType { .. }
-            | ApiError::NotJson { .. } => "validation",
+            | ApiError::NotJson { .. }
+            | ApiError::BodyTimeout { .. } => "validation",
             ApiError::JobNotFound { .. } | ApiError::TraceNotFound { .. } => "not_found",
             ApiError::QueueUnavailable(_) => "queue",
             ApiError::FeatureDisabled { .. } => "feature_disabled",
@@ -238,6 +245,7 @@ impl ApiError {
             | ApiError::MethodNotAllowed { .. }
             | ApiError::UnsupportedMediaType { .. }
             | ApiError::NotJson { .. }
+            | ApiError::BodyTimeout { .. }
             | ApiError::JobNotFound { .. }
             | ApiError::QueueUnavailable(_)
             | ApiError::FeatureDisabled { .. }
@@ -309,6 +317,9 @@ impl ApiError {
             ApiError::UnsupportedMediaType { .. } => Some(
                 "upload Markdown, plain text, HTML or PDF: a multipart `file` field, a raw body with Content-Type text/markdown, text/plain, text/html or application/pdf and ?name=, or JSON {\"name\", \"text\" | \"content_base64\"}".into(),
             ),
+            ApiError::BodyTimeout { .. } => Some(
+                "send the body at once: it must arrive whole within server.body_timeout_ms".into(),
+            ),
             ApiError::NotJson { .. } => Some(
                 "send the header Content-Type: application/json (curl: -H 'content-type: application/json'); a page on another origin cannot, which is the point".into(),
             ),
@@ -374,6 +385,7 @@ impl ResponseError for ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             ApiError::NotFound { .. }
             | ApiError::JobNotFound { .. }
             | ApiError::TraceNotFound { .. }
@@ -413,6 +425,11 @@ impl ResponseError for ApiError {
         if self.status_code() == StatusCode::SERVICE_UNAVAILABLE {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if let ApiError::BodyTimeout { .. } = self {
+            // The rest of the body may still be trickling in: the connection is not reusable.
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         if let ApiError::MethodNotAllowed { allow, .. } = self {
             resp.headers_mut()

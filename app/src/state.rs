@@ -19,6 +19,8 @@ pub struct AppState {
     pub pipeline: Arc<Pipeline>,
     /// Largest chat request body; a question is small, so anything bigger is a mistake.
     pub max_body_bytes: usize,
+    /// How long a request body may take to arrive (`server.body_timeout_ms`).
+    pub body_timeout: std::time::Duration,
     /// Recent traces for the viewer, when the in-process store is on.
     pub traces: Option<Arc<TraceStore>>,
     /// Rolling statistics of recent chat requests. Kept apart from the traces because the
@@ -66,6 +68,7 @@ impl AppState {
         Self {
             pipeline: Arc::new(pipeline),
             max_body_bytes: settings.server.max_body_bytes,
+            body_timeout: std::time::Duration::from_millis(settings.server.body_timeout_ms),
             traces,
             recent: RecentRequests::default(),
             jaeger_url: Some(settings.ui.jaeger_url.trim_end_matches('/').to_owned())

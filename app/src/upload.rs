@@ -32,6 +32,7 @@ impl Upload {
         name: Option<String>,
         payload: web::Payload,
         max_bytes: usize,
+        deadline: std::time::Duration,
     ) -> Result<Self, ApiError> {
         let essence = headers
             .get(header::CONTENT_TYPE)
@@ -42,15 +43,20 @@ impl Upload {
             .to_ascii_lowercase();
         let (name, mime, content) = match essence.as_str() {
             "multipart/form-data" => {
-                read_multipart(Multipart::new(headers, payload), max_bytes).await?
+                crate::routes::within(
+                    deadline,
+                    read_multipart(Multipart::new(headers, payload), max_bytes),
+                )
+                .await?
             }
             // JSON bodies carry base64 (4/3 larger) and some framing.
             "application/json" => {
-                let body = read_body(payload, max_bytes / 3 * 4 + 4096, HINT, TOO_LARGE).await?;
+                let limit = max_bytes / 3 * 4 + 4096;
+                let body = read_body(payload, limit, deadline, HINT, TOO_LARGE).await?;
                 from_json(&body)?
             }
             _ => {
-                let body = read_body(payload, max_bytes, HINT, TOO_LARGE).await?;
+                let body = read_body(payload, max_bytes, deadline, HINT, TOO_LARGE).await?;
                 let name = name.ok_or_else(|| {
                     ApiError::validation(
                         "name",
@@ -178,13 +184,31 @@ fn validate(content: &[u8], format: Format) -> Result<(), ApiError> {
     }
 }
 
+/// Bytes a multipart body may hold beyond its file: the other fields' values.
+const MULTIPART_OVERHEAD: usize = 64 << 10;
+
+/// Fields a multipart body may have (`file`, `name`, and a few a form may add).
+const MAX_MULTIPART_FIELDS: usize = 16;
+
 async fn read_multipart(
     mut mp: Multipart,
     max: usize,
 ) -> Result<(String, Option<String>, Vec<u8>), ApiError> {
     let mut name = None;
     let mut file: Option<(Option<String>, Option<String>, Vec<u8>)> = None;
+    // The whole body is bounded, not only each field: the file, plus a little for the other
+    // fields and the framing.
+    let total_limit = max.saturating_add(MULTIPART_OVERHEAD);
+    let mut total = 0usize;
+    let mut fields = 0usize;
     while let Some(field) = mp.next().await {
+        fields += 1;
+        if fields > MAX_MULTIPART_FIELDS {
+            return Err(ApiError::bad_body(
+                &format!("the multipart body has more than {MAX_MULTIPART_FIELDS} fields"),
+                "send one `file` field (and optionally `name`)",
+            ));
+        }
         let mut field = field.map_err(|e| {
             ApiError::bad_body(
                 &format!("invalid multipart body: {e}"),
@@ -205,7 +229,8 @@ async fn read_multipart(
                     "send a multipart/form-data body with a `file` field",
                 )
             })?;
-            if data.len() + chunk.len() > max {
+            total += chunk.len();
+            if data.len() + chunk.len() > max || total > total_limit {
                 return Err(ApiError::PayloadTooLarge {
                     limit: max,
                     hint: TOO_LARGE,

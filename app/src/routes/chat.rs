@@ -102,6 +102,7 @@ async fn parse(
     let body = read_body(
         payload,
         state.max_body_bytes,
+        state.body_timeout,
         "retry the request",
         "send a shorter question (chat.max_question_chars); bodies over server.max_body_bytes are refused",
     )

@@ -45,6 +45,7 @@ async fn accept(
         query.into_inner().name,
         payload,
         docs.max_bytes,
+        state.body_timeout,
     )
     .await?;
     let job = Job::new(

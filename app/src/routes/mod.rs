@@ -108,27 +108,44 @@ pub fn parse_query<T: serde::de::DeserializeOwned>(req: &HttpRequest) -> Result<
         })
 }
 
-/// Reads a request body, refusing more than `limit` bytes (with `too_large` as the 413's hint).
-/// `hint` tells the caller what to send when the body cannot be read.
+/// Reads a request body, refusing more than `limit` bytes (with `too_large` as the 413's hint)
+/// and a body that takes longer than `deadline` to arrive (408). `hint` tells the caller what to
+/// send when the body cannot be read.
 pub async fn read_body(
     mut payload: web::Payload,
     limit: usize,
+    deadline: std::time::Duration,
     hint: &str,
     too_large: &'static str,
 ) -> Result<Bytes, ApiError> {
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::bad_body(&format!("cannot read the body: {e}"), hint))?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::PayloadTooLarge {
-                limit,
-                hint: too_large,
-            });
+    within(deadline, async move {
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk
+                .map_err(|e| ApiError::bad_body(&format!("cannot read the body: {e}"), hint))?;
+            if body.len() + chunk.len() > limit {
+                return Err(ApiError::PayloadTooLarge {
+                    limit,
+                    hint: too_large,
+                });
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
+        Ok(body.freeze())
+    })
+    .await
+}
+
+/// Runs `read` (reading a body), or answers 408 when it is not done within `deadline`.
+pub async fn within<T>(
+    deadline: std::time::Duration,
+    read: impl Future<Output = Result<T, ApiError>>,
+) -> Result<T, ApiError> {
+    tokio::time::timeout(deadline, read)
+        .await
+        .unwrap_or(Err(ApiError::BodyTimeout {
+            ms: deadline.as_millis(),
+        }))
 }
 
 /// `GET /metrics`: the Prometheus exposition of every metric in `semconv::metric`.

@@ -75,6 +75,7 @@ pub async fn simulate(
     let body = read_body(
         payload,
         64 << 10,
+        state.body_timeout,
         SIMULATE_HINT,
         "send the simulator's inputs only: at most 64 KiB",
     )
@@ -302,6 +303,7 @@ pub async fn lab_pair(
     let body = read_body(
         payload,
         4 << 20,
+        state.body_timeout,
         REPORT_HINT,
         "send two ragtrace-lab run reports, at most 4 MiB in all",
     )

@@ -90,6 +90,7 @@ pub async fn import(
     let body = read_body(
         payload,
         MAX_TRACE_BYTES,
+        state.body_timeout,
         hint,
         "open a smaller trace file: at most 32 MiB",
     )

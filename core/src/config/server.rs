@@ -14,6 +14,9 @@ pub struct ServerSettings {
     pub data_dir: PathBuf,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// How long a request body may take to arrive, whole; a slower one gets 408 and the
+    /// connection is closed.
+    pub body_timeout_ms: u64,
     /// Web origins besides the app's own whose pages may call the API (`https://host:port`),
     /// comma-separated; empty = none.
     pub allowed_origins: String,

@@ -273,3 +273,89 @@ async fn pages_carry_security_headers() {
     // The live report carries its own policy: tests/tests/e2e/report.rs.
     app.stop().await;
 }
+
+/// A client that sends its headers and then trickles the body gets a 408 once
+/// `server.body_timeout_ms` has passed, and its connection is closed: it cannot hold a socket
+/// open for ever.
+#[actix_web::test]
+async fn a_trickled_body_is_cut_off() {
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let app = TestApp::spawn(&[("RAGTRACE__SERVER__BODY_TIMEOUT_MS", "1000")]).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    for (path, content_type) in [
+        ("/v1/chat", "application/json"),
+        ("/v1/documents?name=slow.md", "text/markdown"),
+        ("/v1/documents", "multipart/form-data; boundary=XYZ"),
+    ] {
+        let mut sock = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: 1000\r\n\r\n"
+        );
+        sock.write_all(head.as_bytes()).await.unwrap();
+        let started = Instant::now();
+        // One byte every 200 ms: 1000 bytes would take 200 s.
+        let trickle = async {
+            let body = if content_type.starts_with("multipart") {
+                b"--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.md\"\r\n\r\n"
+                    .to_vec()
+            } else {
+                vec![b' '; 1000]
+            };
+            for b in body.iter().cycle() {
+                if sock.write_all(&[*b]).await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(3), trickle).await;
+        let mut response = Vec::new();
+        let read =
+            tokio::time::timeout(Duration::from_secs(10), sock.read_to_end(&mut response)).await;
+        assert!(read.is_ok(), "{path}: the server closed the connection");
+        let text = String::from_utf8_lossy(&response);
+        assert!(text.starts_with("HTTP/1.1 408"), "{path}: {text}");
+        assert!(text.contains("server.body_timeout_ms"), "{path}: {text}");
+        assert!(started.elapsed() < Duration::from_secs(15), "{path}");
+    }
+    app.stop().await;
+}
+
+/// A multipart body is bounded as a whole, not only per field: many fields, or a large field
+/// beside the file, are refused.
+#[actix_web::test]
+async fn a_multipart_body_is_bounded_as_a_whole() {
+    let app = TestApp::spawn(&[("RAGTRACE__INGEST__MAX_FILE_BYTES", "100000")]).await;
+    let url = format!("{}/v1/documents", app.base);
+    let mut many = reqwest::multipart::Form::new();
+    for i in 0..40 {
+        many = many.text(format!("f{i}"), "x");
+    }
+    let many = many.part(
+        "file",
+        reqwest::multipart::Part::text("# A\n\nText.").file_name("a.md"),
+    );
+    let resp = app.http.post(&url).multipart(many).send().await.unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("fields"),
+        "{body}"
+    );
+    // Each field under the file limit, together far over it.
+    let mut big = reqwest::multipart::Form::new();
+    for i in 0..3 {
+        big = big.text(format!("junk{i}"), "y".repeat(90_000));
+    }
+    let big = big.part(
+        "file",
+        reqwest::multipart::Part::text("# A\n\nText.").file_name("a.md"),
+    );
+    let resp = app.http.post(&url).multipart(big).send().await.unwrap();
+    assert_eq!(resp.status(), 413);
+    app.stop().await;
+}
