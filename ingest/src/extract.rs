@@ -1,6 +1,14 @@
 //! Text extraction: Markdown and plain text as they are, HTML to text (html2text), PDF to text
 //! (pdf-extract); then normalisation. Every failure names its cause, so a bad file is reported
 //! and skipped while the others are ingested.
+//!
+//! Extraction is bounded ([`ExtractLimits`]): a PDF's compressed streams are first inflated
+//! without being kept, counting what they expand to, and a document whose streams expand past
+//! `ingest.max_expanded_bytes` fails as `too_large` before the PDF library inflates anything
+//! (a 10 KB PDF can hold gigabytes); [`extract_bounded`] also gives up after
+//! `ingest.extract_timeout_ms` (`timeout`).
+
+use std::time::Duration;
 
 use sha2::{Digest as _, Sha256};
 
@@ -36,6 +44,41 @@ pub enum ExtractError {
     /// HTML that cannot be converted.
     #[error("cannot convert the HTML to text: {0}")]
     Html(String),
+    /// Compressed streams that expand past `ingest.max_expanded_bytes` (a decompression bomb,
+    /// or a document too large to extract).
+    #[error(
+        "the document's compressed streams expand to more than {limit} bytes (ingest.max_expanded_bytes)"
+    )]
+    Expands {
+        /// The configured limit in bytes.
+        limit: u64,
+    },
+    /// Extraction took longer than `ingest.extract_timeout_ms`.
+    #[error("extracting the text took longer than {ms} ms (ingest.extract_timeout_ms)")]
+    Timeout {
+        /// The configured limit in milliseconds.
+        ms: u128,
+    },
+}
+
+/// Bounds on extracting one document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExtractLimits {
+    /// What a document's compressed streams may expand to, in total
+    /// (`ingest.max_expanded_bytes`).
+    pub max_expanded_bytes: u64,
+    /// How long extracting one document may take (`ingest.extract_timeout_ms`).
+    pub timeout: Duration,
+}
+
+impl Default for ExtractLimits {
+    /// The defaults of `core/config/default.toml`: 256 MiB, 60 s.
+    fn default() -> Self {
+        Self {
+            max_expanded_bytes: 256 << 20,
+            timeout: Duration::from_secs(60),
+        }
+    }
 }
 
 impl ExtractError {
@@ -49,6 +92,8 @@ impl ExtractError {
             Self::InvalidUtf8(_) => "invalid_utf8",
             Self::Pdf(_) => "corrupt_pdf",
             Self::Html(_) => "bad_html",
+            Self::Expands { .. } => "too_large",
+            Self::Timeout { .. } => "timeout",
         }
     }
 }
@@ -68,8 +113,45 @@ pub struct Document {
     pub hash: String,
 }
 
-/// Extracts the text of `bytes` in `format`, filed under `source`.
+/// Extracts the text of `bytes` in `format`, filed under `source`, with the default
+/// [`ExtractLimits`] on expansion.
 pub fn extract(source: &str, bytes: &[u8], format: Format) -> Result<Document, ExtractError> {
+    extract_within(
+        source,
+        bytes,
+        format,
+        ExtractLimits::default().max_expanded_bytes,
+    )
+}
+
+/// [`extract`] on the blocking pool, under `limits`: compressed streams that expand past
+/// `limits.max_expanded_bytes` fail as `too_large`, and an extraction that takes longer than
+/// `limits.timeout` as `timeout` (its thread finishes on its own, but nothing waits for it).
+pub async fn extract_bounded(
+    source: String,
+    bytes: Vec<u8>,
+    format: Format,
+    limits: ExtractLimits,
+) -> Result<Document, ExtractError> {
+    let task = tokio::task::spawn_blocking(move || {
+        extract_within(&source, &bytes, format, limits.max_expanded_bytes)
+    });
+    match tokio::time::timeout(limits.timeout, task).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(e)) => Err(ExtractError::Pdf(format!("extraction crashed: {e}"))),
+        Err(_) => Err(ExtractError::Timeout {
+            ms: limits.timeout.as_millis(),
+        }),
+    }
+}
+
+/// [`extract`] with `max_expanded` as the bound on what compressed streams expand to.
+pub fn extract_within(
+    source: &str,
+    bytes: &[u8],
+    format: Format,
+    max_expanded: u64,
+) -> Result<Document, ExtractError> {
     if bytes.is_empty() {
         return Err(ExtractError::Empty);
     }
@@ -82,7 +164,10 @@ pub fn extract(source: &str, bytes: &[u8], format: Format) -> Result<Document, E
                 .map_err(|e| ExtractError::Html(e.to_string()))?;
             (text, html_title(html))
         }
-        Format::Pdf => pdf_text(bytes)?,
+        Format::Pdf => {
+            check_expansion(bytes, max_expanded)?;
+            pdf_text(bytes)?
+        }
     };
     let text = normalise(&raw);
     if text.trim().is_empty() {
@@ -114,6 +199,78 @@ pub fn hex(bytes: &[u8]) -> String {
         let _ = write!(s, "{b:02x}");
         s
     })
+}
+
+/// Nested zlib layers followed in one stream at most (`[/FlateDecode /FlateDecode ...]`).
+const MAX_LAYERS: usize = 4;
+
+/// Fails with [`ExtractError::Expands`] when the zlib (`FlateDecode`) streams of `pdf` expand to
+/// more than `limit` bytes in total. Each stream is inflated through all its zlib layers and the
+/// bytes coming out are counted, not kept, so checking costs a 64 KiB buffer per layer whatever
+/// the stream expands to; the scan stops as soon as the total passes the limit. Streams are
+/// found by their `stream`/`endstream` keywords, so a file that the PDF parser would reject is
+/// checked too. Other compressions (LZW, run-length) are not counted.
+fn check_expansion(pdf: &[u8], limit: u64) -> Result<(), ExtractError> {
+    let mut total = 0u64;
+    let mut at = 0;
+    while let Some(found) = find(&pdf[at..], b"stream") {
+        let keyword = at + found;
+        at = keyword + b"stream".len();
+        if pdf[..keyword].ends_with(b"end") {
+            continue;
+        }
+        let rest = &pdf[at..];
+        let start = if rest.starts_with(b"\r\n") {
+            at + 2
+        } else if rest.starts_with(b"\n") || rest.starts_with(b"\r") {
+            at + 1
+        } else {
+            continue;
+        };
+        let end = find(&pdf[start..], b"endstream").map_or(pdf.len(), |e| start + e);
+        total += inflated_len(&pdf[start..end], limit.saturating_sub(total) + 1);
+        if total > limit {
+            return Err(ExtractError::Expands { limit });
+        }
+        at = end;
+    }
+    Ok(())
+}
+
+/// What zlib data `data` expands to through up to [`MAX_LAYERS`] nested layers, counting at
+/// most `budget` bytes; 0 when it is not zlib data.
+fn inflated_len(data: &[u8], budget: u64) -> u64 {
+    use flate2::read::ZlibDecoder;
+    use std::io::{BufRead, BufReader, Read as _};
+    let zlib = |b: &[u8]| {
+        b.len() >= 2 && b[0] & 0x0f == 8 && (u16::from(b[0]) << 8 | u16::from(b[1])) % 31 == 0
+    };
+    if !zlib(data) {
+        return 0;
+    }
+    let mut reader: Box<dyn BufRead + '_> =
+        Box::new(BufReader::with_capacity(64 << 10, ZlibDecoder::new(data)));
+    for _ in 1..MAX_LAYERS {
+        match reader.fill_buf() {
+            Ok(head) if zlib(head) => {
+                reader = Box::new(BufReader::with_capacity(64 << 10, ZlibDecoder::new(reader)));
+            }
+            _ => break,
+        }
+    }
+    let mut buf = vec![0u8; 64 << 10];
+    let mut counted = 0u64;
+    while counted < budget {
+        match reader.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => counted += n as u64,
+        }
+    }
+    counted
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// Text of a PDF and its metadata title. pdf-extract can panic on malformed input; a panic is a
@@ -217,6 +374,53 @@ pub fn normalise(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn zlib(data: &[u8]) -> Vec<u8> {
+        use std::io::Write as _;
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        z.write_all(data).unwrap();
+        z.finish().unwrap()
+    }
+
+    /// A PDF-like file whose one content stream is `stream`.
+    fn pdf_with(stream: &[u8], filters: &str) -> Vec<u8> {
+        let mut pdf = format!(
+            "%PDF-1.4\n1 0 obj\n<< /Length {} /Filter {filters} >>\nstream\n",
+            stream.len()
+        )
+        .into_bytes();
+        pdf.extend_from_slice(stream);
+        pdf.extend_from_slice(b"\nendstream\nendobj\n%%EOF\n");
+        pdf
+    }
+
+    /// A stream that inflates past the limit, through one zlib layer or two stacked ones, is
+    /// refused from its expansion, before the PDF library sees it; within the limit it passes.
+    #[test]
+    fn compressed_streams_are_bounded_by_what_they_expand_to() {
+        let zeros = vec![0u8; 8 << 20];
+        let once = zlib(&zeros);
+        let twice = zlib(&once);
+        assert!(twice.len() < 2_000, "a few KB hold 8 MiB: {}", twice.len());
+        for (stream, filters) in [
+            (&once, "/FlateDecode"),
+            (&twice, "[/FlateDecode /FlateDecode]"),
+        ] {
+            let pdf = pdf_with(stream, filters);
+            assert_eq!(check_expansion(&pdf, 16 << 20), Ok(()));
+            let e = check_expansion(&pdf, 4 << 20).unwrap_err();
+            assert_eq!(e, ExtractError::Expands { limit: 4 << 20 });
+            assert_eq!(e.cause(), "too_large");
+            let e = extract_within("bomb.pdf", &pdf, Format::Pdf, 4 << 20).unwrap_err();
+            assert_eq!(e, ExtractError::Expands { limit: 4 << 20 });
+        }
+        // Uncompressed streams, and text that merely says "stream", are not compressed data.
+        assert_eq!(
+            check_expansion(&pdf_with(b"BT (hi) Tj ET", "[]"), 1),
+            Ok(())
+        );
+        assert_eq!(check_expansion(b"a stream of words, endstream", 1), Ok(()));
+    }
 
     /// Markdown keeps its text; the title is the first heading; the hash follows the text.
     #[test]

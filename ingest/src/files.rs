@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::extract::{Document, ExtractError, Format, extract};
+use crate::extract::{Document, ExtractError, Format, extract_within};
 
 /// A file to ingest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,8 +117,9 @@ fn walk(dir: &Path, base: &Path, d: &mut Discovery) {
     }
 }
 
-/// Reads and extracts one file, refusing files over `max_bytes` before reading them.
-pub fn load(found: &Found, max_bytes: u64) -> Result<Document, ExtractError> {
+/// Reads and extracts one file, refusing files over `max_bytes` before reading them and
+/// compressed streams that expand past `max_expanded`.
+pub fn load(found: &Found, max_bytes: u64, max_expanded: u64) -> Result<Document, ExtractError> {
     let format = found.format.ok_or(ExtractError::Unsupported)?;
     let meta =
         std::fs::metadata(&found.path).map_err(|e| ExtractError::Unreadable(e.to_string()))?;
@@ -129,7 +130,7 @@ pub fn load(found: &Found, max_bytes: u64) -> Result<Document, ExtractError> {
         });
     }
     let bytes = std::fs::read(&found.path).map_err(|e| ExtractError::Unreadable(e.to_string()))?;
-    extract(&found.source, &bytes, format)
+    extract_within(&found.source, &bytes, format, max_expanded)
 }
 
 #[cfg(test)]

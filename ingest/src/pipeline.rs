@@ -108,6 +108,7 @@ pub struct Ingestor {
     llm: LlmClient,
     chunker: Chunker,
     limits: BatchLimits,
+    extract: crate::extract::ExtractLimits,
 }
 
 impl std::fmt::Debug for Ingestor {
@@ -168,7 +169,20 @@ impl Ingestor {
             llm,
             chunker,
             limits,
+            extract: crate::extract::ExtractLimits::default(),
         }
+    }
+
+    /// The same, extracting documents under `limits`.
+    #[must_use]
+    pub fn with_extract_limits(mut self, limits: crate::extract::ExtractLimits) -> Self {
+        self.extract = limits;
+        self
+    }
+
+    /// The bounds documents are extracted under.
+    pub fn extract_limits(&self) -> crate::extract::ExtractLimits {
+        self.extract
     }
 
     /// The store it writes to, for callers that count its points or describe it (seeding, worker).

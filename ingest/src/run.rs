@@ -97,16 +97,22 @@ async fn run_inner(
     }
     // Extraction is CPU work (PDFs especially): a few files at once on the blocking pool.
     let max = options.max_file_bytes;
+    let limits = ingestor.extract_limits();
     let loaded: Vec<_> = futures::stream::iter(found.files.iter().cloned())
         .map(|f| async move {
             let source = f.source.clone();
-            let result = tokio::task::spawn_blocking(move || load(&f, max))
-                .await
-                .unwrap_or_else(|e| {
+            let task =
+                tokio::task::spawn_blocking(move || load(&f, max, limits.max_expanded_bytes));
+            let result = match tokio::time::timeout(limits.timeout, task).await {
+                Ok(done) => done.unwrap_or_else(|e| {
                     Err(crate::extract::ExtractError::Unreadable(format!(
                         "extraction crashed: {e}"
                     )))
-                });
+                }),
+                Err(_) => Err(crate::extract::ExtractError::Timeout {
+                    ms: limits.timeout.as_millis(),
+                }),
+            };
             (source, result)
         })
         .buffered(4)

@@ -47,7 +47,12 @@ pub fn limits(settings: &Settings) -> BatchLimits {
 
 /// The ingest pipeline over `store` and `llm`, chunking and batching as configured.
 pub fn ingestor(settings: &Settings, store: Arc<dyn VectorStore>, llm: LlmClient) -> Ingestor {
-    Ingestor::new(store, llm, chunker(settings), limits(settings))
+    Ingestor::new(store, llm, chunker(settings), limits(settings)).with_extract_limits(
+        crate::extract::ExtractLimits {
+            max_expanded_bytes: settings.ingest.max_expanded_bytes,
+            timeout: std::time::Duration::from_millis(settings.ingest.extract_timeout_ms),
+        },
+    )
 }
 
 /// The app's document queue: in-process, with a worker task consuming it until `stop` is

@@ -14,7 +14,7 @@ use secrecy::ExposeSecret as _;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
-use crate::extract::extract;
+use crate::extract::extract_bounded;
 use crate::pipeline::{Ingestor, Quiet, count_error};
 
 /// Processes one delivered job in a consumer span that continues the upload's trace, and
@@ -28,7 +28,15 @@ pub async fn process(queue: &dyn JobQueue, ingestor: &Ingestor, delivery: &Deliv
         tracing::warn!("cannot record the job's status: {e}");
     }
     let result = async {
-        let doc = extract(&job.source, &job.content, job.format).map_err(|e| {
+        // On the blocking pool, bounded in expansion and time: a hostile PDF fails its job.
+        let doc = extract_bounded(
+            job.source.clone(),
+            job.content.clone(),
+            job.format,
+            ingestor.extract_limits(),
+        )
+        .await
+        .map_err(|e| {
             count_error("extract", e.cause());
             (e.cause().to_owned(), e.to_string())
         })?;

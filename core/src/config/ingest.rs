@@ -30,6 +30,12 @@ pub struct IngestSettings {
     pub batch_max_tokens: usize,
     /// Files larger than this are refused.
     pub max_file_bytes: u64,
+    /// What a document's compressed streams may expand to, in total; beyond it the document
+    /// fails as `too_large` (decompression bombs).
+    pub max_expanded_bytes: u64,
+    /// How long extracting one document's text may take; beyond it the document fails as
+    /// `timeout`.
+    pub extract_timeout_ms: u64,
     /// Where `POST /v1/documents` puts jobs: in-process (`memory`) or a Redis stream (`redis`).
     pub queue: QueueBackend,
     /// Redis stream holding the jobs.

@@ -359,3 +359,77 @@ async fn a_multipart_body_is_bounded_as_a_whole() {
     assert_eq!(resp.status(), 413);
     app.stop().await;
 }
+
+/// Peak resident memory of this process so far (`VmHWM`), bytes.
+fn peak_rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .expect("VmHWM in /proc/self/status")
+        * 1024
+}
+
+/// A decompression bomb: a PDF of tens of KB whose content stream, zlib inside zlib, inflates to
+/// 2 GiB of zeros. The upload is accepted, its job fails as `too_large` before the PDF library
+/// inflates anything, and the process never comes near the bomb's size in memory.
+#[actix_web::test]
+async fn a_decompression_bomb_fails_its_job_and_memory_stays_bounded() {
+    use std::io::Write as _;
+    let deflate = |level, write: &dyn Fn(&mut flate2::write::ZlibEncoder<Vec<u8>>)| {
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(level));
+        write(&mut z);
+        z.finish().unwrap()
+    };
+    let zeros = vec![0u8; 1 << 20];
+    let once = deflate(1, &|z| {
+        for _ in 0..2048 {
+            z.write_all(&zeros).unwrap();
+        }
+    });
+    let twice = deflate(9, &|z| z.write_all(&once).unwrap());
+    let mut pdf = format!(
+        "%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n\
+         2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n\
+         3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>\nendobj\n\
+         4 0 obj\n<< /Length {} /Filter [/FlateDecode /FlateDecode] >>\nstream\n",
+        twice.len()
+    )
+    .into_bytes();
+    pdf.extend_from_slice(&twice);
+    pdf.extend_from_slice(b"\nendstream\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n");
+    assert!(pdf.len() < 64_000, "tens of KB: {}", pdf.len());
+
+    let app = TestApp::spawn(&[]).await;
+    let resp = app
+        .http
+        .post(format!("{}/v1/documents?name=bomb.pdf", app.base))
+        .header("content-type", "application/pdf")
+        .body(pdf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    let id = resp.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let done = app.wait_job(&id).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(done["cause"], "too_large", "{done}");
+    assert!(
+        done["error"]
+            .as_str()
+            .unwrap()
+            .contains("ingest.max_expanded_bytes"),
+        "{done}"
+    );
+    let peak = peak_rss();
+    assert!(
+        peak < 1 << 30,
+        "the process peaked at {} MiB for a 2 GiB bomb",
+        peak >> 20
+    );
+    app.stop().await;
+}
