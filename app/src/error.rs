@@ -84,6 +84,26 @@ pub enum ApiError {
         /// The content type (or file name) given.
         got: String,
     },
+    /// The caller sent more chats than `chat.{scope}_rate_per_minute` allows.
+    #[error("too many chats from this {scope}: at most {per_minute} a minute")]
+    RateLimited {
+        /// `client` (an IP address) or `user` (a `user_id`).
+        scope: &'static str,
+        /// The configured rate.
+        per_minute: u32,
+        /// When the next chat would be allowed.
+        retry_after: std::time::Duration,
+    },
+    /// The user's estimated spend today reached `chat.user_daily_budget_usd`.
+    #[error("the daily budget of ${budget} is spent (${spent:.4} today)")]
+    BudgetSpent {
+        /// The configured budget, USD per day.
+        budget: f64,
+        /// What was spent today, USD.
+        spent: f64,
+        /// Time until midnight UTC.
+        retry_after: std::time::Duration,
+    },
     /// The request body did not arrive in time (`server.body_timeout_ms`).
     #[error("the request body did not arrive within {ms} ms")]
     BodyTimeout {
@@ -211,6 +231,8 @@ impl ApiError {
             | ApiError::BodyTimeout { .. } => "validation",
             ApiError::JobNotFound { .. } | ApiError::TraceNotFound { .. } => "not_found",
             ApiError::QueueUnavailable(_) => "queue",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::BudgetSpent { .. } => "budget",
             ApiError::FeatureDisabled { .. } => "feature_disabled",
             ApiError::Forbidden { .. }
             | ApiError::CrossOrigin { .. }
@@ -246,6 +268,8 @@ impl ApiError {
             | ApiError::UnsupportedMediaType { .. }
             | ApiError::NotJson { .. }
             | ApiError::BodyTimeout { .. }
+            | ApiError::RateLimited { .. }
+            | ApiError::BudgetSpent { .. }
             | ApiError::JobNotFound { .. }
             | ApiError::QueueUnavailable(_)
             | ApiError::FeatureDisabled { .. }
@@ -317,6 +341,12 @@ impl ApiError {
             ApiError::UnsupportedMediaType { .. } => Some(
                 "upload Markdown, plain text, HTML or PDF: a multipart `file` field, a raw body with Content-Type text/markdown, text/plain, text/html or application/pdf and ?name=, or JSON {\"name\", \"text\" | \"content_base64\"}".into(),
             ),
+            ApiError::RateLimited { scope, .. } => Some(format!(
+                "wait for Retry-After seconds; the limit is chat.{scope}_rate_per_minute"
+            )),
+            ApiError::BudgetSpent { .. } => Some(
+                "the budget starts again at midnight UTC (Retry-After); it is chat.user_daily_budget_usd".into(),
+            ),
             ApiError::BodyTimeout { .. } => Some(
                 "send the body at once: it must arrive whole within server.body_timeout_ms".into(),
             ),
@@ -386,6 +416,9 @@ impl ResponseError for ApiError {
             }
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            ApiError::RateLimited { .. } | ApiError::BudgetSpent { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::NotFound { .. }
             | ApiError::JobNotFound { .. }
             | ApiError::TraceNotFound { .. }
@@ -425,6 +458,14 @@ impl ResponseError for ApiError {
         if self.status_code() == StatusCode::SERVICE_UNAVAILABLE {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if let ApiError::RateLimited { retry_after, .. }
+        | ApiError::BudgetSpent { retry_after, .. } = self
+        {
+            // Whole seconds, rounded up: retrying at the given time succeeds.
+            let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
         if let ApiError::BodyTimeout { .. } = self {
             // The rest of the body may still be trickling in: the connection is not reusable.

@@ -29,6 +29,7 @@
 
 pub mod domain;
 pub mod error;
+pub mod limits;
 pub mod middleware;
 pub mod pipeline;
 pub mod routes;

@@ -19,6 +19,12 @@ pub struct AppState {
     pub pipeline: Arc<Pipeline>,
     /// Largest chat request body; a question is small, so anything bigger is a mistake.
     pub max_body_bytes: usize,
+    /// Chats per client address (`chat.client_rate_per_minute`).
+    pub client_rate: crate::limits::RateLimiter,
+    /// Chats per user (`chat.user_rate_per_minute`).
+    pub user_rate: crate::limits::RateLimiter,
+    /// Spend per user and day (`chat.user_daily_budget_usd`).
+    pub budget: crate::limits::Budget,
     /// How long a request body may take to arrive (`server.body_timeout_ms`).
     pub body_timeout: std::time::Duration,
     /// Recent traces for the viewer, when the in-process store is on.
@@ -69,6 +75,9 @@ impl AppState {
             pipeline: Arc::new(pipeline),
             max_body_bytes: settings.server.max_body_bytes,
             body_timeout: std::time::Duration::from_millis(settings.server.body_timeout_ms),
+            client_rate: crate::limits::RateLimiter::new(settings.chat.client_rate_per_minute),
+            user_rate: crate::limits::RateLimiter::new(settings.chat.user_rate_per_minute),
+            budget: crate::limits::Budget::new(settings.chat.user_daily_budget_usd),
             traces,
             recent: RecentRequests::default(),
             jaeger_url: Some(settings.ui.jaeger_url.trim_end_matches('/').to_owned())

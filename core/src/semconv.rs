@@ -717,7 +717,7 @@ pub mod metric {
 
     /// Error types counted in [`ERRORS_TOTAL`]; registered at zero so that alert expressions
     /// and dashboards see the series before the first error.
-    pub const ERROR_TYPES: [&str; 10] = [
+    pub const ERROR_TYPES: [&str; 12] = [
         "validation",
         "llm_timeout",
         "llm_rate_limited",
@@ -727,6 +727,8 @@ pub mod metric {
         "catalog",
         "deadline",
         "queue",
+        "rate_limited",
+        "budget",
         "internal",
     ];
 

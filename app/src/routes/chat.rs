@@ -31,22 +31,52 @@ pub async fn chat(
     http: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let outcome = Outcome {
+    let mut outcome = Outcome {
         state: state.clone(),
         root: (*root).clone(),
         started: Instant::now(),
+        spender: None,
     };
     let expected = http
         .headers()
         .get(EXPECT_SOURCES_HEADER)
         .map(|v| v.as_bytes());
-    if let Err(e) = crate::routes::same_origin(&http, &state).and_then(|()| require_json(&http)) {
+    let client = http
+        .peer_addr()
+        .map_or_else(|| "unknown".to_owned(), |p| p.ip().to_string());
+    if let Err(e) = crate::routes::same_origin(&http, &state)
+        .and_then(|()| require_json(&http))
+        .and_then(|()| rate(&state.client_rate, "client", &client))
+    {
         return Err(outcome.failed(e));
     }
     let req = match parse(&state, &outcome.root, payload, expected).await {
         Ok(req) => req,
         Err(e) => return Err(outcome.failed(e)),
     };
+    // A user's chats are limited by their user_id; without one, by the client's address.
+    let spender = req
+        .user_id
+        .clone()
+        .unwrap_or_else(|| format!("client {client}"));
+    // A spent budget first: it is the lasting reason, and says when it ends.
+    let (day, until_tomorrow) = crate::limits::today();
+    let limited = state
+        .budget
+        .check(&spender, day)
+        .map_err(|spent| ApiError::BudgetSpent {
+            budget: state.budget.daily_usd(),
+            spent,
+            retry_after: until_tomorrow,
+        })
+        .and_then(|()| match &req.user_id {
+            Some(user) => rate(&state.user_rate, "user", user),
+            None => Ok(()),
+        });
+    if let Err(e) = limited {
+        return Err(outcome.failed(e));
+    }
+    outcome.spender = Some((spender, day));
     let stream = req.stream;
     let deadline = Duration::from_millis(state.pipeline.chat.deadline_ms);
     let trace_id = trace_id_of(&outcome.root).unwrap_or_default();
@@ -118,6 +148,21 @@ async fn parse(
     Ok(req)
 }
 
+/// Takes one chat from `limiter` for `key`, or the 429 that says when to retry.
+fn rate(
+    limiter: &crate::limits::RateLimiter,
+    scope: &'static str,
+    key: &str,
+) -> Result<(), ApiError> {
+    limiter
+        .check(key, Instant::now())
+        .map_err(|retry_after| ApiError::RateLimited {
+            scope,
+            per_minute: limiter.per_minute(),
+            retry_after,
+        })
+}
+
 /// A chat body must be declared JSON (`application/json`, or any `application/*+json`). A web
 /// page on another origin can send `text/plain`, form or multipart bodies without asking (a
 /// CORS "simple" request), but not `application/json`: refusing the others keeps such a page
@@ -161,10 +206,15 @@ struct Outcome {
     state: web::Data<AppState>,
     root: tracing::Span,
     started: Instant,
+    /// Whose daily budget an answer is charged to, and the UTC day it was asked on.
+    spender: Option<(String, u64)>,
 }
 
 impl Outcome {
     fn answered(&self, resp: &ChatResponse) {
+        if let Some((spender, day)) = &self.spender {
+            self.state.budget.spend(spender, *day, resp.cost_usd);
+        }
         self.root.record(attr::CACHE_HIT, resp.cache_hit);
         self.root.record(attr::COST_USD, resp.cost_usd);
         count_request("ok", resp.cache_hit);

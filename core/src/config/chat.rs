@@ -33,6 +33,12 @@ pub struct ChatSettings {
     /// Whether a buying question's product search runs beside its vector search; off, it waits
     /// behind it (the slow "before" of case study 1).
     pub parallel_product_search: bool,
+    /// Chats per minute one client (IP address) may send; 0 = no limit.
+    pub client_rate_per_minute: u32,
+    /// Chats per minute one `user_id` may send; 0 = no limit.
+    pub user_rate_per_minute: u32,
+    /// Estimated spend (USD) one `user_id` may run up per UTC day; 0 = no budget.
+    pub user_daily_budget_usd: f64,
 }
 
 impl ChatSettings {
@@ -51,6 +57,11 @@ impl ChatSettings {
             "chat.max_question_chars",
             self.max_question_chars > 0,
             "must be > 0",
+        )?;
+        rule(
+            "chat.user_daily_budget_usd",
+            self.user_daily_budget_usd >= 0.0 && self.user_daily_budget_usd.is_finite(),
+            "must be >= 0 (0 = no budget)",
         )?;
         rule("chat.deadline_ms", self.deadline_ms > 0, "must be > 0")
     }

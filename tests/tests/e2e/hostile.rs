@@ -433,3 +433,93 @@ async fn a_decompression_bomb_fails_its_job_and_memory_stays_bounded() {
     );
     app.stop().await;
 }
+
+/// Asks a distinct question (`n`) as `user`.
+async fn ask(app: &TestApp, user: &str, n: u32) -> reqwest::Response {
+    app.chat(json!({"question": format!("How do I reset the Lumen Hub 2? ({n})"), "user_id": user}))
+        .await
+}
+
+/// One client, one user: each is held to its rate, answered 429 with `Retry-After`, and the
+/// refusals are counted; a user's daily budget, once spent, refuses until midnight UTC.
+#[actix_web::test]
+async fn rate_limits_and_the_daily_budget_answer_429() {
+    let errors = |metrics: &str, t: &str| {
+        ragtrace_tests::metric_value(metrics, &format!(r#"ragtrace_errors_total{{type="{t}"}}"#))
+    };
+    let app = TestApp::spawn(&[("RAGTRACE__CHAT__USER_RATE_PER_MINUTE", "2")]).await;
+    let before = app.metrics().await;
+    assert_eq!(ask(&app, "rate-a", 1).await.status(), 200);
+    assert_eq!(ask(&app, "rate-a", 2).await.status(), 200);
+    let third = ask(&app, "rate-a", 3).await;
+    assert_eq!(third.status(), 429);
+    let retry: u64 = third.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=30).contains(&retry), "{retry}");
+    let body: Value = third.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "rate_limited", "{body}");
+    assert!(
+        body["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("chat.user_rate_per_minute")
+    );
+    assert_eq!(
+        ask(&app, "rate-b", 1).await.status(),
+        200,
+        "another user has their own rate"
+    );
+    let after = app.metrics().await;
+    assert!(errors(&after, "rate_limited") - errors(&before, "rate_limited") >= 1.0);
+    app.stop().await;
+
+    // An answer costs about $0.0003: the second takes the user over $0.0004, and then the
+    // user is refused until tomorrow.
+    let app = TestApp::spawn(&[("RAGTRACE__CHAT__USER_DAILY_BUDGET_USD", "0.0004")]).await;
+    let before = app.metrics().await;
+    assert_eq!(ask(&app, "spender", 1).await.status(), 200);
+    assert_eq!(ask(&app, "spender", 2).await.status(), 200);
+    let spent = ask(&app, "spender", 3).await;
+    assert_eq!(spent.status(), 429);
+    let retry: u64 = spent.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=86_400).contains(&retry), "{retry}");
+    let body: Value = spent.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "budget", "{body}");
+    assert_eq!(
+        ask(&app, "saver", 1).await.status(),
+        200,
+        "another user has their own budget"
+    );
+    let after = app.metrics().await;
+    assert!(errors(&after, "budget") - errors(&before, "budget") >= 1.0);
+    app.stop().await;
+
+    let app = TestApp::spawn(&[("RAGTRACE__CHAT__CLIENT_RATE_PER_MINUTE", "3")]).await;
+    for n in 0..3 {
+        assert_eq!(
+            app.chat(
+                json!({"question": format!("reset the hub ({n})"), "user_id": format!("u{n}")})
+            )
+            .await
+            .status(),
+            200
+        );
+    }
+    let resp = app
+        .chat(json!({"question": "reset the hub (4)", "user_id": "u4"}))
+        .await;
+    assert_eq!(
+        resp.status(),
+        429,
+        "a client's limit holds whatever user_id it sends"
+    );
+    assert!(resp.headers().contains_key("retry-after"));
+    app.stop().await;
+}
