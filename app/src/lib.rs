@@ -9,7 +9,9 @@
 //!
 //! - [`startup`]: builds the adapters from configuration and runs the HTTP server.
 //! - [`state`]: what every handler shares.
-//! - [`middleware`]: the root span of each request, `traceresponse`, HTTP metrics.
+//! - [`middleware`]: the root span of each request, `traceresponse`, HTTP metrics, and the
+//!   `Host` check.
+//! - [`limits`]: per-client and per-user chat rates and the daily spend budget per user.
 //! - [`routes`]: the route table and thin HTTP handlers (`/v1/chat`, `/v1/documents`,
 //!   `/healthz`, `/readyz`, `/metrics`, the viewer's `/api/*`, the UI at `/ui/`).
 //! - [`pipeline`]: the chat pipeline, which owns a chat request from question to answer.
