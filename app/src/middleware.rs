@@ -93,34 +93,6 @@ fn host_allowed(host: &str, allowed: &[String]) -> bool {
         || allowed.iter().any(|a| a == "*" || a == host)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The name is what counts, with or without a port, in any case; IP addresses and
-    /// localhost always pass, other names only when listed.
-    #[test]
-    fn host_names_are_checked_without_their_port() {
-        assert_eq!(host_name("App:8080"), "app");
-        assert_eq!(host_name("[::1]:8080"), "::1");
-        assert_eq!(host_name("example.com."), "example.com");
-        let allowed = vec!["ragtrace.example".to_owned()];
-        for ok in [
-            "127.0.0.1",
-            "::1",
-            "10.0.0.7",
-            "localhost",
-            "ragtrace.example",
-        ] {
-            assert!(host_allowed(ok, &allowed), "{ok}");
-        }
-        for refused in ["rebind.example", "ragtrace.example.evil", "localhost.evil"] {
-            assert!(!host_allowed(refused, &allowed), "{refused}");
-        }
-        assert!(host_allowed("anything", &["*".to_owned()]));
-    }
-}
-
 /// Adds the W3C `traceresponse` header, so a caller can find its request's trace.
 pub async fn traceresponse(
     req: ServiceRequest,
@@ -158,4 +130,32 @@ pub async fn http_metrics(
     )
     .record(started.elapsed().as_secs_f64());
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The name is what counts, with or without a port, in any case; IP addresses and
+    /// localhost always pass, other names only when listed.
+    #[test]
+    fn host_names_are_checked_without_their_port() {
+        assert_eq!(host_name("App:8080"), "app");
+        assert_eq!(host_name("[::1]:8080"), "::1");
+        assert_eq!(host_name("example.com."), "example.com");
+        let allowed = vec!["ragtrace.example".to_owned()];
+        for ok in [
+            "127.0.0.1",
+            "::1",
+            "10.0.0.7",
+            "localhost",
+            "ragtrace.example",
+        ] {
+            assert!(host_allowed(ok, &allowed), "{ok}");
+        }
+        for refused in ["rebind.example", "ragtrace.example.evil", "localhost.evil"] {
+            assert!(!host_allowed(refused, &allowed), "{refused}");
+        }
+        assert!(host_allowed("anything", &["*".to_owned()]));
+    }
 }

@@ -48,7 +48,7 @@ fn luhn(candidate: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
