@@ -358,6 +358,7 @@ async fn ingest(
             paths,
             prune,
             max_file_bytes: settings.ingest.max_file_bytes,
+            corpus_root: Some(settings.ingest.corpus_root.clone()),
         },
         &display,
         stop,

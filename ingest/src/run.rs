@@ -46,6 +46,9 @@ pub struct RunOptions {
     pub paths: Vec<PathBuf>,
     /// Remove points of files that no longer exist in the folders given.
     pub prune: bool,
+    /// Files under this folder are named relative to it (`ingest.corpus_root`); see
+    /// [`crate::files`].
+    pub corpus_root: Option<PathBuf>,
     /// Files over this size are refused.
     pub max_file_bytes: u64,
 }
@@ -79,7 +82,7 @@ async fn run_inner(
     stop: &CancellationToken,
 ) -> Summary {
     let started = Instant::now();
-    let found = discover(&options.paths);
+    let found = discover(&options.paths, options.corpus_root.as_deref());
     let mut summary = Summary {
         ignored: found.ignored,
         ..Summary::default()

@@ -30,6 +30,9 @@ pub struct IngestSettings {
     pub batch_max_tokens: usize,
     /// Files larger than this are refused.
     pub max_file_bytes: u64,
+    /// Files under this folder are named by their path relative to it, however
+    /// `ragtrace-ingest` is pointed at them (`data`: `data/docs/x.md` is `docs/x.md`).
+    pub corpus_root: std::path::PathBuf,
     /// What a document's compressed streams may expand to, in total; beyond it the document
     /// fails as `too_large` (decompression bombs).
     pub max_expanded_bytes: u64,

@@ -127,6 +127,45 @@ async fn rerun_is_idempotent_and_changes_replace_chunks() {
     assert_eq!(points(&store).await, points(&clean).await);
 }
 
+/// The corpus pointed at three ways (its root, its `docs` folder, and each file on its own)
+/// gives one copy of each chunk: a document's name does not depend on how the command was
+/// pointed at it, and it is the name the app's seed gives it.
+#[actix_web::test]
+async fn the_corpus_pointed_three_ways_is_indexed_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("corpus");
+    let docs = root.join("docs");
+    copy_dir(Path::new(DOCS), &docs);
+    let store = tmp.path().join("store");
+    let env = [("RAGTRACE__INGEST__CORPUS_ROOT", root.to_str().unwrap())];
+
+    let (code, first, _) = run(&store, &[root.to_str().unwrap()], &env);
+    assert_eq!(code, 0, "{first}");
+    let once = points(&store).await;
+    assert!(
+        once.iter().all(|(_, s)| s.starts_with("docs/")),
+        "named relative to the root: {:?}",
+        once.iter().find(|(_, s)| !s.starts_with("docs/"))
+    );
+    let (_, second, _) = run(&store, &[docs.to_str().unwrap()], &env);
+    assert_eq!(second["upserted"], 0, "{second}");
+    let files: Vec<String> = std::fs::read_dir(&docs)
+        .unwrap()
+        .map(|e| e.unwrap().path().to_str().unwrap().to_owned())
+        .collect();
+    let args: Vec<&str> = files.iter().map(String::as_str).collect();
+    let (_, third, _) = run(&store, &args, &env);
+    assert_eq!(third["upserted"], 0, "{third}");
+    assert_eq!(points(&store).await, once, "one copy of each chunk");
+    // The app's seed names the shipped corpus the same way.
+    let seeded: BTreeSet<String> = ragtrace::seed::corpus_documents()
+        .iter()
+        .map(|d| d.source.clone())
+        .collect();
+    let ingested: BTreeSet<String> = once.into_iter().map(|(_, s)| s).collect();
+    assert_eq!(ingested, seeded);
+}
+
 /// A run killed half-way (SIGKILL, no chance to clean up) followed by a re-run ends with exactly
 /// the points of one clean run: nothing lost, nothing duplicated.
 #[actix_web::test]
