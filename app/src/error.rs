@@ -104,6 +104,12 @@ pub enum ApiError {
         /// Time until midnight UTC.
         retry_after: std::time::Duration,
     },
+    /// `server.api_key` is set and the request does not carry it.
+    #[error("this API requires a key: {reason}")]
+    Unauthorized {
+        /// `no key was sent` or `the key is wrong`.
+        reason: &'static str,
+    },
     /// The request body did not arrive in time (`server.body_timeout_ms`).
     #[error("the request body did not arrive within {ms} ms")]
     BodyTimeout {
@@ -232,6 +238,7 @@ impl ApiError {
             ApiError::JobNotFound { .. } | ApiError::TraceNotFound { .. } => "not_found",
             ApiError::QueueUnavailable(_) => "queue",
             ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Unauthorized { .. } => "unauthorized",
             ApiError::BudgetSpent { .. } => "budget",
             ApiError::FeatureDisabled { .. } => "feature_disabled",
             ApiError::Forbidden { .. }
@@ -270,6 +277,7 @@ impl ApiError {
             | ApiError::BodyTimeout { .. }
             | ApiError::RateLimited { .. }
             | ApiError::BudgetSpent { .. }
+            | ApiError::Unauthorized { .. }
             | ApiError::JobNotFound { .. }
             | ApiError::QueueUnavailable(_)
             | ApiError::FeatureDisabled { .. }
@@ -341,6 +349,9 @@ impl ApiError {
             ApiError::UnsupportedMediaType { .. } => Some(
                 "upload Markdown, plain text, HTML or PDF: a multipart `file` field, a raw body with Content-Type text/markdown, text/plain, text/html or application/pdf and ?name=, or JSON {\"name\", \"text\" | \"content_base64\"}".into(),
             ),
+            ApiError::Unauthorized { .. } => Some(
+                "send the header Authorization: Bearer <key>, the value of server.api_key (RAGTRACE__SERVER__API_KEY); the UI asks for it".into(),
+            ),
             ApiError::RateLimited { scope, .. } => Some(format!(
                 "wait for Retry-After seconds; the limit is chat.{scope}_rate_per_minute"
             )),
@@ -387,6 +398,7 @@ impl ApiError {
             | ApiError::Forbidden { .. }
             | ApiError::CrossOrigin { .. }
             | ApiError::UnknownHost { .. }
+            | ApiError::Unauthorized { .. }
             | ApiError::TraceExists { .. }
             | ApiError::NoSimulator(_) => {}
             _ => ragtrace_core::metrics::count_error(self.kind()),
@@ -416,6 +428,7 @@ impl ResponseError for ApiError {
             }
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::RateLimited { .. } | ApiError::BudgetSpent { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
@@ -466,6 +479,12 @@ impl ResponseError for ApiError {
             let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        if let ApiError::Unauthorized { .. } = self {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"ragtrace\""),
+            );
         }
         if let ApiError::BodyTimeout { .. } = self {
             // The rest of the body may still be trickling in: the connection is not reusable.

@@ -74,6 +74,62 @@ pub async fn allowed_host(
     next.call(req).await
 }
 
+/// Paths served without the API key: the probes, the metrics scrape, the UI's static files (they
+/// hold no data), the API description, and the UI's login.
+fn open_path(path: &str) -> bool {
+    matches!(
+        path,
+        "/" | "/healthz" | "/readyz" | "/metrics" | "/openapi.json" | "/api/session"
+    ) || path.starts_with("/ui/")
+}
+
+/// The cookie `POST /api/session` sets for the UI.
+pub const SESSION_COOKIE: &str = "ragtrace_key";
+
+/// When `server.api_key` is set, refuses (401) a request to any other than [`open_path`]s that
+/// carries neither `Authorization: Bearer <key>` nor the UI's session cookie with it.
+pub async fn require_key(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    if let Some(state) = req.app_data::<actix_web::web::Data<AppState>>()
+        && let Some(key) = &state.api_key
+        && !open_path(req.path())
+    {
+        use secrecy::ExposeSecret as _;
+        let bearer = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::to_owned);
+        let cookie = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
+        let sent = bearer.or(cookie);
+        match sent {
+            None => {
+                return Err(ApiError::Unauthorized {
+                    reason: "no key was sent",
+                }
+                .into());
+            }
+            Some(sent) if !same_secret(sent.trim(), key.expose_secret()) => {
+                return Err(ApiError::Unauthorized {
+                    reason: "the key is wrong",
+                }
+                .into());
+            }
+            Some(_) => {}
+        }
+    }
+    next.call(req).await
+}
+
+/// Compares two secrets in time independent of where they differ.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// The name part of a `Host` header (`[::1]:8080` → `::1`, `app:8080` → `app`), lower-cased.
 fn host_name(header: &str) -> String {
     let name = match header.strip_prefix('[') {

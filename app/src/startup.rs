@@ -19,7 +19,7 @@ use ragtrace_ingest::upstreams::Upstreams;
 use tokio_util::sync::CancellationToken;
 use tracing_actix_web::TracingLogger;
 
-use crate::middleware::{RagRootSpan, allowed_host, http_metrics, traceresponse};
+use crate::middleware::{RagRootSpan, allowed_host, http_metrics, require_key, traceresponse};
 use crate::pipeline::Pipeline;
 use crate::state::AppState;
 
@@ -174,6 +174,7 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
     Ok(HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .wrap(from_fn(require_key))
             .wrap(from_fn(allowed_host))
             .wrap(from_fn(http_metrics))
             .wrap(from_fn(traceresponse))

@@ -19,6 +19,8 @@ pub struct AppState {
     pub pipeline: Arc<Pipeline>,
     /// Largest chat request body; a question is small, so anything bigger is a mistake.
     pub max_body_bytes: usize,
+    /// The API key every non-probe route requires, when set (`server.api_key`).
+    pub api_key: Option<secrecy::SecretString>,
     /// Chats per client address (`chat.client_rate_per_minute`).
     pub client_rate: crate::limits::RateLimiter,
     /// Chats per user (`chat.user_rate_per_minute`).
@@ -75,6 +77,7 @@ impl AppState {
             pipeline: Arc::new(pipeline),
             max_body_bytes: settings.server.max_body_bytes,
             body_timeout: std::time::Duration::from_millis(settings.server.body_timeout_ms),
+            api_key: settings.server.api_key.clone(),
             client_rate: crate::limits::RateLimiter::new(settings.chat.client_rate_per_minute),
             user_rate: crate::limits::RateLimiter::new(settings.chat.user_rate_per_minute),
             budget: crate::limits::Budget::new(settings.chat.user_daily_budget_usd),

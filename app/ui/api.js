@@ -74,11 +74,42 @@ async function readJson(res, url) {
   }
 }
 
+let loginAttempt = null;
+
+/**
+ * Asks for the API key (the app runs with `server.api_key`), sends it to `POST /api/session`,
+ * which answers with an HttpOnly cookie the browser then sends itself, and resolves `true` when
+ * the key was right. Concurrent 401s share one prompt.
+ */
+function login() {
+  if (!loginAttempt) {
+    loginAttempt = (async () => {
+      const key = window.prompt("This ragtrace requires an API key (server.api_key). Paste it to continue:");
+      if (!key) return false;
+      const res = await fetch("/api/session", {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/json" },
+        body: JSON.stringify({ key: key.trim() }),
+        cache: "no-store",
+      });
+      return res.ok;
+    })().finally(() => setTimeout(() => { loginAttempt = null; }, 0));
+  }
+  return loginAttempt;
+}
+
+/** `fetch`, asking for the API key and trying once more when the app answers 401. */
+export async function authedFetch(url, init) {
+  const res = await fetch(url, init);
+  if (res.status === 401 && (await login())) return fetch(url, init);
+  return res;
+}
+
 /** GET `url` and parse its JSON body; throws ApiError. */
 export async function getJson(url, { signal } = {}) {
   let res;
   try {
-    res = await fetch(url, { headers: { accept: "application/json" }, signal, cache: "no-store" });
+    res = await authedFetch(url, { headers: { accept: "application/json" }, signal, cache: "no-store" });
   } catch (e) {
     if (e?.name === "AbortError") throw e;
     throw networkError(url, e);
@@ -96,7 +127,7 @@ export async function sendJson(method, url, body, { signal } = {}) {
   if (body !== undefined) headers["content-type"] = "application/json";
   let res;
   try {
-    res = await fetch(url, {
+    res = await authedFetch(url, {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -185,7 +216,7 @@ export async function chatStream(body, on, { signal } = {}) {
   const url = "/v1/chat";
   let res;
   try {
-    res = await fetch(url, {
+    res = await authedFetch(url, {
       method: "POST",
       headers: { "content-type": "application/json", accept: "text/event-stream, application/json" },
       body: JSON.stringify({ ...body, stream: true }),

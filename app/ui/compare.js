@@ -3,7 +3,7 @@
 // improvement in the case study's words, and a button for the executive report of the two sides
 // (POST /api/report). The arithmetic is in compare-model.js.
 
-import { ApiError, errorFromResponse, getJson, withQuery } from "./api.js";
+import { ApiError, authedFetch, errorFromResponse, getJson, withQuery } from "./api.js";
 import { budgetScale } from "./breakdown.js";
 import {
   headline,
@@ -524,7 +524,7 @@ function reportRequest(before, after, lang) {
 async function fetchHtml({ method, url, body }, signal) {
   let res;
   try {
-    res = await fetch(url, {
+    res = await authedFetch(url, {
       method,
       headers: body === undefined ? { accept: "text/html, application/json" } : { "content-type": "application/json", accept: "text/html, application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),

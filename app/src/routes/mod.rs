@@ -55,6 +55,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/report", "GET").route(web::get().to(report::live)))
         .service(resource("/api/stats", "GET").route(web::get().to(viewer::stats)))
         .service(resource("/api/ui-config", "GET").route(web::get().to(viewer::ui_config)))
+        .service(resource("/api/session", "POST").route(web::post().to(viewer::session)))
         .service(resource("/", "GET").route(web::get().to(ui::root)))
         .service(resource("/ui/{path:.*}", "GET").route(web::get().to(ui::asset)))
         .service(resource("/openapi.json", "GET").route(web::get().to(ui::openapi)))

@@ -14,6 +14,10 @@ pub struct ServerSettings {
     pub data_dir: PathBuf,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// When set, every route but the probes, `/metrics` and the UI's static files requires it:
+    /// `Authorization: Bearer <key>`, or the cookie the UI gets from `POST /api/session`.
+    #[serde(default)]
+    pub api_key: Option<secrecy::SecretString>,
     /// How long a request body may take to arrive, whole; a slower one gets 408 and the
     /// connection is closed.
     pub body_timeout_ms: u64,

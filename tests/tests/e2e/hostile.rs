@@ -523,3 +523,84 @@ async fn rate_limits_and_the_daily_budget_answer_429() {
     assert!(resp.headers().contains_key("retry-after"));
     app.stop().await;
 }
+
+/// With `server.api_key` set, every route but the probes, the metrics scrape and the UI's static
+/// files requires it, as a bearer token or as the HttpOnly cookie the UI's login sets.
+#[actix_web::test]
+async fn an_api_key_guards_every_route_but_the_probes() {
+    const KEY: &str = "s3cret-Key-for-the-test";
+    let app = TestApp::spawn(&[("RAGTRACE__SERVER__API_KEY", KEY)]).await;
+    for path in [
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/ui/",
+        "/ui/app.js",
+        "/openapi.json",
+    ] {
+        assert_eq!(app.get(path).await.status(), 200, "{path} is open");
+    }
+    let chat = |auth: Option<&str>| {
+        let mut req = app
+            .http
+            .post(format!("{}/v1/chat", app.base))
+            .json(&json!({"question": "How do I reset the Lumen Hub 2?"}));
+        if let Some(a) = auth {
+            req = req.header("authorization", a.to_owned());
+        }
+        req.send()
+    };
+    for (auth, reason) in [
+        (None, "no key was sent"),
+        (Some("Bearer wrong-key-of-the-same-len"), "the key is wrong"),
+        (Some("Basic czNjcmV0"), "no key was sent"),
+    ] {
+        let resp = chat(auth).await.unwrap();
+        assert_eq!(resp.status(), 401, "{auth:?}");
+        assert!(
+            resp.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .starts_with("Bearer")
+        );
+        let text = resp.text().await.unwrap();
+        assert!(text.contains(reason), "{text}");
+        assert!(text.contains("\"type\":\"unauthorized\""), "{text}");
+        assert!(!text.contains(KEY), "{text}");
+    }
+    let bearer = format!("Bearer {KEY}");
+    assert_eq!(chat(Some(&bearer)).await.unwrap().status(), 200);
+    assert_eq!(app.get("/api/traces?limit=1").await.status(), 401);
+    // The UI's login: a wrong key is refused; the right one sets an HttpOnly, SameSite=Strict
+    // cookie that then opens the API (and the report link) to the browser.
+    let session = format!("{}/api/session", app.base);
+    let resp = app
+        .http
+        .post(&session)
+        .json(&json!({"key": "nope"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let resp = app
+        .http
+        .post(&session)
+        .json(&json!({"key": KEY}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    let resp = app
+        .http
+        .get(format!("{}/api/stats", app.base))
+        .header("cookie", pair)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    app.stop().await;
+}
