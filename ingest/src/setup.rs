@@ -64,7 +64,11 @@ pub async fn app_queue(
 ) -> anyhow::Result<Arc<dyn JobQueue>> {
     let queue = settings
         .ingest
-        .build_queue(&settings.cache.url, "app")
+        .build_queue(
+            &settings.cache.url,
+            "app",
+            Some(&settings.data_dir().join("ingest-queue")),
+        )
         .context("cannot configure the ingest queue")?;
     match settings.ingest.queue {
         QueueBackend::Memory => {

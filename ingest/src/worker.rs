@@ -129,7 +129,7 @@ pub async fn run_standalone(
         .ok()
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| format!("worker-{}", std::process::id()));
-    let queue = ingest.build_queue(&settings.cache.url, &consumer)?;
+    let queue = ingest.build_queue(&settings.cache.url, &consumer, None)?;
     queue
         .prepare()
         .await

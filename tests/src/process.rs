@@ -150,6 +150,12 @@ impl Process {
         }
     }
 
+    /// Kills it with SIGKILL (no chance to clean up, like a crash or the OOM killer) and waits.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Sends SIGTERM and waits for a clean exit (spans are flushed on the way out).
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let _ = Command::new("kill")

@@ -192,3 +192,152 @@ fn openapi_describes_every_route() {
         Err(e) => panic!("cannot run python3: {e}"),
     }
 }
+
+/// The sources and point ids of the uploads in the embedded store under `data_dir` (the app
+/// must be stopped: the edge shard is opened from disk).
+fn upload_points(data_dir: &std::path::Path) -> std::collections::BTreeSet<(String, String)> {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let settings = ragtrace_tests::test_settings(data_dir, &[]);
+        let store = settings
+            .vector_store
+            .build(&settings.data_dir())
+            .await
+            .expect("store opens");
+        store
+            .list_points(None)
+            .await
+            .expect("list")
+            .into_iter()
+            .filter(|p| p.source.starts_with("uploads/"))
+            .map(|p| (p.source, p.id.to_string()))
+            .collect()
+    })
+}
+
+/// Uploads `n` small documents at once and returns the ids and sources answered 202.
+fn upload_burst(base: &str, n: usize) -> Vec<(String, String)> {
+    let http = reqwest::blocking::Client::new();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..n)
+            .map(|i| {
+                let http = http.clone();
+                s.spawn(move || {
+                    let resp = http
+                        .post(format!("{base}/v1/documents?name=burst-{i}.md"))
+                        .header("content-type", "text/markdown")
+                        .body(format!(
+                            "# Shift note {i}\n\nThe night shift of line {i} hands over at 0{}:00 in room {i}.02.\n",
+                            i % 10
+                        ))
+                        .send()
+                        .ok()?;
+                    if resp.status() != 202 {
+                        return None;
+                    }
+                    let v: serde_json::Value = resp.json().ok()?;
+                    Some((v["id"].as_str()?.to_owned(), v["source"].as_str()?.to_owned()))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|h| h.join().ok().flatten())
+            .collect()
+    })
+}
+
+/// `kill -9` during a burst of uploads loses none that were answered 202: after a restart on
+/// the same data dir, every accepted id reaches `done`, and the uploads' point set is exactly
+/// that of a clean run.
+#[test]
+fn accepted_uploads_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    // The worker embeds slowly, so jobs are still waiting when the process dies.
+    let slow = [
+        (
+            "RAGTRACE__SIMULATOR__PROFILE",
+            "scenario=instant,embeddings.latency_ms=400",
+        ),
+        ("RAGTRACE__VECTOR_STORE__SEED_DEMO_CORPUS", "false"),
+    ];
+    let mut app = Process::ragtrace(dir.path(), &slow);
+    let accepted = upload_burst(&app.base, 24);
+    app.kill();
+    assert!(
+        accepted.len() >= 20,
+        "most of the burst was accepted: {}",
+        accepted.len()
+    );
+
+    let fast = [("RAGTRACE__VECTOR_STORE__SEED_DEMO_CORPUS", "false")];
+    let mut app = Process::ragtrace(dir.path(), &fast);
+    let http = reqwest::blocking::Client::new();
+    for (id, _) in &accepted {
+        let status =
+            ragtrace_tests::eventually_blocking(std::time::Duration::from_secs(60), || {
+                let v: serde_json::Value = http
+                    .get(format!("{}/v1/documents/{id}", app.base))
+                    .send()
+                    .map_err(|e| e.to_string())?
+                    .json()
+                    .map_err(|e| e.to_string())?;
+                if v["status"] == "done" || v["status"] == "failed" {
+                    Ok(v)
+                } else {
+                    Err(v.to_string())
+                }
+            })
+            .unwrap_or_else(|e| panic!("job {id} did not finish after the restart: {e}"));
+        assert_eq!(status["status"], "done", "{status}");
+    }
+    let resumed = app
+        .output
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("resuming"));
+    assert!(app.terminate().success());
+    assert!(resumed, "the restart said it resumed the accepted uploads");
+
+    // The same uploads into a fresh app, never killed.
+    let clean = tempfile::tempdir().unwrap();
+    let mut app = Process::ragtrace(clean.path(), &fast);
+    let all = upload_burst(&app.base, 24);
+    assert_eq!(all.len(), 24);
+    for (id, _) in &all {
+        ragtrace_tests::eventually_blocking(std::time::Duration::from_secs(60), || {
+            let v: serde_json::Value = http
+                .get(format!("{}/v1/documents/{id}", app.base))
+                .send()
+                .map_err(|e| e.to_string())?
+                .json()
+                .map_err(|e| e.to_string())?;
+            if v["status"] == "done" {
+                Ok(())
+            } else {
+                Err(v.to_string())
+            }
+        })
+        .unwrap();
+    }
+    assert!(app.terminate().success());
+    let crashed = upload_points(dir.path());
+    let clean = upload_points(clean.path());
+    let of = |set: &std::collections::BTreeSet<(String, String)>, sources: &[&str]| {
+        set.iter()
+            .filter(|(s, _)| sources.contains(&s.as_str()))
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let sources: Vec<&str> = accepted.iter().map(|(_, s)| s.as_str()).collect();
+    assert_eq!(
+        of(&crashed, &sources),
+        of(&clean, &sources),
+        "every accepted upload has exactly the clean run's points"
+    );
+    assert!(
+        crashed.is_subset(&clean),
+        "nothing duplicated or half-written"
+    );
+}

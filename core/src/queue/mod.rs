@@ -202,6 +202,9 @@ pub enum QueueError {
     /// A job could not be encoded or decoded.
     #[error("invalid job: {0}")]
     Invalid(String),
+    /// The in-process queue could not write an accepted job to disk.
+    #[error("the ingest queue cannot write to disk: {0}")]
+    Disk(String),
 }
 
 /// A job handed to a worker, to acknowledge once processed.
@@ -323,6 +326,7 @@ impl QueueError {
             QueueError::Full(_) => "full",
             QueueError::Redis(_) => "unavailable",
             QueueError::Invalid(_) => "invalid",
+            QueueError::Disk(_) => "disk",
         }
     }
 }
@@ -331,13 +335,19 @@ impl IngestSettings {
     /// The configured job queue: in-process, or the Redis stream at `redis_url`, read as
     /// `consumer` of the workers' group. Redis connections open lazily: call
     /// [`JobQueue::prepare`] to find out whether the server answers.
+    /// The in-process queue keeps its jobs and statuses under `dir` when given, so that an
+    /// accepted upload survives a crash.
     pub fn build_queue(
         &self,
         redis_url: &SecretString,
         consumer: &str,
+        dir: Option<&std::path::Path>,
     ) -> Result<Arc<dyn JobQueue>, QueueError> {
         Ok(match self.queue {
-            QueueBackend::Memory => Arc::new(MemoryQueue::new(self.queue_capacity)),
+            QueueBackend::Memory => match dir {
+                Some(dir) => Arc::new(MemoryQueue::durable(self.queue_capacity, dir)?),
+                None => Arc::new(MemoryQueue::new(self.queue_capacity)),
+            },
             QueueBackend::Redis => Arc::new(RedisQueue::new(
                 redis_url.expose_secret(),
                 &self.stream,
