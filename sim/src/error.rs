@@ -57,6 +57,14 @@ pub enum SimError {
     /// A simulated server error (500).
     #[error("The server had an error while processing your request (simulated by ragtrace-sim).")]
     ServerError,
+    /// A change sent by a web page (403): the admin API is for tools, not for browsers.
+    #[error(
+        "the simulator's admin API does not take changes from web pages (Origin {origin}); use curl, the lab or the app's UI"
+    )]
+    FromBrowser {
+        /// The `Origin` the browser sent.
+        origin: String,
+    },
 }
 
 impl SimError {
@@ -81,6 +89,7 @@ impl SimError {
             | SimError::TooLarge { .. }
             | SimError::NotFound { .. }
             | SimError::Unprocessable { .. } => "invalid_request_error",
+            SimError::FromBrowser { .. } => "permission_error",
             SimError::Hang => "timeout",
             SimError::RateLimited { .. } => "requests",
             SimError::ServerError => "server_error",
@@ -93,7 +102,10 @@ impl SimError {
             SimError::TooLarge { .. } => Some("file"),
             SimError::NotFound { param, .. } => *param,
             SimError::Unprocessable { param, .. } => Some(param),
-            SimError::Hang | SimError::RateLimited { .. } | SimError::ServerError => None,
+            SimError::Hang
+            | SimError::RateLimited { .. }
+            | SimError::ServerError
+            | SimError::FromBrowser { .. } => None,
         }
     }
 }
@@ -108,6 +120,7 @@ impl ResponseError for SimError {
             SimError::Hang => StatusCode::GATEWAY_TIMEOUT,
             SimError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             SimError::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            SimError::FromBrowser { .. } => StatusCode::FORBIDDEN,
         }
     }
 

@@ -2,7 +2,7 @@
 //! them all at once.
 
 use actix_web::http::header::ContentType;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use crate::SimState;
@@ -19,12 +19,25 @@ pub async fn get_profiles(state: web::Data<SimState>) -> HttpResponse {
     HttpResponse::Ok().json(p)
 }
 
+/// Refuses a change sent by a web page: browsers send `Origin` with every POST and PUT, tools
+/// do not, and a page on any site could otherwise switch the simulator's faults on.
+fn not_from_a_browser(req: &HttpRequest) -> Result<(), SimError> {
+    match req.headers().get(actix_web::http::header::ORIGIN) {
+        Some(origin) => Err(SimError::FromBrowser {
+            origin: origin.to_str().unwrap_or("(not text)").to_owned(),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// `PUT /admin/profiles/{endpoint}`: patches one endpoint's profile.
 pub async fn put_profile(
+    req: HttpRequest,
     state: web::Data<SimState>,
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, SimError> {
+    not_from_a_browser(&req)?;
     let endpoint = Endpoint::parse(&path).ok_or(SimError::NotFound {
         message: "unknown endpoint; one of chat, embeddings, models, catalog".into(),
         param: Some("endpoint"),
@@ -64,9 +77,11 @@ pub async fn list_scenarios() -> HttpResponse {
 
 /// `POST /admin/scenarios/{name}`: replaces every profile with the scenario's.
 pub async fn set_scenario(
+    req: HttpRequest,
     state: web::Data<SimState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, SimError> {
+    not_from_a_browser(&req)?;
     let s = Scenario::parse(&path).ok_or_else(|| SimError::NotFound {
         message: format!("unknown scenario; one of {}", Scenario::names()),
         param: Some("name"),

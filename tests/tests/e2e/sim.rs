@@ -174,6 +174,26 @@ async fn admin_profiles_drive_faults() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+    // A web page (any Origin) cannot switch faults on: its changes are refused, unapplied.
+    for r in [
+        http.post(format!("{base}/admin/scenarios/llm-errors"))
+            .header("origin", "https://evil.example")
+            .send()
+            .await
+            .unwrap(),
+        http.put(format!("{base}/admin/profiles/chat"))
+            .header("origin", "http://127.0.0.1:8080")
+            .json(&json!({"error_rate": 1.0}))
+            .send()
+            .await
+            .unwrap(),
+    ] {
+        assert_eq!(r.status(), 403);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["type"], "permission_error", "{body}");
+    }
+    let profiles = get_json(&http, format!("{base}/admin/profiles")).await;
+    assert_ne!(profiles["chat"]["error_rate"], 1.0, "{profiles}");
 
     // A scenario resets everything in one call.
     let r = http
