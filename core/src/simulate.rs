@@ -255,12 +255,17 @@ fn check(field: &'static str, ok: bool, rule: &str, hint: &'static str) -> Resul
     }
 }
 
-/// `value` if finite and at least zero.
+/// The largest figure taken (money, hours, requests, tokens): far beyond any real business, and
+/// small enough that every product of three stays a finite number (an infinite projection would
+/// be sent as `null`).
+const MAX_FIGURE: f64 = 1e12;
+
+/// `value` if finite, at least zero and at most [`MAX_FIGURE`].
 fn non_negative(field: &'static str, value: f64, hint: &'static str) -> Result<f64, SimError> {
     check(
         field,
-        value.is_finite() && value >= 0.0,
-        "must be a number of at least 0",
+        value.is_finite() && (0.0..=MAX_FIGURE).contains(&value),
+        "must be a number from 0 to 1e12",
         hint,
     )?;
     Ok(value)
@@ -321,14 +326,18 @@ impl SimInput {
         )?;
         check(
             "mean_response_s",
-            self.mean_response_s.is_finite() && self.mean_response_s > 0.0,
-            "must be a number of seconds above 0",
+            self.mean_response_s.is_finite()
+                && self.mean_response_s > 0.0
+                && self.mean_response_s <= 86_400.0,
+            "must be a number of seconds above 0, at most a day (86400)",
             "give the mean response time, e.g. 10 for 10 s",
         )?;
         check(
             "daily_requests",
-            self.daily_requests.is_finite() && self.daily_requests > 0.0,
-            "must be above 0",
+            self.daily_requests.is_finite()
+                && self.daily_requests > 0.0
+                && self.daily_requests <= MAX_FIGURE,
+            "must be above 0 and at most 1e12",
             "give the requests a day; with none there is nothing to save",
         )?;
         percent("error_rate_percent", Some(self.error_rate_percent), 0.0)?;
@@ -709,6 +718,43 @@ mod tests {
         let mut i = input(1.0, 1.0, 1.0, 0.0);
         i.switch_to = Some("gpt-4o".to_owned());
         assert_eq!(field(i), "model");
+        // Finite but absurd figures would overflow the projection to infinity (sent as null).
+        assert_eq!(field(input(1.0, 1e307, 1.0, 0.0)), "mean_response_s");
+        assert_eq!(field(input(1.0, 1.0, 2.9e307, 0.0)), "daily_requests");
+        let mut i = input(1.0, 1.0, 1.0, 0.0);
+        i.value_per_user_hour = Some(2.1e117);
+        assert_eq!(field(i), "value_per_user_hour");
+    }
+
+    /// Every figure at its largest accepted value still projects to finite numbers.
+    #[test]
+    fn the_largest_accepted_figures_project_to_finite_numbers() {
+        let mut i = input(MAX_FIGURE, 86_400.0, MAX_FIGURE, 100.0);
+        i.setup_hours = Some(MAX_FIGURE);
+        i.hourly_rate = Some(MAX_FIGURE);
+        i.stack_monthly_cost = Some(MAX_FIGURE);
+        i.value_per_user_hour = Some(MAX_FIGURE);
+        i.cost_per_error = Some(MAX_FIGURE);
+        let o = serde_json::to_value(simulate(&i, &pricing()).unwrap()).unwrap();
+        let mut nulls = Vec::new();
+        fn walk(v: &serde_json::Value, path: String, nulls: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Null => nulls.push(path),
+                serde_json::Value::Object(m) => m
+                    .iter()
+                    .for_each(|(k, v)| walk(v, format!("{path}.{k}"), nulls)),
+                serde_json::Value::Array(a) => a
+                    .iter()
+                    .enumerate()
+                    .for_each(|(n, v)| walk(v, format!("{path}[{n}]"), nulls)),
+                _ => {}
+            }
+        }
+        walk(&o, String::new(), &mut nulls);
+        nulls.retain(|p| {
+            !p.ends_with("payback_days") && !p.contains("switch") && !p.ends_with(".model")
+        });
+        assert!(nulls.is_empty(), "non-finite outputs: {nulls:?}");
     }
 
     #[test]

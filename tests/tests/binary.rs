@@ -341,3 +341,59 @@ fn accepted_uploads_survive_kill_9() {
         "nothing duplicated or half-written"
     );
 }
+
+/// Schemathesis fuzzes every operation of the served OpenAPI description (the upload routes
+/// included) against the real binary, with a bounded budget and a fixed seed: no answer is a
+/// 5xx, and every answer matches its documented schema.
+#[test]
+fn openapi_fuzzing_finds_no_5xx_and_no_schema_violation() {
+    let venv = std::env::var("RAGTRACE_SCHEMATHESIS_VENV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default())
+                .join(".cache/ragtrace/schemathesis-venv")
+        });
+    let st = venv.join("bin/schemathesis");
+    if !st.is_file() {
+        ragtrace_tests::skip(
+            "openapi_fuzzing_finds_no_5xx_and_no_schema_violation",
+            "schemathesis is not installed",
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = Process::ragtrace(dir.path(), &[]);
+    let out = Command::new(st)
+        .args(["run", &format!("{}/openapi.json", app.base)])
+        .args(["--checks", "not_a_server_error,response_schema_conformance"])
+        .args([
+            "--max-examples",
+            "20",
+            "--workers",
+            "2",
+            "--seed",
+            "20261203",
+        ])
+        .arg("--no-color")
+        .output()
+        .expect("schemathesis runs");
+    let report = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = app.output.lock().unwrap().join("\n");
+    assert!(
+        app.terminate().success(),
+        "the app survived the fuzzing:\n{log}"
+    );
+    assert!(
+        out.status.success(),
+        "schemathesis found failures:\n{report}"
+    );
+    assert!(
+        report.contains("/v1/documents"),
+        "the upload routes were fuzzed:\n{report}"
+    );
+    assert!(!log.contains("panicked"), "{log}");
+}

@@ -54,7 +54,11 @@ impl TraceQuery {
                 .as_ref()
                 .is_none_or(|u| s.user_id.as_ref() == Some(u))
             && self.cache_hit.is_none_or(|c| s.cache_hit == Some(c))
-            && self.from_ms.is_none_or(|ms| s.start_us >= ms * 1000)
-            && self.to_ms.is_none_or(|ms| s.start_us < ms * 1000)
+            && self
+                .from_ms
+                .is_none_or(|ms| s.start_us >= ms.saturating_mul(1000))
+            && self
+                .to_ms
+                .is_none_or(|ms| s.start_us < ms.saturating_mul(1000))
     }
 }
