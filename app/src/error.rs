@@ -94,6 +94,12 @@ pub enum ApiError {
         /// When the next chat would be allowed.
         retry_after: std::time::Duration,
     },
+    /// The client has more connections open than `server.max_connections_per_client`.
+    #[error("too many connections from this client: at most {cap} at once")]
+    TooManyConnections {
+        /// The configured cap.
+        cap: usize,
+    },
     /// The user's estimated spend today reached `chat.user_daily_budget_usd`.
     #[error("the daily budget of ${budget} is spent (${spent:.4} today)")]
     BudgetSpent {
@@ -237,7 +243,7 @@ impl ApiError {
             | ApiError::BodyTimeout { .. } => "validation",
             ApiError::JobNotFound { .. } | ApiError::TraceNotFound { .. } => "not_found",
             ApiError::QueueUnavailable(_) => "queue",
-            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::RateLimited { .. } | ApiError::TooManyConnections { .. } => "rate_limited",
             ApiError::Unauthorized { .. } => "unauthorized",
             ApiError::BudgetSpent { .. } => "budget",
             ApiError::FeatureDisabled { .. } => "feature_disabled",
@@ -276,6 +282,7 @@ impl ApiError {
             | ApiError::NotJson { .. }
             | ApiError::BodyTimeout { .. }
             | ApiError::RateLimited { .. }
+            | ApiError::TooManyConnections { .. }
             | ApiError::BudgetSpent { .. }
             | ApiError::Unauthorized { .. }
             | ApiError::JobNotFound { .. }
@@ -348,6 +355,9 @@ impl ApiError {
             ApiError::PayloadTooLarge { hint, .. } => Some((*hint).to_owned()),
             ApiError::UnsupportedMediaType { .. } => Some(
                 "upload Markdown, plain text, HTML or PDF: a multipart `file` field, a raw body with Content-Type text/markdown, text/plain, text/html or application/pdf and ?name=, or JSON {\"name\", \"text\" | \"content_base64\"}".into(),
+            ),
+            ApiError::TooManyConnections { .. } => Some(
+                "reuse fewer connections (keep-alive), or raise server.max_connections_per_client".into(),
             ),
             ApiError::Unauthorized { .. } => Some(
                 "send the header Authorization: Bearer <key>, the value of server.api_key (RAGTRACE__SERVER__API_KEY); the UI asks for it".into(),
@@ -429,9 +439,9 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            ApiError::RateLimited { .. } | ApiError::BudgetSpent { .. } => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            ApiError::RateLimited { .. }
+            | ApiError::BudgetSpent { .. }
+            | ApiError::TooManyConnections { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound { .. }
             | ApiError::JobNotFound { .. }
             | ApiError::TraceNotFound { .. }
@@ -486,7 +496,11 @@ impl ResponseError for ApiError {
                 HeaderValue::from_static("Bearer realm=\"ragtrace\""),
             );
         }
-        if let ApiError::BodyTimeout { .. } = self {
+        if let ApiError::TooManyConnections { .. } = self {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if let ApiError::BodyTimeout { .. } | ApiError::TooManyConnections { .. } = self {
             // The rest of the body may still be trickling in: the connection is not reusable.
             resp.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));

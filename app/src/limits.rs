@@ -137,6 +137,54 @@ impl Budget {
     }
 }
 
+/// Open connections per client address (`server.max_connections_per_client`).
+#[derive(Debug, Default)]
+pub struct Connections {
+    open: Mutex<HashMap<std::net::IpAddr, usize>>,
+}
+
+/// One open connection, counted until it is dropped (with the connection).
+#[derive(Debug)]
+pub struct ConnectionSlot {
+    connections: std::sync::Arc<Connections>,
+    ip: std::net::IpAddr,
+    /// Whether the client had more connections open than allowed when this one opened.
+    pub over: bool,
+}
+
+impl Connections {
+    /// Counts a connection from `ip`; `over` when that makes more than `cap` (0 = no cap).
+    pub fn open(self: &std::sync::Arc<Self>, ip: std::net::IpAddr, cap: usize) -> ConnectionSlot {
+        let mut open = self
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = open.entry(ip).or_default();
+        *n += 1;
+        ConnectionSlot {
+            connections: self.clone(),
+            ip,
+            over: cap > 0 && *n > cap,
+        }
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut open = self
+            .connections
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = open.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
 /// Today (UTC) as days since the Unix epoch, and the time left until tomorrow.
 pub fn today() -> (u64, Duration) {
     let now = std::time::SystemTime::now()
@@ -169,6 +217,22 @@ mod tests {
         assert!(l.check("a", t0 + Duration::from_secs(21)).is_err());
         let off = RateLimiter::new(0);
         assert!((0..1000).all(|_| off.check("a", t0).is_ok()));
+    }
+
+    /// Connections are counted per address while they are open; beyond the cap they are over.
+    #[test]
+    fn connections_are_counted_per_client_while_open() {
+        let c = std::sync::Arc::new(Connections::default());
+        let a: std::net::IpAddr = "10.0.0.1".parse().unwrap();
+        let b: std::net::IpAddr = "10.0.0.2".parse().unwrap();
+        let first = c.open(a, 2);
+        let second = c.open(a, 2);
+        assert!(!first.over && !second.over);
+        assert!(c.open(a, 2).over, "a third at once is over");
+        assert!(!c.open(b, 2).over, "another client has its own count");
+        drop(first);
+        assert!(!c.open(a, 2).over, "a closed connection frees its place");
+        assert!(!c.open(a, 0).over, "0 = no cap");
     }
 
     /// A user's spend counts per UTC day; the budget refuses once it is used up, and a new day

@@ -74,6 +74,26 @@ pub async fn allowed_host(
     next.call(req).await
 }
 
+/// Refuses (429, connection closed) a request on a connection its client opened beyond
+/// `server.max_connections_per_client` (counted by the server's `on_connect` hook).
+pub async fn connection_cap(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    if req
+        .conn_data::<crate::limits::ConnectionSlot>()
+        .is_some_and(|slot| slot.over)
+        && let Some(state) = req.app_data::<actix_web::web::Data<AppState>>()
+    {
+        let e = ApiError::TooManyConnections {
+            cap: state.max_connections_per_client,
+        };
+        e.count();
+        return Err(e.into());
+    }
+    next.call(req).await
+}
+
 /// Paths served without the API key: the probes, the metrics scrape, the UI's static files (they
 /// hold no data), the API description, and the UI's login.
 fn open_path(path: &str) -> bool {

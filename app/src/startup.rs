@@ -19,7 +19,9 @@ use ragtrace_ingest::upstreams::Upstreams;
 use tokio_util::sync::CancellationToken;
 use tracing_actix_web::TracingLogger;
 
-use crate::middleware::{RagRootSpan, allowed_host, http_metrics, require_key, traceresponse};
+use crate::middleware::{
+    RagRootSpan, allowed_host, connection_cap, http_metrics, require_key, traceresponse,
+};
 use crate::pipeline::Pipeline;
 use crate::state::AppState;
 
@@ -171,15 +173,26 @@ fn banner(
 
 /// The HTTP server over `state`: middleware outermost first, then the route table.
 fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
+    let connections = std::sync::Arc::new(crate::limits::Connections::default());
+    let cap = state.max_connections_per_client;
     Ok(HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .wrap(from_fn(connection_cap))
             .wrap(from_fn(require_key))
             .wrap(from_fn(allowed_host))
             .wrap(from_fn(http_metrics))
             .wrap(from_fn(traceresponse))
             .wrap(TracingLogger::<RagRootSpan>::new())
             .configure(crate::routes::configure)
+    })
+    // Each connection counts against its client's cap while it is open (`connection_cap`).
+    .on_connect(move |conn, data| {
+        if let Some(sock) = conn.downcast_ref::<actix_web::rt::net::TcpStream>()
+            && let Ok(peer) = sock.peer_addr()
+        {
+            data.insert(connections.open(peer.ip(), cap));
+        }
     })
     .shutdown_timeout(5)
     // The binary handles SIGINT/SIGTERM itself (see main.rs), registered before the banner is

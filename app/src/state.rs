@@ -21,6 +21,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// The API key every non-probe route requires, when set (`server.api_key`).
     pub api_key: Option<secrecy::SecretString>,
+    /// Connections one client may have open (`server.max_connections_per_client`; 0 = no cap).
+    pub max_connections_per_client: usize,
     /// Chats per client address (`chat.client_rate_per_minute`).
     pub client_rate: crate::limits::RateLimiter,
     /// Chats per user (`chat.user_rate_per_minute`).
@@ -78,6 +80,7 @@ impl AppState {
             max_body_bytes: settings.server.max_body_bytes,
             body_timeout: std::time::Duration::from_millis(settings.server.body_timeout_ms),
             api_key: settings.server.api_key.clone(),
+            max_connections_per_client: settings.server.max_connections_per_client,
             client_rate: crate::limits::RateLimiter::new(settings.chat.client_rate_per_minute),
             user_rate: crate::limits::RateLimiter::new(settings.chat.user_rate_per_minute),
             budget: crate::limits::Budget::new(settings.chat.user_daily_budget_usd),

@@ -18,6 +18,9 @@ pub struct ServerSettings {
     /// `Authorization: Bearer <key>`, or the cookie the UI gets from `POST /api/session`.
     #[serde(default)]
     pub api_key: Option<secrecy::SecretString>,
+    /// Connections one client address may have open at once; requests on the ones beyond get
+    /// 429 and the connection is closed. 0 = no cap.
+    pub max_connections_per_client: usize,
     /// How long a request body may take to arrive, whole; a slower one gets 408 and the
     /// connection is closed.
     pub body_timeout_ms: u64,

@@ -604,3 +604,51 @@ async fn an_api_key_guards_every_route_but_the_probes() {
     assert_eq!(resp.status(), 200);
     app.stop().await;
 }
+
+/// `GET /healthz` on `sock` (closing it after), and the raw answer.
+async fn get(sock: &mut tokio::net::TcpStream, addr: &str) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let head = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    sock.write_all(head.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    sock.read_to_end(&mut out).await.unwrap();
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// One client may hold at most `server.max_connections_per_client` connections: a request on
+/// one beyond gets 429 and the connection is closed; closing one frees its place.
+#[actix_web::test]
+async fn a_client_holds_a_bounded_number_of_connections() {
+    let app = TestApp::spawn(&[("RAGTRACE__SERVER__MAX_CONNECTIONS_PER_CLIENT", "3")]).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    // Three idle connections held open, then a fourth.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    let mut fourth = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let answer = get(&mut fourth, &addr).await;
+    assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+    assert!(
+        answer.contains("server.max_connections_per_client"),
+        "{answer}"
+    );
+    // One of the held ones is served, and once the others are closed a new one is too.
+    let answer = get(&mut held[0], &addr).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    drop(held);
+    let served = ragtrace_tests::eventually(std::time::Duration::from_secs(5), || async {
+        let mut sock = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let answer = get(&mut sock, &addr).await;
+        if answer.starts_with("HTTP/1.1 200") {
+            Ok(())
+        } else {
+            Err(answer)
+        }
+    })
+    .await;
+    assert!(served.is_ok(), "{served:?}");
+    // The default has no cap: the reqwest client's pool works as ever.
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    app.stop().await;
+}
