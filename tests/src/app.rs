@@ -306,3 +306,21 @@ pub fn parse_sse(body: &str) -> Vec<(String, serde_json::Value)> {
         })
         .collect()
 }
+
+/// The ids and sources of every point in the embedded store under `data_dir` (no app may have
+/// it open: the edge shard is opened from disk).
+pub async fn stored_points(data_dir: &Path) -> std::collections::BTreeSet<(uuid::Uuid, String)> {
+    let settings = test_settings(data_dir, &[]);
+    let store = settings
+        .vector_store
+        .build(&settings.data_dir())
+        .await
+        .expect("store opens");
+    store
+        .list_points(None)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|p| (p.id, p.source))
+        .collect()
+}

@@ -19,8 +19,8 @@ mod process;
 mod redis;
 
 pub use app::{
-    TestApp, get_json, init_telemetry, metric_value, parse_sse, test_settings, trace_store,
-    wait_job,
+    TestApp, get_json, init_telemetry, metric_value, parse_sse, stored_points, test_settings,
+    trace_store, wait_job,
 };
 pub use otlp::{OtlpReceiver, ReceivedSpan};
 pub use process::{Killed, Process, bin, bin_dir, command, free_port, in_ci, require_tool, skip};

@@ -197,22 +197,29 @@ fn openapi_describes_every_route() {
 /// must be stopped: the edge shard is opened from disk).
 fn upload_points(data_dir: &std::path::Path) -> std::collections::BTreeSet<(String, String)> {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let settings = ragtrace_tests::test_settings(data_dir, &[]);
-        let store = settings
-            .vector_store
-            .build(&settings.data_dir())
-            .await
-            .expect("store opens");
-        store
-            .list_points(None)
-            .await
-            .expect("list")
-            .into_iter()
-            .filter(|p| p.source.starts_with("uploads/"))
-            .map(|p| (p.source, p.id.to_string()))
-            .collect()
+    rt.block_on(ragtrace_tests::stored_points(data_dir))
+        .into_iter()
+        .filter(|(_, source)| source.starts_with("uploads/"))
+        .map(|(id, source)| (source, id.to_string()))
+        .collect()
+}
+
+/// The status of job `id` once it is `done` or `failed` (60 s at most).
+fn finished_job(http: &reqwest::blocking::Client, base: &str, id: &str) -> serde_json::Value {
+    ragtrace_tests::eventually_blocking(std::time::Duration::from_secs(60), || {
+        let v: serde_json::Value = http
+            .get(format!("{base}/v1/documents/{id}"))
+            .send()
+            .map_err(|e| e.to_string())?
+            .json()
+            .map_err(|e| e.to_string())?;
+        if v["status"] == "done" || v["status"] == "failed" {
+            Ok(v)
+        } else {
+            Err(v.to_string())
+        }
     })
+    .unwrap_or_else(|e| panic!("job {id} did not finish: {e}"))
 }
 
 /// Uploads `n` small documents at once and returns the ids and sources answered 202.
@@ -274,21 +281,7 @@ fn accepted_uploads_survive_kill_9() {
     let mut app = Process::ragtrace(dir.path(), &fast);
     let http = reqwest::blocking::Client::new();
     for (id, _) in &accepted {
-        let status =
-            ragtrace_tests::eventually_blocking(std::time::Duration::from_secs(60), || {
-                let v: serde_json::Value = http
-                    .get(format!("{}/v1/documents/{id}", app.base))
-                    .send()
-                    .map_err(|e| e.to_string())?
-                    .json()
-                    .map_err(|e| e.to_string())?;
-                if v["status"] == "done" || v["status"] == "failed" {
-                    Ok(v)
-                } else {
-                    Err(v.to_string())
-                }
-            })
-            .unwrap_or_else(|e| panic!("job {id} did not finish after the restart: {e}"));
+        let status = finished_job(&http, &app.base, id);
         assert_eq!(status["status"], "done", "{status}");
     }
     let resumed = app
@@ -306,20 +299,8 @@ fn accepted_uploads_survive_kill_9() {
     let all = upload_burst(&app.base, 24);
     assert_eq!(all.len(), 24);
     for (id, _) in &all {
-        ragtrace_tests::eventually_blocking(std::time::Duration::from_secs(60), || {
-            let v: serde_json::Value = http
-                .get(format!("{}/v1/documents/{id}", app.base))
-                .send()
-                .map_err(|e| e.to_string())?
-                .json()
-                .map_err(|e| e.to_string())?;
-            if v["status"] == "done" {
-                Ok(())
-            } else {
-                Err(v.to_string())
-            }
-        })
-        .unwrap();
+        let status = finished_job(&http, &app.base, id);
+        assert_eq!(status["status"], "done", "{status}");
     }
     assert!(app.terminate().success());
     let crashed = upload_points(dir.path());

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use ragtrace_tests::{Killed, bin, command, test_settings};
+use ragtrace_tests::{Killed, bin, command};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -40,19 +40,7 @@ fn run(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, Value, Out
 
 /// The ids in the embedded store under `data_dir`, with their sources.
 async fn points(data_dir: &Path) -> BTreeSet<(Uuid, String)> {
-    let settings = test_settings(data_dir, &[]);
-    let store = settings
-        .vector_store
-        .build(&settings.data_dir())
-        .await
-        .expect("store opens");
-    store
-        .list_points(None)
-        .await
-        .expect("list")
-        .into_iter()
-        .map(|p| (p.id, p.source))
-        .collect()
+    ragtrace_tests::stored_points(data_dir).await
 }
 
 fn copy_dir(from: &Path, to: &Path) {
