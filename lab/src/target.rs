@@ -62,12 +62,26 @@ pub struct App {
 }
 
 impl App {
-    /// An app at `base`, checked to answer `/readyz`.
+    /// An app at `base`, checked to answer `/readyz`. When `RAGTRACE__SERVER__API_KEY` is set
+    /// (the variable the app reads its `server.api_key` from), every call carries it as a bearer
+    /// token.
     pub async fn connect(base: &str) -> anyhow::Result<Self> {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(key) = std::env::var("RAGTRACE__SERVER__API_KEY")
+            .ok()
+            .filter(|k| !k.trim().is_empty())
+        {
+            let mut bearer =
+                reqwest::header::HeaderValue::from_str(&format!("Bearer {}", key.trim()))
+                    .context("RAGTRACE__SERVER__API_KEY is not a valid header value")?;
+            bearer.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, bearer);
+        }
         let app = Self {
             base: base.trim_end_matches('/').to_owned(),
             http: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(120))
+                .default_headers(headers)
                 .build()?,
         };
         let ready = app

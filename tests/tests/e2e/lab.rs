@@ -226,3 +226,37 @@ async fn eval_scores_a_golden_set_from_the_answers_and_their_traces() {
     );
     app.stop().await;
 }
+
+/// Against an app that requires `server.api_key`, the lab sends the key it finds in the same
+/// variable (`RAGTRACE__SERVER__API_KEY`), and without it reports the app's `unauthorized`.
+#[actix_web::test]
+async fn the_lab_sends_the_api_key_it_is_given() {
+    const KEY: &str = "lab-key-0123456789";
+    let app = TestApp::spawn(&[("RAGTRACE__SERVER__API_KEY", KEY)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let golden = dir.path().join("golden.jsonl");
+    std::fs::write(
+        &golden,
+        r#"{"id": "leave", "kind": "doc", "question": "How many weeks of paid parental leave does a birth parent get?", "sources": ["hr-parental-leave.md"], "facts": ["weeks"]}"#,
+    )
+    .unwrap();
+    let args = [
+        "eval",
+        "--golden",
+        golden.to_str().unwrap(),
+        "--target",
+        &app.base,
+    ];
+    let without = crate::lab(&args).await;
+    assert!(!without.status.success());
+    let stderr = String::from_utf8_lossy(&without.stderr);
+    assert!(stderr.contains("unauthorized"), "{stderr}");
+    let with = crate::lab_with(&args, &[("RAGTRACE__SERVER__API_KEY", KEY)]).await;
+    assert!(
+        with.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&with.stdout),
+        String::from_utf8_lossy(&with.stderr)
+    );
+    app.stop().await;
+}

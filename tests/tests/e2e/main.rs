@@ -22,8 +22,15 @@ mod ui;
 
 /// Runs `ragtrace-lab` with `args` (no stdin) and returns what it did.
 async fn lab(args: &[&str]) -> std::process::Output {
+    lab_with(args, &[]).await
+}
+
+/// [`lab`] with the environment variables `env` set.
+async fn lab_with(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     tokio::process::Command::new(ragtrace_tests::bin("ragtrace-lab"))
         .args(args)
+        .env_remove("RAGTRACE__SERVER__API_KEY")
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::null())
         .output()
         .await
