@@ -615,16 +615,38 @@ async fn get(sock: &mut tokio::net::TcpStream, addr: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// `GET /healthz` on `sock`, keeping the connection open, and the raw answer.
+async fn served_keeping_alive(sock: &mut tokio::net::TcpStream, addr: &str) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let head = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    sock.write_all(head.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 1024];
+    // The body is one JSON object: the answer is complete at its closing brace.
+    while !out.ends_with(b"}") {
+        let n = sock.read(&mut buf).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// One client may hold at most `server.max_connections_per_client` connections: a request on
 /// one beyond gets 429 and the connection is closed; closing one frees its place.
 #[actix_web::test]
 async fn a_client_holds_a_bounded_number_of_connections() {
     let app = TestApp::spawn(&[("RAGTRACE__SERVER__MAX_CONNECTIONS_PER_CLIENT", "3")]).await;
     let addr = app.base.trim_start_matches("http://").to_owned();
-    // Three idle connections held open, then a fourth.
+    // Three connections held open, each served once (so the server has surely taken and
+    // counted it), then a fourth.
     let mut held = Vec::new();
     for _ in 0..3 {
-        held.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+        let mut sock = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let answer = served_keeping_alive(&mut sock, &addr).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        held.push(sock);
     }
     let mut fourth = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let answer = get(&mut fourth, &addr).await;
