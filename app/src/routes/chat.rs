@@ -41,9 +41,14 @@ pub async fn chat(
         .headers()
         .get(EXPECT_SOURCES_HEADER)
         .map(|v| v.as_bytes());
-    let client = http
-        .peer_addr()
-        .map_or_else(|| "unknown".to_owned(), |p| p.ip().to_string());
+    // The caller's address, only when a limit needs it (they are off by default).
+    let budgeted = state.budget.daily_usd() > 0.0;
+    let client = if state.client_rate.per_minute() > 0 || budgeted {
+        http.peer_addr()
+            .map_or_else(|| "unknown".to_owned(), |p| p.ip().to_string())
+    } else {
+        String::new()
+    };
     if let Err(e) = crate::routes::same_origin(&http, &state)
         .and_then(|()| require_json(&http))
         .and_then(|()| rate(&state.client_rate, "client", &client))
@@ -54,29 +59,28 @@ pub async fn chat(
         Ok(req) => req,
         Err(e) => return Err(outcome.failed(e)),
     };
-    // A user's chats are limited by their user_id; without one, by the client's address.
-    let spender = req
-        .user_id
-        .clone()
-        .unwrap_or_else(|| format!("client {client}"));
-    // A spent budget first: it is the lasting reason, and says when it ends.
-    let (day, until_tomorrow) = crate::limits::today();
-    let limited = state
-        .budget
-        .check(&spender, day)
-        .map_err(|spent| ApiError::BudgetSpent {
-            budget: state.budget.daily_usd(),
-            spent,
-            retry_after: until_tomorrow,
-        })
-        .and_then(|()| match &req.user_id {
-            Some(user) => rate(&state.user_rate, "user", user),
-            None => Ok(()),
-        });
-    if let Err(e) = limited {
+    // A spent budget first: it is the lasting reason, and says when it ends. A user's spend is
+    // counted by their user_id; without one, by the client's address.
+    if budgeted {
+        let spender = req
+            .user_id
+            .clone()
+            .unwrap_or_else(|| format!("client {client}"));
+        let (day, until_tomorrow) = crate::limits::today();
+        if let Err(spent) = state.budget.check(&spender, day) {
+            return Err(outcome.failed(ApiError::BudgetSpent {
+                budget: state.budget.daily_usd(),
+                spent,
+                retry_after: until_tomorrow,
+            }));
+        }
+        outcome.spender = Some((spender, day));
+    }
+    if let Some(user) = &req.user_id
+        && let Err(e) = rate(&state.user_rate, "user", user)
+    {
         return Err(outcome.failed(e));
     }
-    outcome.spender = Some((spender, day));
     let stream = req.stream;
     let deadline = Duration::from_millis(state.pipeline.chat.deadline_ms);
     let trace_id = trace_id_of(&outcome.root).unwrap_or_default();
