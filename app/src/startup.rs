@@ -175,7 +175,7 @@ fn banner(
 fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
     let connections = std::sync::Arc::new(crate::limits::Connections::default());
     let cap = state.max_connections_per_client;
-    Ok(HttpServer::new(move || {
+    let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .wrap(from_fn(connection_cap))
@@ -185,19 +185,23 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<S
             .wrap(from_fn(traceresponse))
             .wrap(TracingLogger::<RagRootSpan>::new())
             .configure(crate::routes::configure)
-    })
-    // Each connection counts against its client's cap while it is open (`connection_cap`).
-    .on_connect(move |conn, data| {
-        if let Some(sock) = conn.downcast_ref::<actix_web::rt::net::TcpStream>()
-            && let Ok(peer) = sock.peer_addr()
-        {
-            data.insert(connections.open(peer.ip(), cap));
-        }
-    })
-    .shutdown_timeout(5)
-    // The binary handles SIGINT/SIGTERM itself (see main.rs), registered before the banner is
-    // printed, so a signal can never arrive before anyone listens for it.
-    .disable_signals()
-    .listen(listener)?
-    .run())
+    });
+    // With a cap, each connection counts against its client's while it is open
+    // (`connection_cap`); without one (the default), connections are not counted at all.
+    if cap > 0 {
+        server = server.on_connect(move |conn, data| {
+            if let Some(sock) = conn.downcast_ref::<actix_web::rt::net::TcpStream>()
+                && let Ok(peer) = sock.peer_addr()
+            {
+                data.insert(connections.open(peer.ip(), cap));
+            }
+        });
+    }
+    Ok(server
+        .shutdown_timeout(5)
+        // The binary handles SIGINT/SIGTERM itself (see main.rs), registered before the banner is
+        // printed, so a signal can never arrive before anyone listens for it.
+        .disable_signals()
+        .listen(listener)?
+        .run())
 }

@@ -133,14 +133,27 @@ pub async fn extract_bounded(
     format: Format,
     limits: ExtractLimits,
 ) -> Result<Document, ExtractError> {
-    let task = tokio::task::spawn_blocking(move || {
-        extract_within(&source, &bytes, format, limits.max_expanded_bytes)
-    });
-    match tokio::time::timeout(limits.timeout, task).await {
+    off_the_runtime(
+        limits.timeout,
+        move || extract_within(&source, &bytes, format, limits.max_expanded_bytes),
+        ExtractError::Pdf,
+    )
+    .await
+}
+
+/// Runs `work` (reading and extracting one document) on the blocking pool: past `timeout` it is
+/// [`ExtractError::Timeout`] (the thread finishes on its own, nothing waits for it), and a
+/// crash is `crashed("extraction crashed: ...")`.
+pub async fn off_the_runtime(
+    timeout: Duration,
+    work: impl FnOnce() -> Result<Document, ExtractError> + Send + 'static,
+    crashed: fn(String) -> ExtractError,
+) -> Result<Document, ExtractError> {
+    match tokio::time::timeout(timeout, tokio::task::spawn_blocking(work)).await {
         Ok(Ok(result)) => result,
-        Ok(Err(e)) => Err(ExtractError::Pdf(format!("extraction crashed: {e}"))),
+        Ok(Err(e)) => Err(crashed(format!("extraction crashed: {e}"))),
         Err(_) => Err(ExtractError::Timeout {
-            ms: limits.timeout.as_millis(),
+            ms: timeout.as_millis(),
         }),
     }
 }

@@ -104,18 +104,12 @@ async fn run_inner(
     let loaded: Vec<_> = futures::stream::iter(found.files.iter().cloned())
         .map(|f| async move {
             let source = f.source.clone();
-            let task =
-                tokio::task::spawn_blocking(move || load(&f, max, limits.max_expanded_bytes));
-            let result = match tokio::time::timeout(limits.timeout, task).await {
-                Ok(done) => done.unwrap_or_else(|e| {
-                    Err(crate::extract::ExtractError::Unreadable(format!(
-                        "extraction crashed: {e}"
-                    )))
-                }),
-                Err(_) => Err(crate::extract::ExtractError::Timeout {
-                    ms: limits.timeout.as_millis(),
-                }),
-            };
+            let result = crate::extract::off_the_runtime(
+                limits.timeout,
+                move || load(&f, max, limits.max_expanded_bytes),
+                crate::extract::ExtractError::Unreadable,
+            )
+            .await;
             (source, result)
         })
         .buffered(4)
