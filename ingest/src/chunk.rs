@@ -24,8 +24,12 @@ pub struct Chunk {
     pub index: usize,
     /// The chunk's text: what is embedded, stored in the payload and quoted in prompts.
     pub text: String,
-    /// Token count of `text`, at most the chunker's limit; sizes the embedding batches.
+    /// Token count of `text`, at most the chunker's limit; sizes the embedding batches, and the
+    /// chat service reads it from the payload instead of counting the passage on every request.
     pub tokens: usize,
+    /// The encoding `tokens` was counted with (`o200k_base` or `cl100k_base`): a service
+    /// configured with another one counts the passage itself.
+    pub encoding: &'static str,
     /// SHA-256 of the document's text.
     pub document_hash: String,
 }
@@ -39,8 +43,8 @@ impl Chunk {
         )
     }
 
-    /// The point's payload: `source`, `title`, `chunk_index`, `text`, `token_count`, `hash` (of
-    /// the chunk), `document_hash`.
+    /// The point's payload: `source`, `title`, `chunk_index`, `text`, `token_count`,
+    /// `token_encoding`, `hash` (of the chunk), `document_hash`.
     pub fn payload(&self) -> Map<String, Value> {
         let v = json!({
             "source": self.source,
@@ -48,6 +52,7 @@ impl Chunk {
             "chunk_index": self.index,
             "text": self.text,
             "token_count": self.tokens,
+            "token_encoding": self.encoding,
             "hash": hex(&Sha256::digest(self.text.as_bytes())),
             "document_hash": self.document_hash,
         });
@@ -128,6 +133,7 @@ impl Chunker {
                 index: out.len(),
                 text,
                 tokens,
+                encoding: self.tokenizer.name(),
                 document_hash: doc.hash.clone(),
             });
         }
@@ -250,11 +256,14 @@ mod tests {
             "chunk_index",
             "text",
             "token_count",
+            "token_encoding",
             "hash",
             "document_hash",
         ] {
             assert!(p.contains_key(key), "{key}");
         }
+        assert_eq!(p["token_count"], a[0].tokens);
+        assert_eq!(p["token_encoding"], "o200k_base");
     }
 
     /// One unbreakable run of text longer than the limit is cut to the limit.

@@ -14,7 +14,7 @@ use opentelemetry::{Context, Value};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
-use regex::Regex;
+use regex::{Regex, RegexSet};
 use tracing_subscriber::fmt::MakeWriter;
 
 /// What a masked value is replaced with.
@@ -102,11 +102,24 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     ]
 });
 
+/// All the rules' patterns in one set: one pass over the input says which rules can match, so
+/// the common input (a model name, a route, a passage with no secret in it) is scanned once,
+/// not once per rule.
+static ANY_RULE: LazyLock<RegexSet> = LazyLock::new(|| {
+    RegexSet::new(RULES.iter().map(|r| r.re.as_str())).expect("masking regex set compiles")
+});
+
 /// Returns `input` with secrets and e-mail addresses replaced by [`MASK`]; borrows when nothing
 /// needed masking, so the common case costs no allocation.
 pub fn mask(input: &str) -> Cow<'_, str> {
     let mut out = Cow::Borrowed(input);
-    for rule in RULES.iter() {
+    let candidates = ANY_RULE.matches(input);
+    if !candidates.matched_any() {
+        return out;
+    }
+    // A replacement never makes another rule match (masks are `*`s, which no pattern takes),
+    // so the rules that matched the input are the only ones that can change it.
+    for rule in candidates.iter().map(|i| &RULES[i]) {
         let replaced = match rule.check {
             None => rule.re.replace_all(&out, rule.replacement),
             Some(check) => rule.re.replace_all(&out, |c: &regex::Captures<'_>| {
@@ -128,10 +141,13 @@ pub fn mask(input: &str) -> Cow<'_, str> {
 
 /// Whether `input` holds anything [`mask`] would change.
 pub fn needs_masking(input: &str) -> bool {
-    RULES.iter().any(|r| match r.check {
-        None => r.re.is_match(input),
-        Some(check) => r.re.find_iter(input).any(|m| check(m.as_str())),
-    })
+    ANY_RULE
+        .matches(input)
+        .iter()
+        .any(|i| match RULES[i].check {
+            None => true,
+            Some(check) => RULES[i].re.find_iter(input).any(|m| check(m.as_str())),
+        })
 }
 
 /// Masks every string attribute, event and status text, then hands the span to each sink.

@@ -1,0 +1,343 @@
+#!/usr/bin/env python3
+"""What one chat request costs ragtrace itself, with tracing off, at 10 % and at 100 %.
+
+    bench/request-cost.py [--rounds 9] [--seconds 4] [--connections 8] [--chunks N]
+
+Release binaries, each service its own process, so each one's CPU is its own:
+
+- ragtrace-sim, the simulator, with the `instant` scenario: the embeddings, chat and catalog
+  calls cost the app one loopback HTTP round trip each and nothing else;
+- otlp-sink, a real OTLP gRPC receiver that counts the spans it gets;
+- three ragtrace apps on the embedded vector store (demo corpus, or --chunks copies of it):
+  tracing off (`always_off`), 10 % (`traceidratio` 0.1) and 100 % (`always_on`), the traced
+  ones exporting every sampled span to the sink.
+
+Method: many short rounds, interleaved (each round loads every app once, in a rotating order,
+with wrk), and for each round the app's CPU time (utime + stime of the process, from
+/proc/PID/stat) divided by the requests wrk completed. Reported: the median over rounds of the
+CPU per request and of the ratio to tracing off in the same round, with the rounds' spread, so
+the resolution of the overhead figure is visible beside it. Then the answer-cache hit path: one
+question asked over and over of the 100 % app.
+
+The run proves its own premises or refuses to report: no answer-cache hits in the miss rounds
+(every question is new: bench/question.lua), every request 2xx, no span dropped by the app, and
+the sink received every span the apps exported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of the whole process (all threads, living and exited)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def get(url: str, timeout: float = 5) -> str:
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.read().decode()
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """Sum of the samples of `name` whose labels include `labels`."""
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name) or line.startswith("#"):
+            continue
+        m = re.match(r"^([a-zA-Z_:]+)(\{[^}]*\})?\s+(\S+)", line)
+        if not m or m.group(1) != name:
+            continue
+        got = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
+        if all(got.get(k) == v for k, v in labels.items()):
+            total += float(m.group(3))
+    return total
+
+
+def wait_ready(url: str, proc: subprocess.Popen, what: str, seconds: float = 300) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"{what} exited with {proc.returncode} before it was ready")
+        try:
+            get(url, timeout=1)
+            return
+        except Exception:
+            time.sleep(0.2)
+    sys.exit(f"{what} was not ready at {url} after {seconds:.0f} s")
+
+
+class Wrk:
+    def __init__(self, connections: int):
+        self.connections = connections
+
+    def run(self, url: str, seconds: float, script: str, tag: str) -> dict:
+        out = subprocess.run(
+            ["wrk", "-t2", f"-c{self.connections}", f"-d{seconds}s", "--latency",
+             "-s", str(ROOT / "bench" / script), url, "--", tag],
+            check=True, capture_output=True, text=True,
+        ).stdout
+        requests = int(re.search(r"(\d+) requests in", out).group(1))
+        non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        errors = re.search(r"Socket errors: (.*)", out)
+        lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
+        return {
+            "requests": requests,
+            "rps": float(re.search(r"Requests/sec:\s+(\S+)", out).group(1)),
+            "non2xx": int(non2xx.group(1)) if non2xx else 0,
+            "socket_errors": errors.group(1) if errors else "",
+            "p50_ms": to_ms(lat.get("50", "0ms")),
+            "p99_ms": to_ms(lat.get("99", "0ms")),
+        }
+
+
+def to_ms(v: str) -> float:
+    m = re.match(r"([\d.]+)(us|ms|s|m)", v)
+    n, unit = float(m.group(1)), m.group(2)
+    return n * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
+
+
+def build() -> Path:
+    target = Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/ragtrace/target-release"))
+    env = dict(os.environ, CARGO_TARGET_DIR=str(target))
+    subprocess.run(
+        ["cargo", "build", "--release", "--locked", "-p", "ragtrace", "-p", "ragtrace-sim",
+         "-p", "ragtrace-ingest", "-p", "ragtrace-tests", "--bin", "ragtrace", "--bin", "ragtrace-sim",
+         "--bin", "ragtrace-ingest", "--bin", "otlp-sink"],
+        check=True, cwd=ROOT, env=env, stdout=sys.stderr,
+    )
+    return target / "release"
+
+
+def ensure_wrk() -> None:
+    if shutil.which("wrk"):
+        return
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    subprocess.run(sudo + ["apt-get", "update", "-qq"], check=True)
+    subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "wrk"], check=True, stdout=subprocess.DEVNULL)
+
+
+def index_copies(bin_dir: Path, env: dict, work: Path, chunks: int) -> Path:
+    """A store holding about `chunks` chunks: the demo corpus copied (222 chunks a copy),
+    ingested once with ragtrace-ingest; each app gets a copy of the store."""
+    corpus, store = work / "corpus", work / "store"
+    copies = max(1, round(chunks / 222))
+    for i in range(copies):
+        shutil.copytree(ROOT / "data" / "docs", corpus / f"copy-{i:04d}")
+    started = time.time()
+    subprocess.run([bin_dir / "ragtrace-ingest", "--data-dir", store, corpus], check=True, env=env,
+                   cwd=work, stdout=subprocess.DEVNULL)
+    print(f"indexed {copies} copies of the demo corpus in {time.time() - started:.0f} s", file=sys.stderr)
+    return store
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=9)
+    ap.add_argument("--seconds", type=float, default=4)
+    ap.add_argument("--connections", type=int, default=8)
+    ap.add_argument("--chunks", type=int, default=0,
+                    help="index about this many chunks (copies of the demo corpus) instead of the demo corpus alone")
+    ap.add_argument("--configs", default="off,10%,100%")
+    ap.add_argument("--json", help="also write the results here")
+    args = ap.parse_args()
+
+    ensure_wrk()
+    bin_dir = build()
+    work = Path(tempfile.mkdtemp(prefix="ragtrace-bench-"))
+    procs: list[subprocess.Popen] = []
+
+    def spawn(cmd, env=None, name="proc"):
+        log = open(work / f"{name}.log", "w")
+        p = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        procs.append(p)
+        return p
+
+    try:
+        sim_port, sink_port = free_port(), free_port()
+        sim_env = dict(os.environ, OTEL_SDK_DISABLED="true", OTEL_TRACES_SAMPLER="always_off",
+                       RAGTRACE__TELEMETRY__LOG_FILTER="warn")
+        sim = spawn([bin_dir / "ragtrace-sim", "--addr", f"127.0.0.1:{sim_port}", "--scenario", "instant"],
+                    env=sim_env, name="sim")
+        wait_ready(f"http://127.0.0.1:{sim_port}/metrics", sim, "ragtrace-sim")
+        sink = spawn([bin_dir / "otlp-sink", str(sink_port)], name="sink")
+        time.sleep(0.5)
+
+        store = None
+        if args.chunks:
+            env = dict(os.environ, OPENAI_BASE_URL=f"http://127.0.0.1:{sim_port}/v1",
+                       RAGTRACE__TELEMETRY__LOG_FILTER="warn", OTEL_SDK_DISABLED="true")
+            env.pop("OPENAI_API_KEY", None)
+            env.pop("QDRANT_URL", None)
+            store = index_copies(bin_dir, env, work, args.chunks)
+
+        samplers = {"off": ("always_off", ""), "10%": ("traceidratio", "0.1"), "100%": ("always_on", "")}
+        configs = [c for c in args.configs.split(",") if c]
+        apps = {}
+        for name in configs:
+            sampler, arg = samplers[name]
+            port = free_port()
+            env = dict(
+                os.environ,
+                OPENAI_BASE_URL=f"http://127.0.0.1:{sim_port}/v1",
+                RAGTRACE__CATALOG__BASE_URL=f"http://127.0.0.1:{sim_port}/catalog",
+                OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{sink_port}",
+                OTEL_TRACES_SAMPLER=sampler,
+                OTEL_TRACES_SAMPLER_ARG=arg,
+                RAGTRACE__TELEMETRY__LOG_FILTER="warn",
+            )
+            env.pop("OPENAI_API_KEY", None)
+            env.pop("QDRANT_URL", None)
+            env.pop("REDIS_URL", None)
+            data = work / f"data-{name.rstrip('%')}"
+            if store:
+                shutil.copytree(store, data)
+            p = spawn([bin_dir / "ragtrace", "--addr", f"127.0.0.1:{port}", "--data-dir", data],
+                      env=env, name=f"app-{name.rstrip('%')}")
+            url = f"http://127.0.0.1:{port}"
+            wait_ready(url + "/readyz", p, f"app {name}")
+            if store:  # the search index (HNSW), as a production collection of this size has
+                req = urllib.request.Request(url + "/admin/index", data=b"", method="POST")
+                with urllib.request.urlopen(req, timeout=3600) as r:
+                    r.read()
+            apps[name] = {"proc": p, "url": url, "rounds": []}
+        ready = ", ".join(f"{n} ({points(a['url']):.0f} chunks)" for n, a in apps.items())
+        print(f"apps ready: {ready}", file=sys.stderr)
+
+        wrk = Wrk(args.connections)
+        run_tag = f"r{int(time.time())}"
+        for name, app in apps.items():  # warm-up: connections, caches of the allocator, JIT-free
+            wrk.run(app["url"], 2, "question.lua", f"{run_tag}-warm-{name}")
+        order = list(apps)
+        for r in range(args.rounds):
+            rotated = order[r % len(order):] + order[: r % len(order)]
+            for name in rotated:
+                app = apps[name]
+                before = cpu_seconds(app["proc"].pid)
+                res = wrk.run(app["url"], args.seconds, "question.lua", f"{run_tag}-{r}-{name}")
+                time.sleep(0.3)  # let the last responses and their spans finish
+                res["cpu_s"] = cpu_seconds(app["proc"].pid) - before
+                res["cpu_us_per_req"] = res["cpu_s"] / res["requests"] * 1e6
+                app["rounds"].append(res)
+            print(f"round {r + 1}/{args.rounds}: " + ", ".join(
+                f"{n} {apps[n]['rounds'][-1]['cpu_us_per_req']:.0f} µs" for n in order), file=sys.stderr)
+
+        # Premises of the miss rounds.
+        problems = []
+        for name, app in apps.items():
+            m = get(app["url"] + "/metrics")
+            app["answer_hits"] = metric(m, "ragtrace_cache_requests_total", cache="answer", result="hit")
+            app["dropped"] = metric(m, "ragtrace_telemetry_spans_total", outcome="dropped")
+            app["exported"] = metric(m, "ragtrace_telemetry_spans_total", outcome="exported")
+            app["failed"] = metric(m, "ragtrace_telemetry_spans_total", outcome="failed")
+            if app["answer_hits"]:
+                problems.append(f"{name}: {app['answer_hits']:.0f} answer-cache hits in rounds meant to miss")
+            if any(r["non2xx"] or r["socket_errors"] for r in app["rounds"]):
+                problems.append(f"{name}: non-2xx responses or socket errors")
+            if app["dropped"] or app["failed"]:
+                problems.append(f"{name}: {app['dropped']:.0f} spans dropped, {app['failed']:.0f} failed to export")
+
+        # The cache-hit path: one question over and over, every request but the first a hit.
+        hit_app = apps.get("100%") or next(iter(apps.values()))
+        m0 = get(hit_app["url"] + "/metrics")
+        hits0 = metric(m0, "ragtrace_cache_requests_total", cache="answer", result="hit")
+        before = cpu_seconds(hit_app["proc"].pid)
+        cached = wrk.run(hit_app["url"], args.seconds, "cached.lua", f"{run_tag}-cached")
+        time.sleep(0.3)
+        cached["cpu_s"] = cpu_seconds(hit_app["proc"].pid) - before
+        cached["cpu_us_per_req"] = cached["cpu_s"] / cached["requests"] * 1e6
+        m1 = get(hit_app["url"] + "/metrics")
+        cached["hits"] = metric(m1, "ragtrace_cache_requests_total", cache="answer", result="hit") - hits0
+        if cached["hits"] < cached["requests"] - 1:
+            problems.append(f"cache-hit run: only {cached['hits']:.0f} hits for {cached['requests']} requests")
+
+        exported = sum(a["exported"] for a in apps.values())
+        sink_cpu = cpu_seconds(sink.pid)
+        sim_cpu = cpu_seconds(sim.pid)
+        rss = {n: rss_mib(a["proc"].pid) for n, a in apps.items()}
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            p.wait(timeout=30)
+        # The sink prints its count when stopped. It got every span the apps had exported when
+        # asked, plus the cache-hit run's and the flush at exit: at least `exported`.
+        received = int((work / "sink.log").read_text().strip().splitlines()[-1])
+        if received < exported:
+            problems.append(f"the OTLP sink received {received} spans of the {exported:.0f} exported")
+
+        report(apps, cached, args, received, exported, sink_cpu, sim_cpu, rss, hit_app)
+        if args.json:
+            Path(args.json).write_text(json.dumps({
+                n: {k: v for k, v in a.items() if k != "proc"} for n, a in apps.items()
+            } | {"cached": cached}, indent=2))
+        if problems:
+            print("\nREFUSED: the run does not prove its premises:\n  " + "\n  ".join(problems))
+            sys.exit(1)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def points(url: str) -> float:
+    return metric(get(url + "/metrics"), "ragtrace_vector_store_points")
+
+
+def report(apps, cached, args, received, exported, sink_cpu, sim_cpu, rss, hit_app) -> None:
+    base = apps.get("off")
+    print(f"\n{args.rounds} interleaved rounds of {args.seconds:g} s per app, wrk -t2 -c{args.connections}, "
+          f"{os.cpu_count()} CPUs; every miss-round request a new question\n")
+    print(f"{'tracing':<8} {'app CPU/req':>12} {'vs off (median, range)':>26} {'req/s':>8} {'p50':>8} {'p99':>8} {'RSS':>9}")
+    for name, app in apps.items():
+        cpu = statistics.median(r["cpu_us_per_req"] for r in app["rounds"])
+        rps = statistics.median(r["rps"] for r in app["rounds"])
+        p50 = statistics.median(r["p50_ms"] for r in app["rounds"])
+        p99 = statistics.median(r["p99_ms"] for r in app["rounds"])
+        if base and app is not base:
+            ratios = [a["cpu_us_per_req"] / b["cpu_us_per_req"] for a, b in zip(app["rounds"], base["rounds"])]
+            rel = f"{(statistics.median(ratios) - 1) * 100:+.1f} % ({(min(ratios) - 1) * 100:+.1f}..{(max(ratios) - 1) * 100:+.1f})"
+        else:
+            rel = "—"
+        print(f"{name:<8} {cpu:>9.0f} µs {rel:>26} {rps:>8.0f} {p50:>6.2f}ms {p99:>6.2f}ms {rss[name]:>6.0f} MiB")
+    total = sum(len(a["rounds"]) and sum(r["requests"] for r in a["rounds"]) for a in apps.values())
+    print(f"\ncache-hit path ({hit_app and next(n for n, a in apps.items() if a is hit_app)} app): "
+          f"{cached['cpu_us_per_req']:.1f} µs CPU/req, {cached['rps']:.0f} req/s, p50 {cached['p50_ms']:.2f} ms, "
+          f"{cached['hits']:.0f} hits of {cached['requests']} requests")
+    print(f"spans: {exported:.0f} exported by the apps, {received} received by the sink, 0 dropped required")
+    print(f"outside the apps: simulator {sim_cpu / max(total, 1) * 1e6:.0f} µs CPU/req, "
+          f"OTLP sink {sink_cpu:.1f} s CPU in all")
+
+
+if __name__ == "__main__":
+    main()

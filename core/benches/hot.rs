@@ -1,0 +1,148 @@
+//! The hot pieces of every chat request: token counting, masking of span attributes, and a
+//! stage span created, filled and ended with its trace sampled and not sampled.
+//!
+//!   cargo bench -p ragtrace-core --bench hot
+//!
+//! Figures and what they mean: docs/benchmarks.md ("Per-request cost").
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use opentelemetry::Context;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, Span, SpanData, SpanProcessor};
+use ragtrace_core::telemetry::{MaskingProcessor, mask};
+use ragtrace_core::tokens::Tokenizer;
+use tracing_subscriber::layer::SubscriberExt as _;
+
+/// A passage of the demo corpus's size (one chunk: about 200 tokens).
+const PASSAGE: &str = "To reset the Lumen Hub 2 to factory settings, hold the reset button on the back \
+for ten seconds until the status ring blinks amber, then release it. The hub restarts, forgets its \
+Wi-Fi network and its paired devices, and keeps its firmware. Pair it again from the Lumen app: \
+choose Add device, scan the code on the hub's base, and follow the steps. If the ring stays red, \
+unplug the hub for thirty seconds and try again. A reset does not remove the hub from your account; \
+remove it in the app's settings before you give it away. Devices paired with the hub keep their \
+schedules only when you restore a backup made before the reset. Backups are made every night when \
+the hub is online and kept for thirty days; restore one from Settings, Hub, Backups.";
+
+fn tokens(c: &mut Criterion) {
+    let mut g = c.benchmark_group("tokens");
+    for name in ["o200k_base", "cl100k_base"] {
+        let t = Tokenizer::by_name(name);
+        g.bench_function(format!("count passage ({name})"), |b| {
+            b.iter(|| t.count(black_box(PASSAGE)))
+        });
+        g.bench_function(format!("count question ({name})"), |b| {
+            b.iter(|| t.count(black_box("How do I reset the Lumen Hub 2?")))
+        });
+    }
+    g.finish();
+}
+
+fn masking(c: &mut Criterion) {
+    let mut g = c.benchmark_group("mask");
+    // What span attributes mostly hold: short names with nothing to mask.
+    g.bench_function("model name (nothing to mask)", |b| {
+        b.iter(|| mask(black_box("sim-gpt-4o-mini")))
+    });
+    g.bench_function("url (nothing to mask)", |b| {
+        b.iter(|| mask(black_box("http://127.0.0.1:8090/v1/chat/completions")))
+    });
+    g.bench_function("passage (nothing to mask)", |b| {
+        b.iter(|| mask(black_box(PASSAGE)))
+    });
+    g.bench_function("question with an e-mail and a key", |b| {
+        b.iter(|| {
+            mask(black_box(
+                "mail bob@example.com my key sk-proj-abcdefghijklmnopqrstuv please",
+            ))
+        })
+    });
+    g.finish();
+}
+
+/// Counts the spans it is handed, as a sink that costs nothing.
+#[derive(Debug, Clone, Default)]
+struct Count(Arc<AtomicUsize>);
+
+impl SpanProcessor for Count {
+    fn on_start(&self, _: &mut Span, _: &Context) {}
+    fn on_end(&self, _: SpanData) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+    fn shutdown_with_timeout(&self, _: Duration) -> OTelSdkResult {
+        Ok(())
+    }
+}
+
+/// One stage span as the pipeline makes it: a parent request span, a child with six attributes
+/// recorded after creation, ended.
+fn stage_span() {
+    let request = tracing::info_span!(
+        "POST /v1/chat",
+        otel.kind = "server",
+        http.request.method = "POST",
+        http.route = "/v1/chat"
+    );
+    let _enter = request.enter();
+    let span = tracing::info_span!(
+        "chat sim-gpt-4o-mini",
+        otel.kind = "client",
+        gen_ai.operation.name = tracing::field::Empty,
+        gen_ai.request.model = tracing::field::Empty,
+        gen_ai.usage.input_tokens = tracing::field::Empty,
+        gen_ai.usage.output_tokens = tracing::field::Empty,
+        ragtrace.cost_usd = tracing::field::Empty,
+        server.address = tracing::field::Empty,
+    );
+    span.record("gen_ai.operation.name", "chat");
+    span.record("gen_ai.request.model", "sim-gpt-4o-mini");
+    span.record("gen_ai.usage.input_tokens", 812_i64);
+    span.record("gen_ai.usage.output_tokens", 96_i64);
+    span.record("ragtrace.cost_usd", 0.000_18_f64);
+    span.record("server.address", "127.0.0.1");
+    drop(span);
+}
+
+fn spans(c: &mut Criterion) {
+    let mut g = c.benchmark_group("span");
+    for (label, sampler) in [
+        ("sampled, masked", Sampler::AlwaysOn),
+        ("not sampled", Sampler::AlwaysOff),
+    ] {
+        let sink = Count::default();
+        let provider = SdkTracerProvider::builder()
+            .with_sampler(sampler)
+            .with_span_processor(MaskingProcessor::new(vec![Box::new(sink.clone())]))
+            .build();
+        let subscriber = tracing_subscriber::registry().with(
+            tracing_opentelemetry::layer()
+                .with_tracer(provider.tracer("bench"))
+                .with_tracked_inactivity(false)
+                .with_threads(false)
+                .with_location(false),
+        );
+        tracing::subscriber::with_default(subscriber, || {
+            g.bench_function(format!("request + stage span ({label})"), |b| {
+                b.iter(stage_span)
+            });
+        });
+        // The premise: the sampled case really recorded and masked spans, the other none.
+        let ended = sink.0.load(Ordering::Relaxed);
+        match label {
+            "not sampled" => assert_eq!(ended, 0, "an unsampled span reached the sink"),
+            _ => assert!(ended > 0, "no sampled span reached the sink"),
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, tokens, masking, spans);
+criterion_main!(benches);
