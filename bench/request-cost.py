@@ -170,6 +170,9 @@ def main() -> None:
     ap.add_argument("--chunks", type=int, default=0,
                     help="index about this many chunks (copies of the demo corpus) instead of the demo corpus alone")
     ap.add_argument("--configs", default="off,10%,100%")
+    ap.add_argument("--soak", type=float, default=0,
+                    help="instead of the rounds: load the 100 %% app for this many seconds and print "
+                         "its resident memory and trace-store size every 10 s")
     ap.add_argument("--json", help="also write the results here")
     ap.add_argument("--bin-dir", help="use the release binaries here instead of building them (to measure an older build)")
     args = ap.parse_args()
@@ -240,6 +243,9 @@ def main() -> None:
         print(f"apps ready: {ready}", file=sys.stderr)
 
         wrk = Wrk(args.connections)
+        if args.soak:
+            soak(apps.get("100%") or next(iter(apps.values())), args)
+            return
         run_tag = f"r{int(time.time())}"
         for name, app in apps.items():  # warm-up: connections, caches of the allocator, JIT-free
             wrk.run(app["url"], 2, "question.lua", f"{run_tag}-warm-{name}")
@@ -314,6 +320,28 @@ def main() -> None:
             if p.poll() is None:
                 p.kill()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def soak(app: dict, args) -> None:
+    """Full load for `args.soak` seconds; the app's RSS and its trace store's size every 10 s."""
+    load = subprocess.Popen(
+        ["wrk", "-t2", f"-c{args.connections}", f"-d{args.soak:g}s", "-s",
+         str(ROOT / "bench" / "question.lua"), app["url"], "--", f"soak{int(time.time())}"],
+        stdout=subprocess.PIPE, text=True)
+    print(f"{'s':>5} {'RSS MiB':>8} {'store traces':>13} {'store MiB':>10} {'cap MiB':>8} {'evicted':>9}")
+    started = time.time()
+    curve = []
+    while load.poll() is None:
+        store = json.loads(get(app["url"] + "/api/traces?limit=1"))["store"]
+        row = (time.time() - started, rss_mib(app["proc"].pid), store["traces"],
+               store["bytes"] / 2**20, store["max_bytes"] / 2**20, store["evicted"])
+        curve.append(row)
+        print(f"{row[0]:5.0f} {row[1]:8.0f} {row[2]:13d} {row[3]:10.1f} {row[4]:8.0f} {row[5]:9d}", flush=True)
+        time.sleep(10)
+    out = load.communicate()[0]
+    print(re.search(r"Requests/sec:\s+\S+", out).group(0))
+    if args.json:
+        Path(args.json).write_text(json.dumps(curve))
 
 
 def points(url: str) -> float:
