@@ -224,6 +224,19 @@ mod tests {
         }
     }
 
+    /// OpenAI's count of the chat request `built` makes, counted whole.
+    fn exact_count(t: Tokenizer, built: &BuiltPrompt) -> usize {
+        let message = |role, content| Message {
+            role,
+            name: None,
+            content,
+        };
+        t.chat_tokens(&[
+            message("system", &built.prompt.system),
+            message("user", &built.prompt.user),
+        ])
+    }
+
     const PASSAGES: [&str; 3] = [
         "Hold the reset button for ten seconds until the ring blinks amber. The hub restarts with factory settings.",
         "Parental leave: a birth parent gets 16 weeks of paid leave, to be taken within the first year",
@@ -243,18 +256,7 @@ mod tests {
                 .map(|(i, p)| hit(i, p, Some((t.count(p), encoding))))
                 .collect();
             let built = build(t, 1000, "How do I reset the hub?", &hits, &[]);
-            let exact = t.chat_tokens(&[
-                Message {
-                    role: "system",
-                    name: None,
-                    content: &built.prompt.system,
-                },
-                Message {
-                    role: "user",
-                    name: None,
-                    content: &built.prompt.user,
-                },
-            ]);
+            let exact = exact_count(t, &built);
             assert!(
                 built.tokens >= exact && built.tokens <= exact + hits.len(),
                 "{encoding}: counted {} for an exact {exact}",
@@ -262,19 +264,7 @@ mod tests {
             );
             // Without passages the count is exact.
             let empty = build(t, 1000, "How do I reset the hub?", &[], &[]);
-            let exact = t.chat_tokens(&[
-                Message {
-                    role: "system",
-                    name: None,
-                    content: &empty.prompt.system,
-                },
-                Message {
-                    role: "user",
-                    name: None,
-                    content: &empty.prompt.user,
-                },
-            ]);
-            assert_eq!(empty.tokens, exact, "{encoding}");
+            assert_eq!(empty.tokens, exact_count(t, &empty), "{encoding}");
         }
     }
 
