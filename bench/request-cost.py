@@ -243,50 +243,44 @@ def main() -> None:
         print(f"apps ready: {ready}", file=sys.stderr)
 
         wrk = Wrk(args.connections)
+        traced = apps.get("100%") or next(iter(apps.values()))  # the cache-hit and soak runs' app
         if args.soak:
-            soak(apps.get("100%") or next(iter(apps.values())), args)
+            soak(traced, args)
             return
         run_tag = f"r{int(time.time())}"
         for name, app in apps.items():  # warm-up: connections, caches of the allocator, JIT-free
             wrk.run(app["url"], 2, "question.lua", f"{run_tag}-warm-{name}")
         order = list(apps)
+        sim_before = cpu_seconds(sim.pid)
         for r in range(args.rounds):
             rotated = order[r % len(order):] + order[: r % len(order)]
             for name in rotated:
                 app = apps[name]
-                before = cpu_seconds(app["proc"].pid)
-                res = wrk.run(app["url"], args.seconds, "question.lua", f"{run_tag}-{r}-{name}")
-                time.sleep(0.3)  # let the last responses and their spans finish
-                res["cpu_s"] = cpu_seconds(app["proc"].pid) - before
-                res["cpu_us_per_req"] = res["cpu_s"] / res["requests"] * 1e6
-                app["rounds"].append(res)
+                app["rounds"].append(measured(wrk, app, args.seconds, "question.lua", f"{run_tag}-{r}-{name}"))
             print(f"round {r + 1}/{args.rounds}: " + ", ".join(
                 f"{n} {apps[n]['rounds'][-1]['cpu_us_per_req']:.0f} µs" for n in order), file=sys.stderr)
+        # The simulator's work in the miss rounds only (not the seeding, warm-ups or cache hits).
+        sim_cpu = cpu_seconds(sim.pid) - sim_before
+        problems = []
 
         # The cache-hit path: one question over and over, every request but the first a hit.
-        hit_app = apps.get("100%") or next(iter(apps.values()))
-        m0 = get(hit_app["url"] + "/metrics")
+        m0 = get(traced["url"] + "/metrics")
         hits0 = metric(m0, "ragtrace_cache_requests_total", cache="answer", result="hit")
-        before = cpu_seconds(hit_app["proc"].pid)
-        cached = wrk.run(hit_app["url"], args.seconds, "cached.lua", f"{run_tag}-cached")
-        time.sleep(0.3)
-        cached["cpu_s"] = cpu_seconds(hit_app["proc"].pid) - before
-        cached["cpu_us_per_req"] = cached["cpu_s"] / cached["requests"] * 1e6
-        m1 = get(hit_app["url"] + "/metrics")
+        cached = measured(wrk, traced, args.seconds, "cached.lua", f"{run_tag}-cached")
+        m1 = get(traced["url"] + "/metrics")
         cached["hits"] = metric(m1, "ragtrace_cache_requests_total", cache="answer", result="hit") - hits0
         # The first request of each connection can miss before the first answer is stored.
         if cached["hits"] < cached["requests"] - args.connections:
             problems.append(f"cache-hit run: only {cached['hits']:.0f} hits for {cached['requests']} requests")
 
         # Premises of the miss rounds.
-        problems = []
         for name, app in apps.items():
             m = get(app["url"] + "/metrics")
             app["answer_hits"] = metric(m, "ragtrace_cache_requests_total", cache="answer", result="hit")
             app["dropped"] = metric(m, "ragtrace_telemetry_spans_total", outcome="dropped")
             app["exported"] = metric(m, "ragtrace_telemetry_spans_total", outcome="exported")
             app["failed"] = metric(m, "ragtrace_telemetry_spans_total", outcome="failed")
-            if app["answer_hits"] > (cached["hits"] if app is hit_app else 0):
+            if app["answer_hits"] > (cached["hits"] if app is traced else 0):
                 problems.append(f"{name}: {app['answer_hits']:.0f} answer-cache hits in rounds meant to miss")
             if any(r["non2xx"] or r["socket_errors"] for r in app["rounds"]):
                 problems.append(f"{name}: non-2xx responses or socket errors")
@@ -295,7 +289,6 @@ def main() -> None:
 
         exported = sum(a["exported"] for a in apps.values())
         sink_cpu = cpu_seconds(sink.pid)
-        sim_cpu = cpu_seconds(sim.pid)
         rss = {n: rss_mib(a["proc"].pid) for n, a in apps.items()}
         for p in procs:
             p.send_signal(signal.SIGTERM)
@@ -307,7 +300,7 @@ def main() -> None:
         if received < exported:
             problems.append(f"the OTLP sink received {received} spans of the {exported:.0f} exported")
 
-        report(apps, cached, args, received, exported, sink_cpu, sim_cpu, rss, hit_app)
+        report(apps, cached, args, received, exported, sink_cpu, sim_cpu, rss, traced)
         if args.json:
             Path(args.json).write_text(json.dumps({
                 n: {k: v for k, v in a.items() if k != "proc"} for n, a in apps.items()
@@ -320,6 +313,16 @@ def main() -> None:
             if p.poll() is None:
                 p.kill()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def measured(wrk: Wrk, app: dict, seconds: float, script: str, tag: str) -> dict:
+    """One wrk run against `app`, with the app's CPU time per request it cost."""
+    before = cpu_seconds(app["proc"].pid)
+    res = wrk.run(app["url"], seconds, script, tag)
+    time.sleep(0.3)  # let the last responses and their spans finish
+    res["cpu_s"] = cpu_seconds(app["proc"].pid) - before
+    res["cpu_us_per_req"] = res["cpu_s"] / res["requests"] * 1e6
+    return res
 
 
 def soak(app: dict, args) -> None:
@@ -348,7 +351,7 @@ def points(url: str) -> float:
     return metric(get(url + "/metrics"), "ragtrace_vector_store_points")
 
 
-def report(apps, cached, args, received, exported, sink_cpu, sim_cpu, rss, hit_app) -> None:
+def report(apps, cached, args, received, exported, sink_cpu, sim_cpu, rss, traced) -> None:
     base = apps.get("off")
     print(f"\n{args.rounds} interleaved rounds of {args.seconds:g} s per app, wrk -t2 -c{args.connections}, "
           f"{os.cpu_count()} CPUs; every miss-round request a new question\n")
@@ -364,12 +367,13 @@ def report(apps, cached, args, received, exported, sink_cpu, sim_cpu, rss, hit_a
         else:
             rel = "—"
         print(f"{name:<8} {cpu:>9.0f} µs {rel:>26} {rps:>8.0f} {p50:>6.2f}ms {p99:>6.2f}ms {rss[name]:>6.0f} MiB")
-    total = sum(len(a["rounds"]) and sum(r["requests"] for r in a["rounds"]) for a in apps.values())
-    print(f"\ncache-hit path ({hit_app and next(n for n, a in apps.items() if a is hit_app)} app): "
+    misses = sum(r["requests"] for a in apps.values() for r in a["rounds"])
+    traced_name = next(n for n, a in apps.items() if a is traced)
+    print(f"\ncache-hit path ({traced_name} app): "
           f"{cached['cpu_us_per_req']:.1f} µs CPU/req, {cached['rps']:.0f} req/s, p50 {cached['p50_ms']:.2f} ms, "
           f"{cached['hits']:.0f} hits of {cached['requests']} requests")
     print(f"spans: {exported:.0f} exported by the apps, {received} received by the sink, 0 dropped required")
-    print(f"outside the apps: simulator {sim_cpu / max(total, 1) * 1e6:.0f} µs CPU/req, "
+    print(f"outside the apps: simulator {sim_cpu / max(misses, 1) * 1e6:.0f} µs CPU/req (miss rounds), "
           f"OTLP sink {sink_cpu:.1f} s CPU in all")
 
 
