@@ -54,13 +54,9 @@ async fn serve(settings: Settings, traces: Option<Arc<TraceStore>>) -> anyhow::R
     let app = Application::build(settings, traces).await?;
     // Signals are registered before the banner says we are up, so none can be missed.
     let handle = app.handle();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let mut signals = ragtrace_core::signals::StopSignals::register()?;
     actix_web::rt::spawn(async move {
-        tokio::select! {
-            _ = int.recv() => {}
-            _ = term.recv() => {}
-        }
+        signals.recv().await;
         tracing::info!("shutting down: finishing requests in flight");
         handle.stop(true).await;
     });

@@ -19,7 +19,8 @@
 //!   producer and consumer spans of the queue hop.
 //! - [`llm`]: chat and embeddings over async-openai, with retries, spans and metrics.
 //! - [`catalog`]: the external product-search API client.
-//! - [`tokens`]: token counting with tiktoken.
+//! - [`tokens`]: token counting (OpenAI's encodings, by bpe-openai).
+//! - [`signals`]: the stop signals the binaries wait for (SIGINT/SIGTERM, Ctrl-C elsewhere).
 //! - [`trace_store`]: the bounded in-process store of recent traces and the time breakdown.
 //! - [`meeting`]: the scripted meeting hidden in generated recordings (case study 3), shared by
 //!   the generator and the simulator's transcriber.
@@ -42,6 +43,7 @@ pub mod pool;
 pub mod queue;
 pub mod report;
 pub mod semconv;
+pub mod signals;
 pub mod simulate;
 pub mod stage;
 pub mod telemetry;

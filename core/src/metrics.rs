@@ -23,7 +23,16 @@ pub const EXPOSITION_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=ut
 /// The body of a `/metrics` scrape: every metric of this process. The app, the simulator and
 /// the ingest worker all serve this.
 pub fn render() -> String {
-    handle().render()
+    let handle = handle();
+    process_collector().collect();
+    handle.render()
+}
+
+/// The standard `process_*` series (CPU seconds, resident and virtual memory, open and maximum
+/// file descriptors, threads, start time), refreshed at every scrape.
+fn process_collector() -> &'static metrics_process::Collector {
+    static COLLECTOR: OnceLock<metrics_process::Collector> = OnceLock::new();
+    COLLECTOR.get_or_init(metrics_process::Collector::default)
 }
 
 /// The process's Prometheus handle, installing the recorder on first use. Every binary and every
@@ -45,6 +54,7 @@ pub fn handle() -> PrometheusHandle {
             for m in metric::APP.iter().chain(&metric::INGEST) {
                 describe(m);
             }
+            process_collector().describe();
             // Upkeep bounds histogram memory between scrapes; render() does it too.
             let h = handle.clone();
             std::thread::Builder::new()
@@ -180,22 +190,33 @@ pub fn register_ingest_series() {
     }
 }
 
-/// Resident memory of this process in bytes (Linux `/proc/self/statm`), `None` elsewhere.
+/// Resident memory of this process in bytes, where the platform reports it (Linux, macOS,
+/// Windows, the BSDs).
 pub fn resident_memory_bytes() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096)
+    metrics_process::collector::collect().resident_memory_bytes
 }
 
-/// Peak resident memory of this process in bytes (`VmHWM` of `/proc/self/status`).
+/// Peak resident memory of this process in bytes (`getrusage`'s `ru_maxrss`), `None` where the
+/// platform has no such figure.
 pub fn peak_resident_memory_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
+    #[cfg(unix)]
+    {
+        use nix::sys::resource::{UsageWho, getrusage};
+        let max = u64::try_from(getrusage(UsageWho::RUSAGE_SELF).ok()?.max_rss()).ok()?;
+        // macOS reports bytes; Linux and the BSDs kibibytes.
+        Some(if cfg!(target_os = "macos") {
+            max
+        } else {
+            max * 1024
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
 }
 
-/// Sets the resident-memory gauge from `/proc`.
+/// Sets the resident-memory gauge from the platform's process figures.
 pub fn update_resident_memory() {
     if let Some(b) = resident_memory_bytes() {
         gauge(&metric::INGEST_RESIDENT_MEMORY, []).set(b as f64);

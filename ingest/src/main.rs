@@ -200,22 +200,12 @@ fn main() -> ExitCode {
 fn stop_on_signal() -> CancellationToken {
     let stop = CancellationToken::new();
     let flag = stop.clone();
-    let registered = (
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()),
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()),
-    );
-    if let (Ok(mut int), Ok(mut term)) = registered {
+    if let Ok(mut signals) = ragtrace_core::signals::StopSignals::register() {
         actix_web::rt::spawn(async move {
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-            }
+            signals.recv().await;
             eprintln!("ragtrace-ingest: stopping after the batch in flight (again to abort)");
             flag.cancel();
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-            }
+            signals.recv().await;
             std::process::exit(130);
         });
     }

@@ -55,8 +55,7 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         .apply_str(&cli.profile)
         .map_err(|e| anyhow::anyhow!("invalid --profile: {e}"))?;
     // Signals first, so none can arrive before anyone listens for it.
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let mut signals = ragtrace_core::signals::StopSignals::register()?;
     let listener =
         TcpListener::bind(&cli.addr).with_context(|| format!("cannot listen on {}", cli.addr))?;
     let sim = start(
@@ -69,10 +68,7 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         },
     )?;
     tracing::info!(addr = %sim.addr, scenario = scenario.as_str(), "ragtrace-sim listening: OpenAI-compatible API at {}, catalog at {}", sim.openai_base_url(), sim.catalog_base_url());
-    tokio::select! {
-        _ = int.recv() => {}
-        _ = term.recv() => {}
-    }
+    signals.recv().await;
     tracing::info!("shutting down");
     sim.handle.stop(true).await;
     Ok(())

@@ -10,7 +10,7 @@
 //! - `app`: the app in-process ([`TestApp`]) and helpers that read its answers.
 //! - `process`: the real binaries as child processes ([`Process`]), free ports, skip-or-fail.
 //! - `redis`: a real `redis-server` ([`RedisServer`]).
-//! - `otlp`: a real OTLP gRPC receiver ([`OtlpReceiver`]).
+//! - `otlp`: a real OTLP receiver, gRPC or HTTP, plain or TLS ([`OtlpReceiver`]).
 //! - [`eventually`] and [`eventually_blocking`]: the one way a test waits for something.
 
 mod app;
@@ -22,7 +22,7 @@ pub use app::{
     TestApp, get_json, init_telemetry, metric_value, parse_sse, stored_points, test_settings,
     trace_store, wait_job,
 };
-pub use otlp::{OtlpReceiver, ReceivedSpan};
+pub use otlp::{OtlpReceiver, ReceivedSpan, Transport};
 pub use process::{Killed, Process, bin, bin_dir, command, free_port, in_ci, require_tool, skip};
 pub use redis::RedisServer;
 

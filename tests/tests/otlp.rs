@@ -1,9 +1,10 @@
-//! Traces exported over OTLP gRPC by the real `ragtrace` binary to a real receiver started by the
-//! test: the span tree of one request, W3C context from the caller, masking, and sampling.
+//! Traces exported over OTLP by the real `ragtrace` binary to a real receiver started by the
+//! test: the span tree of one request, W3C context from the caller, masking, sampling, OTLP/HTTP
+//! and TLS chosen by the standard `OTEL_*` variables, and `OTEL_SDK_DISABLED`.
 
 use std::collections::HashSet;
 
-use ragtrace_tests::{OtlpReceiver, Process, ReceivedSpan};
+use ragtrace_tests::{OtlpReceiver, Process, ReceivedSpan, Transport};
 use serde_json::json;
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -336,4 +337,142 @@ fn the_store_keeps_every_trace_only_when_asked() {
         }
         assert!(receiver.spans().is_empty(), "export stays sampled at 0 %");
     }
+}
+
+/// Asks one question of an app started with `env`, stops it (which flushes its spans) and
+/// returns the answer's trace id, or `None` when it is empty.
+fn one_traced_chat(env: &[(&str, &str)]) -> Option<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = Process::ragtrace(dir.path(), env);
+    let resp = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/chat", app.base))
+        .json(&json!({"question": "How do I reset the Lumen Hub 2?"}))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: serde_json::Value = resp.json().unwrap();
+    let status = app.terminate();
+    assert!(
+        status.success(),
+        "clean exit: {status:?}\n{}",
+        app.output.lock().unwrap().join("\n")
+    );
+    body["trace_id"]
+        .as_str()
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+}
+
+/// `OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf` sends protobuf over HTTP to `/v1/traces` under
+/// the endpoint, with `OTEL_EXPORTER_OTLP_HEADERS` on every request and
+/// `OTEL_RESOURCE_ATTRIBUTES` on the resource: what an OTLP/HTTP-only backend needs.
+#[test]
+fn http_protobuf_export_reaches_a_real_otlp_http_receiver() {
+    let receiver = OtlpReceiver::start_with(Transport::Http, false);
+    let trace_id = one_traced_chat(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.as_str()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        (
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "authorization=Bearer%20workshop-token,x-team=lumen",
+        ),
+        (
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "deployment.environment.name=workshop,service.namespace=ragtrace",
+        ),
+    ])
+    .expect("a traced answer");
+    let spans: Vec<ReceivedSpan> = receiver
+        .spans()
+        .into_iter()
+        .filter(|s| s.trace_id == trace_id)
+        .collect();
+    let pipeline = find(&spans, "rag.pipeline");
+    find(&spans, "POST /v1/chat");
+    assert_eq!(pipeline.service, "ragtrace");
+    assert_eq!(pipeline.resource["deployment.environment.name"], "workshop");
+    assert_eq!(pipeline.resource["service.namespace"], "ragtrace");
+    let headers = receiver.headers();
+    assert!(!headers.is_empty());
+    for request in &headers {
+        let has = |k: &str, v: &str| request.iter().any(|(hk, hv)| hk == k && hv == v);
+        assert!(has("authorization", "Bearer workshop-token"), "{request:?}");
+        assert!(has("x-team", "lumen"), "{request:?}");
+    }
+}
+
+/// An `https://` endpoint is served over TLS by either transport: trusted with
+/// `OTEL_EXPORTER_OTLP_CERTIFICATE` (the receiver's self-signed certificate, made by the test),
+/// refused without it (nothing arrives: the certificate really is checked).
+#[test]
+fn https_endpoints_export_over_tls_and_check_the_certificate() {
+    for (transport, protocol) in [
+        (Transport::Grpc, "grpc"),
+        (Transport::Http, "http/protobuf"),
+    ] {
+        let receiver = OtlpReceiver::start_with(transport, true);
+        assert!(receiver.endpoint.starts_with("https://"));
+        let cert = receiver.certificate.clone().unwrap();
+        let cert = cert.to_str().unwrap();
+        let base = [
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.as_str()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+        ];
+        let untrusted = one_traced_chat(&base).expect("a traced answer");
+        assert!(
+            receiver.spans().is_empty(),
+            "{protocol}: an untrusted certificate must refuse export"
+        );
+        let mut env = base.to_vec();
+        env.push(("OTEL_EXPORTER_OTLP_CERTIFICATE", cert));
+        let trusted = one_traced_chat(&env).expect("a traced answer");
+        let spans = receiver.spans();
+        assert!(
+            spans.iter().all(|s| s.trace_id != untrusted),
+            "{protocol}: nothing of the refused run"
+        );
+        let mine: Vec<ReceivedSpan> = spans
+            .into_iter()
+            .filter(|s| s.trace_id == trusted)
+            .collect();
+        find(&mine, "rag.pipeline");
+    }
+}
+
+/// `OTEL_SDK_DISABLED=true` turns tracing off: no span is exported, none is kept by the trace
+/// viewer (even with `keep_all`), the answer carries no trace id, and chat still works.
+#[test]
+fn otel_sdk_disabled_records_and_exports_nothing() {
+    let receiver = OtlpReceiver::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = Process::ragtrace(
+        dir.path(),
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.as_str()),
+            ("OTEL_SDK_DISABLED", "TRUE"),
+            ("RAGTRACE__TRACE_STORE__KEEP_ALL", "true"),
+        ],
+    );
+    let http = reqwest::blocking::Client::new();
+    let body: serde_json::Value = http
+        .post(format!("{}/v1/chat", app.base))
+        .json(&json!({"question": "How do I set up the VPN?"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(
+        body["answer"].as_str().is_some_and(|a| !a.is_empty()),
+        "{body}"
+    );
+    assert_eq!(body["trace_id"], "", "no trace id: {body}");
+    let listed: serde_json::Value = http
+        .get(format!("{}/api/traces", app.base))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(app.terminate().success());
+    assert_eq!(listed["total"], 0, "nothing stored: {listed}");
+    assert!(receiver.spans().is_empty(), "nothing exported");
 }

@@ -29,7 +29,7 @@ pub use ingest::{IngestSettings, QueueBackend};
 pub use llm::{LlmSettings, ModelPrice};
 pub use server::ServerSettings;
 pub use simulator::SimulatorSettings;
-pub use telemetry::TelemetrySettings;
+pub use telemetry::{OtlpProtocol, TelemetrySettings};
 pub use trace_store::TraceStoreSettings;
 pub use transcription::{TranscribeStrategy, TranscriptionSettings};
 pub use ui::UiSettings;
@@ -140,7 +140,7 @@ impl Settings {
                 .source(Some(vars)),
         );
         let mut s: Settings = builder.build()?.try_deserialize()?;
-        s.apply_ecosystem_env(env);
+        s.apply_ecosystem_env(env)?;
         if let Some(addr) = &overrides.addr {
             s.server.addr.clone_from(addr);
         }
@@ -152,7 +152,7 @@ impl Settings {
     }
 
     /// The ecosystem's own variables win over `RAGTRACE__` ones: they are what people already set.
-    fn apply_ecosystem_env(&mut self, env: &BTreeMap<String, String>) {
+    fn apply_ecosystem_env(&mut self, env: &BTreeMap<String, String>) -> Result<(), ConfigError> {
         let non_empty = |k: &str| env.get(k).filter(|v| !v.trim().is_empty()).cloned();
         if let Some(key) = non_empty("OPENAI_API_KEY") {
             self.llm.api_key = Some(SecretString::from(key));
@@ -184,10 +184,41 @@ impl Settings {
             self.cache.url = SecretString::from(url);
             self.cache.backend = CacheBackend::Redis;
         }
-        if let Some(ep) = non_empty("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-            .or_else(|| non_empty("OTEL_EXPORTER_OTLP_ENDPOINT"))
-        {
+        // The specification's OTLP exporter variables; each `_TRACES_` form wins over the
+        // general one. Headers are read by the exporter itself.
+        let otlp = |name: &str| {
+            non_empty(&format!("OTEL_EXPORTER_OTLP_TRACES_{name}"))
+                .or_else(|| non_empty(&format!("OTEL_EXPORTER_OTLP_{name}")))
+        };
+        if let Some(ep) = non_empty("OTEL_EXPORTER_OTLP_ENDPOINT") {
             self.telemetry.otlp_endpoint = ep;
+        }
+        if let Some(ep) = non_empty("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+            self.telemetry.otlp_traces_endpoint = ep;
+        }
+        if let Some(protocol) = otlp("PROTOCOL") {
+            self.telemetry.otlp_protocol = match OtlpProtocol::parse(&protocol) {
+                Ok(p) => p,
+                Err(rule) => {
+                    return Err(ConfigError::Rule {
+                        field: "OTEL_EXPORTER_OTLP_PROTOCOL",
+                        rule,
+                    });
+                }
+            };
+        }
+        if let Some(path) = otlp("CERTIFICATE") {
+            self.telemetry.otlp_certificate = path;
+        }
+        if let Some(path) = otlp("CLIENT_CERTIFICATE") {
+            self.telemetry.otlp_client_certificate = path;
+        }
+        if let Some(path) = otlp("CLIENT_KEY") {
+            self.telemetry.otlp_client_key = path;
+        }
+        if let Some(disabled) = non_empty("OTEL_SDK_DISABLED") {
+            // The specification: only a case-insensitive "true" disables the SDK.
+            self.telemetry.sdk_disabled = disabled.trim().eq_ignore_ascii_case("true");
         }
         if let Some(name) = non_empty("OTEL_SERVICE_NAME") {
             self.telemetry.service_name = name;
@@ -201,6 +232,7 @@ impl Settings {
         if let Some(filter) = non_empty("RUST_LOG") {
             self.telemetry.log_filter = filter;
         }
+        Ok(())
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -303,6 +335,94 @@ mod tests {
         assert!(s.uses_embedded_simulator());
         assert_eq!(s.server.addr, "127.0.0.1:8080");
         assert!(s.price_of("gpt-4o-mini").is_some());
+    }
+
+    /// The specification's OTLP variables: the general endpoint gets `/v1/traces` appended for
+    /// OTLP/HTTP, the `_TRACES_` endpoint is used as is, `_TRACES_` forms win, an unknown
+    /// protocol is refused with the accepted values, and only "true" disables the SDK.
+    #[test]
+    fn otlp_variables_follow_the_specification() {
+        let load =
+            |pairs: &[(&str, &str)]| Settings::load_from(&Overrides::default(), &env_of(pairs));
+        let http = load(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://otlp.example/api/"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/ca.pem"),
+        ])
+        .unwrap();
+        assert_eq!(http.telemetry.otlp_protocol, OtlpProtocol::HttpProtobuf);
+        assert_eq!(
+            http.telemetry.traces_url().as_deref(),
+            Some("https://otlp.example/api/v1/traces")
+        );
+        assert_eq!(http.telemetry.otlp_certificate, "/etc/ca.pem");
+        assert!(
+            http.telemetry
+                .describe()
+                .starts_with("OTLP HTTP to https://otlp.example")
+        );
+        let signal = load(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://ignored:4318"),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "http://phoenix:6006/v1/traces",
+            ),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        ])
+        .unwrap();
+        assert_eq!(
+            signal.telemetry.traces_url().as_deref(),
+            Some("http://phoenix:6006/v1/traces")
+        );
+        let grpc = load(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317")]).unwrap();
+        assert_eq!(
+            grpc.telemetry.otlp_protocol,
+            OtlpProtocol::Grpc,
+            "the default"
+        );
+        assert_eq!(
+            grpc.telemetry.traces_url().as_deref(),
+            Some("http://collector:4317")
+        );
+        for (value, hint) in [
+            ("http/json", "http/json is not supported"),
+            ("udp", "grpc or http/protobuf"),
+        ] {
+            let err = load(&[("OTEL_EXPORTER_OTLP_PROTOCOL", value)])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("OTEL_EXPORTER_OTLP_PROTOCOL") && err.contains(hint),
+                "{err}"
+            );
+        }
+        let bad_url = load(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317")]).unwrap_err();
+        assert!(
+            bad_url.to_string().contains("http://localhost:4317"),
+            "{bad_url}"
+        );
+        let half_mtls = load(&[("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "/etc/client.pem")]);
+        assert!(
+            half_mtls
+                .unwrap_err()
+                .to_string()
+                .contains("set both or neither")
+        );
+        for (value, disabled) in [
+            ("true", true),
+            ("TRUE", true),
+            ("false", false),
+            ("1", false),
+        ] {
+            let s = load(&[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),
+                ("OTEL_SDK_DISABLED", value),
+            ])
+            .unwrap();
+            assert_eq!(s.telemetry.sdk_disabled, disabled, "{value}");
+            assert_eq!(s.telemetry.traces_url().is_none(), disabled, "{value}");
+        }
     }
 
     /// Ecosystem variables select the real backends and carry the key as a secret.

@@ -14,7 +14,7 @@ use opentelemetry_sdk::trace::{
 };
 
 use super::TelemetryError;
-use crate::config::TelemetrySettings;
+use crate::config::{OtlpProtocol, TelemetrySettings};
 use crate::semconv::metric;
 
 /// The OTLP sink of the span pipeline and the runtime its exporter's connections live on (off
@@ -31,15 +31,7 @@ pub(super) fn otlp_sink(
         .build()?;
     let exporter = {
         let _enter = rt.enter();
-        opentelemetry_otlp::SpanExporter::builder()
-            .with_tonic()
-            .with_endpoint(settings.otlp_endpoint.clone())
-            .with_timeout(Duration::from_millis(settings.otlp_timeout_ms))
-            .build()
-            .map_err(|source| TelemetryError::Exporter {
-                endpoint: settings.otlp_endpoint.clone(),
-                source,
-            })?
+        span_exporter(settings, rt.handle().clone())?
     };
     let in_flight = Arc::new(AtomicUsize::new(0));
     let bsp = BatchSpanProcessor::builder(CountingExporter {
@@ -63,6 +55,141 @@ pub(super) fn otlp_sink(
         export_ratio: (record_all && settings.sample_ratio < 1.0).then_some(settings.sample_ratio),
     };
     Ok((Box::new(sink), rt))
+}
+
+/// The OTLP span exporter the settings ask for: gRPC or HTTP/protobuf, with TLS for an
+/// `https://` URL (the given certificate authority or the public web roots, and a client
+/// certificate when one is set). `OTEL_EXPORTER_OTLP_[TRACES_]HEADERS` are read by the
+/// exporter itself.
+fn span_exporter(
+    settings: &TelemetrySettings,
+    runtime: tokio::runtime::Handle,
+) -> Result<opentelemetry_otlp::SpanExporter, TelemetryError> {
+    use opentelemetry_otlp::{WithHttpConfig as _, WithTonicConfig as _};
+
+    let url = settings.traces_url().unwrap_or_default();
+    let timeout = Duration::from_millis(settings.otlp_timeout_ms);
+    let tls = TlsFiles::read(settings)?;
+    let built = match settings.otlp_protocol {
+        OtlpProtocol::Grpc => {
+            let mut builder = opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(url.clone())
+                .with_timeout(timeout);
+            if url.starts_with("https://") {
+                let mut config = tonic::transport::ClientTlsConfig::new();
+                config = match &tls.ca {
+                    Some(pem) => {
+                        config.ca_certificate(tonic::transport::Certificate::from_pem(pem))
+                    }
+                    None => config.with_webpki_roots(),
+                };
+                if let Some((cert, key)) = &tls.identity {
+                    config = config.identity(tonic::transport::Identity::from_pem(cert, key));
+                }
+                builder = builder.with_tls_config(config);
+            }
+            builder.build()
+        }
+        OtlpProtocol::HttpProtobuf => {
+            let mut client = reqwest::Client::builder().timeout(timeout);
+            if let Some(pem) = &tls.ca {
+                let roots = reqwest::Certificate::from_pem_bundle(pem)
+                    .map_err(|e| tls.error(&settings.otlp_certificate, e))?;
+                client = client.tls_certs_only(roots);
+            }
+            if let Some((cert, key)) = &tls.identity {
+                let identity = reqwest::Identity::from_pem(&[cert.as_slice(), key].concat())
+                    .map_err(|e| tls.error(&settings.otlp_client_certificate, e))?;
+                client = client.identity(identity);
+            }
+            let client = client
+                .build()
+                .map_err(|e| tls.error(&settings.otlp_certificate, e))?;
+            opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                .with_endpoint(url.clone())
+                .with_timeout(timeout)
+                .with_http_client(OnRuntime { client, runtime })
+                .build()
+        }
+    };
+    built.map_err(|source| TelemetryError::Exporter {
+        endpoint: url,
+        source,
+    })
+}
+
+/// The PEM files named by the TLS settings, read once at start.
+struct TlsFiles {
+    ca: Option<Vec<u8>>,
+    identity: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl TlsFiles {
+    fn read(settings: &TelemetrySettings) -> Result<Self, TelemetryError> {
+        let read = |path: &str| -> Result<Option<Vec<u8>>, TelemetryError> {
+            if path.trim().is_empty() {
+                return Ok(None);
+            }
+            std::fs::read(path)
+                .map(Some)
+                .map_err(|e| TelemetryError::Certificate {
+                    path: path.to_owned(),
+                    reason: e.to_string(),
+                })
+        };
+        let ca = read(&settings.otlp_certificate)?;
+        let identity = match (
+            read(&settings.otlp_client_certificate)?,
+            read(&settings.otlp_client_key)?,
+        ) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            _ => None,
+        };
+        Ok(Self { ca, identity })
+    }
+
+    fn error(&self, path: &str, e: reqwest::Error) -> TelemetryError {
+        TelemetryError::Certificate {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        }
+    }
+}
+
+/// OTLP/HTTP export over the workspace's async reqwest client. The SDK's batch processor
+/// exports from its own thread, outside any Tokio runtime, so each request runs on the export
+/// runtime and only its result is awaited.
+#[derive(Debug)]
+struct OnRuntime {
+    client: reqwest::Client,
+    runtime: tokio::runtime::Handle,
+}
+
+#[async_trait::async_trait]
+impl opentelemetry_http::HttpClient for OnRuntime {
+    async fn send_bytes(
+        &self,
+        request: http::Request<bytes::Bytes>,
+    ) -> Result<http::Response<bytes::Bytes>, opentelemetry_http::HttpError> {
+        let client = self.client.clone();
+        let request = reqwest::Request::try_from(request)?;
+        self.runtime
+            .spawn(async move {
+                let response = client.execute(request).await?.error_for_status()?;
+                let mut out = http::Response::builder()
+                    .status(response.status())
+                    .version(response.version());
+                if let Some(headers) = out.headers_mut() {
+                    *headers = response.headers().clone();
+                }
+                let body = response.bytes().await?;
+                Ok::<_, opentelemetry_http::HttpError>(out.body(body)?)
+            })
+            .await?
+    }
 }
 
 /// Keeps at most `max_in_flight` spans between `on_end` and the end of their export, and counts

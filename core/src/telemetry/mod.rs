@@ -25,6 +25,7 @@ pub use propagation::{
 };
 
 use std::io::IsTerminal as _;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use opentelemetry::trace::TracerProvider as _;
@@ -46,10 +47,18 @@ pub enum TelemetryError {
     /// The OTLP exporter could not be built (bad endpoint URL).
     #[error("cannot build the OTLP exporter for {endpoint}: {source}")]
     Exporter {
-        /// The configured `otlp_endpoint`, echoed so a mistyped URL shows in the message.
+        /// The URL traces were to go to, echoed so a mistyped URL shows in the message.
         endpoint: String,
         /// Why the builder refused it, typically an endpoint that is not a valid URL.
         source: opentelemetry_otlp::ExporterBuildError,
+    },
+    /// A certificate or key file named by the TLS settings cannot be read or parsed.
+    #[error("cannot use the OTLP TLS file {path}: {reason}")]
+    Certificate {
+        /// The file, as configured (`OTEL_EXPORTER_OTLP_CERTIFICATE` and friends).
+        path: String,
+        /// Why: not found, not PEM, a key that does not match.
+        reason: String,
     },
     /// The log filter does not parse.
     #[error("invalid log filter {filter:?}: {source}")]
@@ -136,12 +145,15 @@ pub fn init_traces(
 ) -> Result<(SdkTracerProvider, Option<tokio::runtime::Runtime>), TelemetryError> {
     let mut sinks = extra;
     let mut runtime = None;
-    if !settings.otlp_endpoint.is_empty() {
+    if settings.traces_url().is_some() {
         let (sink, rt) = export::otlp_sink(settings, record_all)?;
         sinks.push(sink);
         runtime = Some(rt);
     }
-    let sampler = if record_all {
+    let sampler = if settings.sdk_disabled {
+        // OTEL_SDK_DISABLED: nothing is recorded, whatever else is asked.
+        Sampler::AlwaysOff
+    } else if record_all {
         Sampler::AlwaysOn
     } else {
         Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(settings.sample_ratio)))
@@ -225,11 +237,7 @@ pub fn init_logs(settings: &TelemetrySettings, tracer: SdkTracer) -> Result<(), 
     });
     let filter = env_filter.and(quiet_sdk);
     let log_layer = if settings.log_format == "json" {
-        tracing_subscriber::fmt::layer()
-            .json()
-            .with_writer(MaskingWriter)
-            .with_filter(filter)
-            .boxed()
+        json_log_layer(MaskingWriter).with_filter(filter).boxed()
     } else {
         // Colour only for a person at a terminal, and never with NO_COLOR (no-color.org): a
         // file or a pipe gets plain `key=value` text that tools and the masking rules can read.
@@ -259,9 +267,58 @@ pub fn init_logs(settings: &TelemetrySettings, tracer: SdkTracer) -> Result<(), 
     // A second init (tests) keeps the first subscriber; that is not an error worth failing on.
     let _ = tracing_subscriber::registry()
         .with(log_layer)
-        .with(otel_layer)
+        // OTEL_SDK_DISABLED: no OpenTelemetry layer at all, so spans cost only `tracing` itself.
+        .with((!settings.sdk_disabled).then_some(otel_layer))
         .try_init();
     Ok(())
+}
+
+/// JSON log lines (written to `writer`) with the W3C `trace_id` and `span_id` of the span they
+/// were logged in as top-level keys, what log shippers and Grafana's trace links look for.
+fn json_log_layer<S, W>(writer: W) -> impl tracing_subscriber::Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    use opentelemetry::trace::TraceContextExt as _;
+
+    // The OpenTelemetry context of a span is read through the dispatch that holds the
+    // OpenTelemetry layer; inside an event the current dispatch is out of reach, so the one this
+    // layer is registered with is kept.
+    let dispatch = Arc::new(OnceLock::new());
+    let mut layer = json_subscriber::fmt::layer().with_writer(writer);
+    let registered = dispatch.clone();
+    layer
+        .inner_layer_mut()
+        .add_multiple_dynamic_fields(move |event, ctx, out| {
+            let Some(span) = ctx.event_span(event) else {
+                return;
+            };
+            let Some(d) = registered
+                .get()
+                .and_then(tracing::dispatcher::WeakDispatch::upgrade)
+            else {
+                return;
+            };
+            let Some(cx) = tracing_opentelemetry::get_otel_context(&span.id(), &d) else {
+                return;
+            };
+            let sc = cx.span().span_context().clone();
+            if sc.is_valid() {
+                let _ = out.write_field("trace_id", sc.trace_id().to_string());
+                let _ = out.write_field("span_id", sc.span_id().to_string());
+            }
+        });
+    DispatchCell(dispatch).and_then(layer)
+}
+
+/// Keeps the dispatch its layer stack is registered with.
+struct DispatchCell(Arc<OnceLock<tracing::dispatcher::WeakDispatch>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for DispatchCell {
+    fn on_register_dispatch(&self, dispatch: &tracing::Dispatch) {
+        let _ = self.0.set(dispatch.downgrade());
+    }
 }
 
 /// Marks `span` failed: its `error.type` (a short class such as `timeout`), an error status and
@@ -277,6 +334,53 @@ pub fn mark_failed(span: &tracing::Span, kind: &str, description: &str) {
 mod tests {
     use super::export::BoundedExport;
     use super::*;
+
+    /// A JSON log line logged inside a traced span carries that span's W3C trace and span ids
+    /// as top-level `trace_id` and `span_id`; a line outside any span carries neither.
+    #[test]
+    fn json_logs_carry_the_trace_and_span_ids() {
+        use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
+        use std::sync::{Arc, Mutex};
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+        #[derive(Clone, Default)]
+        struct Capture(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Capture {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let out = Capture::default();
+        let sink = out.clone();
+        let provider = SdkTracerProvider::builder().build();
+        let subscriber = tracing_subscriber::registry()
+            .with(json_log_layer(move || sink.clone()))
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        let (trace_id, span_id) = tracing::subscriber::with_default(subscriber, || {
+            tracing::info!("outside any span");
+            let span = tracing::info_span!("rag.pipeline");
+            let _entered = span.enter();
+            tracing::info!(stage = "retrieval", "inside the span");
+            let cx = span.context();
+            let sc = cx.span().span_context().clone();
+            (sc.trace_id().to_string(), sc.span_id().to_string())
+        });
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+            .collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].get("trace_id").is_none(), "{}", lines[0]);
+        assert_eq!(lines[1]["trace_id"], trace_id.as_str(), "{}", lines[1]);
+        assert_eq!(lines[1]["span_id"], span_id.as_str(), "{}", lines[1]);
+        assert_eq!(trace_id.len(), 32);
+        assert_eq!(lines[1]["fields"]["message"], "inside the span");
+    }
 
     /// One event per key gets through per period; other keys are independent.
     #[test]
