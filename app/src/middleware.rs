@@ -8,9 +8,9 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage as _};
-use ragtrace_core::metrics::histogram;
+use ragtrace_core::metrics::{histogram, openmetrics};
 use ragtrace_core::semconv::metric;
-use ragtrace_core::telemetry::traceparent_of;
+use ragtrace_core::telemetry::{sampled_trace_id_of, traceparent_of};
 use tracing_actix_web::{DefaultRootSpanBuilder, RootSpan, RootSpanBuilder};
 
 use crate::error::ApiError;
@@ -185,7 +185,8 @@ pub async fn traceresponse(
     Ok(res)
 }
 
-/// Records `http_server_request_duration_seconds` by route pattern, method and status.
+/// Records `http_server_request_duration_seconds` by route pattern, method and status, with the
+/// request's trace id as the exemplar of its bucket when the trace is sampled.
 pub async fn http_metrics(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -195,16 +196,20 @@ pub async fn http_metrics(
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned());
     let method = req.method().to_string();
+    let root = req.extensions().get::<RootSpan>().cloned();
     let res = next.call(req).await;
     let status = match &res {
         Ok(r) => r.status().as_u16(),
         Err(e) => e.as_response_error().status_code().as_u16(),
     };
-    histogram(
-        &metric::HTTP_SERVER_DURATION,
-        [&route, &method, &status.to_string()],
-    )
-    .record(started.elapsed().as_secs_f64());
+    let status = status.to_string();
+    let labels = [route.as_str(), method.as_str(), status.as_str()];
+    let seconds = started.elapsed().as_secs_f64();
+    histogram(&metric::HTTP_SERVER_DURATION, labels).record(seconds);
+    // The request's trace, when it is kept, becomes its bucket's exemplar on /metrics.
+    if let Some(trace_id) = root.and_then(|r| sampled_trace_id_of(&r)) {
+        openmetrics::record(&metric::HTTP_SERVER_DURATION, labels, seconds, &trace_id);
+    }
     res
 }
 

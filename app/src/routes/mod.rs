@@ -149,11 +149,19 @@ pub async fn within<T>(
         }))
 }
 
-/// `GET /metrics`: the Prometheus exposition of every metric in `semconv::metric`.
-pub async fn metrics() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type(ragtrace_core::metrics::EXPOSITION_CONTENT_TYPE)
-        .body(ragtrace_core::metrics::render())
+/// `GET /metrics`: every metric in `semconv::metric` and the process's own, in the Prometheus
+/// text format, or OpenMetrics with the request-duration exemplars (trace ids) when the scraper
+/// asks for it.
+pub async fn metrics(req: HttpRequest) -> HttpResponse {
+    let accept = req
+        .headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    let (content_type, body) = ragtrace_core::metrics::render_for(
+        accept,
+        &[&ragtrace_core::semconv::metric::HTTP_SERVER_DURATION],
+    );
+    HttpResponse::Ok().content_type(content_type).body(body)
 }
 
 /// Unknown routes: a JSON 404 that says where to look.

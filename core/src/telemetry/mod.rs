@@ -21,7 +21,8 @@ pub mod propagation;
 pub use export::trace_id_sampled;
 pub use masking::{MaskingProcessor, MaskingWriter, mask, mask_span};
 pub use propagation::{
-    current_trace_id, current_traceparent, extract, inject_current, trace_id_of, traceparent_of,
+    current_trace_id, current_traceparent, extract, inject_current, sampled_trace_id_of,
+    trace_id_of, traceparent_of,
 };
 
 use std::io::IsTerminal as _;

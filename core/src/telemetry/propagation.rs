@@ -18,6 +18,14 @@ pub fn trace_id_of(span: &tracing::Span) -> Option<String> {
     sc.is_valid().then(|| sc.trace_id().to_string())
 }
 
+/// The W3C trace id of `span` when its trace is sampled (recorded and exported), the only
+/// traces an exemplar may point at.
+pub fn sampled_trace_id_of(span: &tracing::Span) -> Option<String> {
+    let cx = span.context();
+    let sc = cx.span().span_context().clone();
+    (sc.is_valid() && sc.is_sampled()).then(|| sc.trace_id().to_string())
+}
+
 /// The `traceparent` value for the current span, if it is being traced.
 pub fn current_traceparent() -> Option<String> {
     traceparent_of(&tracing::Span::current())

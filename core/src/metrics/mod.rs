@@ -6,6 +6,8 @@
 //! Every series a dashboard or an alert expects is registered at zero at start, so `/metrics`
 //! shows the whole set from the first scrape.
 
+pub mod openmetrics;
+
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
@@ -26,6 +28,23 @@ pub fn render() -> String {
     let handle = handle();
     process_collector().collect();
     handle.render()
+}
+
+/// The `/metrics` body and its content type for a scrape that sent `accept`: OpenMetrics, with
+/// the exemplars of `with_exemplars`, when asked for; the Prometheus text format otherwise.
+pub fn render_for(
+    accept: Option<&str>,
+    with_exemplars: &[&'static Metric],
+) -> (&'static str, String) {
+    let text = render();
+    if openmetrics::accepted(accept) {
+        (
+            openmetrics::CONTENT_TYPE,
+            openmetrics::render(&text, with_exemplars),
+        )
+    } else {
+        (EXPOSITION_CONTENT_TYPE, text)
+    }
 }
 
 /// The standard `process_*` series (CPU seconds, resident and virtual memory, open and maximum
