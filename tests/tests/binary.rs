@@ -1,4 +1,5 @@
-//! The `ragtrace` binary's command line: the start-up banner, `--help`, and configuration errors.
+//! The binaries from the outside: the start-up banner, `--help`, configuration errors, the trace
+//! API's cap, the OpenAPI description, crash safety of uploads, and the process metrics.
 
 use std::process::Command;
 
@@ -377,4 +378,92 @@ fn openapi_fuzzing_finds_no_5xx_and_no_schema_violation() {
         "the upload routes were fuzzed:\n{report}"
     );
     assert!(!log.contains("panicked"), "{log}");
+}
+
+/// Every binary's `/metrics` carries the standard process series (from the metrics-process
+/// library): CPU seconds, resident memory, open and maximum file descriptors, threads.
+#[test]
+fn every_binary_serves_the_standard_process_metrics() {
+    use ragtrace_tests::{Killed, command, eventually_blocking, metric_value};
+    use std::time::Duration;
+
+    let http = reqwest::blocking::Client::new();
+    let scrape = |url: &str| -> String {
+        eventually_blocking(Duration::from_secs(60), || {
+            http.get(url)
+                .send()
+                .ok()
+                .filter(|r| r.status().is_success())
+                .and_then(|r| r.text().ok())
+                .ok_or(())
+        })
+        .unwrap_or_else(|()| panic!("no /metrics at {url}"))
+    };
+    let check = |who: &str, text: &str| {
+        for series in [
+            "process_resident_memory_bytes",
+            "process_virtual_memory_bytes",
+            "process_open_fds",
+            "process_max_fds",
+            "process_threads",
+            "process_start_time_seconds",
+        ] {
+            assert!(metric_value(text, series) > 0.0, "{who}: {series}\n{text}");
+        }
+        assert!(
+            text.contains("# TYPE process_cpu_seconds_total counter"),
+            "{who}"
+        );
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = Process::ragtrace(dir.path(), &[]);
+    check("ragtrace", &scrape(&format!("{}/metrics", app.base)));
+    assert!(app.terminate().success());
+
+    let sim_port = free_port();
+    let _sim = Killed(
+        command("ragtrace-sim")
+            .args([
+                "--addr",
+                &format!("127.0.0.1:{sim_port}"),
+                "--scenario",
+                "instant",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    check(
+        "ragtrace-sim",
+        &scrape(&format!("http://127.0.0.1:{sim_port}/metrics")),
+    );
+
+    let audio = dir.path().join("meeting.wav");
+    let made = command("ragtrace-ingest")
+        .args(["gen-audio", "--minutes", "0.5"])
+        .arg(&audio)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "gen-audio: {made:?}");
+    let ingest_port = free_port();
+    let _transcribe = Killed(
+        command("ragtrace-ingest")
+            .env("RAGTRACE__SIMULATOR__PROFILE", "scenario=instant")
+            .arg("--data-dir")
+            .arg(dir.path().join("ingest-data"))
+            .args(["transcribe", "--no-index", "--metrics-linger", "60"])
+            .arg("--metrics-addr")
+            .arg(format!("127.0.0.1:{ingest_port}"))
+            .arg(&audio)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    check(
+        "ragtrace-ingest",
+        &scrape(&format!("http://127.0.0.1:{ingest_port}/metrics")),
+    );
 }
