@@ -65,6 +65,15 @@ if [ ! -x "$schemathesis_venv/bin/schemathesis" ]; then
   "$schemathesis_venv/bin/pip" install --quiet --disable-pip-version-check schemathesis==4.32.5
 fi
 
+# aiosmtpd, a real SMTP server: the Alertmanager test (tests/tests/stack.rs) receives the alert
+# e-mails with it. In its own venv outside the clone, like schemathesis.
+smtp_venv="${RAGTRACE_SMTP_VENV:-$HOME/.cache/ragtrace/smtp-venv}"
+if ! "$smtp_venv/bin/python" -c 'import aiosmtpd' >/dev/null 2>&1; then
+  echo "installing test dependency: aiosmtpd (Python package)" >&2
+  python3 -m venv "$smtp_venv"
+  "$smtp_venv/bin/pip" install --quiet --disable-pip-version-check aiosmtpd==1.4.6
+fi
+
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
