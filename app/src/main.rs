@@ -38,11 +38,11 @@ fn main() -> anyhow::Result<()> {
         addr: cli.addr,
         data_dir: cli.data_dir,
     })?;
-    let traces = settings.trace_store.build();
+    let traces = settings.trace_store.build(settings.telemetry.sample_ratio);
     let telemetry = ragtrace_core::telemetry::init(
         &settings.telemetry,
         ragtrace_core::trace_store::sinks(traces.as_ref()),
-        settings.trace_store.keep_all,
+        settings.trace_store.records_all(),
     )?;
     let result = actix_web::rt::System::new().block_on(serve(settings, traces));
     // Flushes spans outside the server's runtime, after it has stopped.

@@ -339,6 +339,67 @@ fn the_store_keeps_every_trace_only_when_asked() {
     }
 }
 
+/// `trace_store.keep = "slow_and_failed"` at 0 % sampling: the healthy, fast requests are
+/// counted and not kept, every failed one is kept whole, and OTLP export stays at 0 %.
+#[test]
+fn the_store_keeps_failed_traces_under_the_tail_policy() {
+    let receiver = OtlpReceiver::start();
+    // A healthy simulator, then one whose every chat call fails.
+    for (profile, question) in [
+        ("scenario=instant", "How do I set up the VPN?"),
+        (
+            "scenario=instant,chat.error_rate=1.0",
+            "How do I reset the Lumen Hub 2?",
+        ),
+    ] {
+        let failing = profile.contains("error_rate");
+        let dir = tempfile::tempdir().unwrap();
+        let mut app = Process::ragtrace(
+            dir.path(),
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.as_str()),
+                ("OTEL_TRACES_SAMPLER", "traceidratio"),
+                ("OTEL_TRACES_SAMPLER_ARG", "0.0"),
+                ("RAGTRACE__TRACE_STORE__KEEP", "slow_and_failed"),
+                ("RAGTRACE__SIMULATOR__PROFILE", profile),
+            ],
+        );
+        let http = reqwest::blocking::Client::new();
+        for i in 0..3 {
+            let status = http
+                .post(format!("{}/v1/chat", app.base))
+                .json(&json!({ "question": format!("{question} ({i})") }))
+                .send()
+                .unwrap()
+                .status();
+            assert_eq!(status.is_server_error(), failing, "{profile}: {status}");
+        }
+        let listed: serde_json::Value = http
+            .get(format!("{}/api/traces?operation=POST%20/v1/chat", app.base))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert!(app.terminate().success());
+        if failing {
+            assert_eq!(listed["total"], 3, "every failed trace is kept: {listed}");
+            for t in listed["traces"].as_array().unwrap() {
+                assert_eq!(t["error"], true, "{t}");
+            }
+        } else {
+            assert_eq!(
+                listed["total"], 0,
+                "fast healthy traces are not kept: {listed}"
+            );
+            assert!(
+                listed["store"]["not_kept"].as_u64().unwrap() >= 3,
+                "{listed}"
+            );
+        }
+    }
+    assert!(receiver.spans().is_empty(), "export stays sampled at 0 %");
+}
+
 /// Asks one question of an app started with `env`, stops it (which flushes its spans) and
 /// returns the answer's trace id, or `None` when it is empty.
 fn one_traced_chat(env: &[(&str, &str)]) -> Option<String> {

@@ -30,7 +30,7 @@ pub use llm::{LlmSettings, ModelPrice};
 pub use server::ServerSettings;
 pub use simulator::SimulatorSettings;
 pub use telemetry::{OtlpProtocol, TelemetrySettings};
-pub use trace_store::TraceStoreSettings;
+pub use trace_store::{TraceKeep, TraceStoreSettings};
 pub use transcription::{TranscribeStrategy, TranscriptionSettings};
 pub use ui::UiSettings;
 pub use vector_store::{VectorStoreBackend, VectorStoreSettings};

@@ -62,6 +62,32 @@ pub struct StoreStats {
     pub max_bytes: usize,
     /// Traces evicted so far to stay within the caps.
     pub evicted: u64,
+    /// Traces the `slow_and_failed` policy did not keep (fast, healthy and not in the sampled
+    /// share), so far.
+    pub not_kept: u64,
+}
+
+/// The `slow_and_failed` policy: which finished traces the store keeps.
+#[derive(Debug, Clone, Copy)]
+pub struct TailPolicy {
+    /// A trace whose local root took longer than this is kept.
+    pub slow_us: u64,
+    /// The share of the other traces kept, chosen by trace id as OTLP export chooses.
+    pub ratio: f64,
+}
+
+impl TailPolicy {
+    /// Whether a trace of these spans (its local root among them) is kept: an error anywhere, a
+    /// slow root, a stage over its budget, or the trace id in the sampled share.
+    pub fn keeps(&self, trace_id: &str, spans: &[StoredSpan]) -> bool {
+        spans.iter().any(|s| {
+            s.status == "error"
+                || (s.local_root && s.duration_us > self.slow_us)
+                || s.stage()
+                    .is_some_and(|st| s.duration_us > st.budget_ms().saturating_mul(1000))
+        }) || opentelemetry::trace::TraceId::from_hex(trace_id)
+            .is_ok_and(|id| crate::telemetry::trace_id_sampled(id, self.ratio))
+    }
 }
 
 #[derive(Debug, Default)]
@@ -71,6 +97,11 @@ struct Inner {
     order: VecDeque<String>,
     bytes: usize,
     evicted: u64,
+    // With a tail policy: the spans of traces whose local root has not ended yet, by first
+    // arrival (bounded by max_traces, the oldest dropped first).
+    pending: HashMap<String, Vec<StoredSpan>>,
+    pending_order: VecDeque<String>,
+    not_kept: u64,
 }
 
 /// The bounded in-memory trace store.
@@ -79,6 +110,7 @@ pub struct TraceStore {
     inner: Mutex<Inner>,
     max_traces: usize,
     max_bytes: usize,
+    tail: Option<TailPolicy>,
 }
 
 impl TraceStore {
@@ -88,17 +120,56 @@ impl TraceStore {
             inner: Mutex::new(Inner::default()),
             max_traces: max_traces.max(1),
             max_bytes: max_bytes.max(1024),
+            tail: None,
         }
+    }
+
+    /// The same store, deciding at the end of each trace whether to keep it.
+    pub fn with_tail_policy(mut self, policy: TailPolicy) -> Self {
+        self.tail = Some(policy);
+        self
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Adds a finished span, evicting the oldest traces beyond the caps.
+    /// Adds a finished span, evicting the oldest traces beyond the caps. With a tail policy, a
+    /// trace's spans wait until its local root ends, and then the whole trace is kept or not.
     pub fn insert(&self, span: StoredSpan) {
         let mut inner = self.lock();
-        self.insert_locked(&mut inner, span);
+        let Some(policy) = self.tail else {
+            self.insert_locked(&mut inner, span);
+            return;
+        };
+        let id = span.trace_id.clone();
+        if inner.traces.contains_key(&id) {
+            // A late span of a trace already kept.
+            self.insert_locked(&mut inner, span);
+        } else if span.local_root {
+            let mut spans = inner.pending.remove(&id).unwrap_or_default();
+            spans.push(span);
+            if let Some(i) = inner.pending_order.iter().position(|p| *p == id) {
+                inner.pending_order.remove(i);
+            }
+            if policy.keeps(&id, &spans) {
+                for s in spans {
+                    self.insert_locked(&mut inner, s);
+                }
+            } else {
+                inner.not_kept += 1;
+            }
+        } else {
+            if !inner.pending.contains_key(&id) {
+                inner.pending_order.push_back(id.clone());
+                if inner.pending_order.len() > self.max_traces
+                    && let Some(oldest) = inner.pending_order.pop_front()
+                {
+                    inner.pending.remove(&oldest);
+                }
+            }
+            inner.pending.entry(id).or_default().push(span);
+        }
     }
 
     fn insert_locked(&self, inner: &mut Inner, span: StoredSpan) {
@@ -155,6 +226,7 @@ impl TraceStore {
             max_traces: self.max_traces,
             max_bytes: self.max_bytes,
             evicted: inner.evicted,
+            not_kept: inner.not_kept,
         }
     }
 
@@ -208,9 +280,19 @@ impl TraceStore {
 
 impl crate::config::TraceStoreSettings {
     /// The configured store, or `None` when it is off.
-    pub fn build(&self) -> Option<Arc<TraceStore>> {
-        self.enabled
-            .then(|| Arc::new(TraceStore::new(self.max_traces, self.max_bytes)))
+    ///
+    /// `sample_ratio` is the share of healthy, fast traces that `keep = "slow_and_failed"` keeps.
+    pub fn build(&self, sample_ratio: f64) -> Option<Arc<TraceStore>> {
+        self.enabled.then(|| {
+            let store = TraceStore::new(self.max_traces, self.max_bytes);
+            Arc::new(match self.policy() {
+                crate::config::TraceKeep::SlowAndFailed => store.with_tail_policy(TailPolicy {
+                    slow_us: self.slow_ms.saturating_mul(1000),
+                    ratio: sample_ratio,
+                }),
+                _ => store,
+            })
+        })
     }
 }
 
@@ -247,6 +329,82 @@ mod tests {
 
     fn stage(s: &str) -> (&'static str, AttrValue) {
         (attr::STAGE, AttrValue::Str(s.into()))
+    }
+
+    /// `keep = "slow_and_failed"`: a trace waits for its local root, then is kept whole when a
+    /// span failed, the root was slow or a stage ran over its budget; a fast healthy trace is
+    /// kept only in the sampled share (by trace id, as export decides), and the rest are counted.
+    #[test]
+    fn the_tail_policy_keeps_slow_and_failed_traces_whole() {
+        let policy = TailPolicy {
+            slow_us: 5_000_000,
+            ratio: 0.0,
+        };
+        let store = TraceStore::new(100, 1 << 20).with_tail_policy(policy);
+        let trace = |id: &str, root_ms: u64, child: StoredSpan| {
+            store.insert(child);
+            assert!(
+                store.get(id).is_none(),
+                "{id}: undecided until its root ends"
+            );
+            store.insert(span(id, "r", "", "POST /v1/chat", 0, root_ms, vec![]));
+        };
+        trace(
+            "fast",
+            40,
+            span(
+                "fast",
+                "c",
+                "r",
+                "retrieval",
+                1,
+                5,
+                vec![stage("retrieval")],
+            ),
+        );
+        let mut failed = span("failed", "c", "r", "chat", 1, 5, vec![stage("llm")]);
+        failed.status = "error";
+        trace("failed", 40, failed);
+        trace("slow", 6_000, span("slow", "c", "r", "chat", 1, 5, vec![]));
+        // Prompt's budget is 100 ms: 150 ms is over it, though the request is fast.
+        trace(
+            "over",
+            400,
+            span(
+                "over",
+                "c",
+                "r",
+                "prompt.build",
+                1,
+                150,
+                vec![stage("prompt")],
+            ),
+        );
+        assert!(store.get("fast").is_none());
+        for kept in ["failed", "slow", "over"] {
+            assert_eq!(store.get(kept).map(|t| t.spans.len()), Some(2), "{kept}");
+        }
+        // A late span of a kept trace joins it.
+        store.insert(span("slow", "late", "r", "cache.store", 6_001, 1, vec![]));
+        assert_eq!(store.get("slow").unwrap().spans.len(), 3);
+        let stats = store.stats();
+        assert_eq!((stats.traces, stats.not_kept), (3, 1));
+
+        // The sampled share follows the trace id exactly as export does.
+        let id = "4bf92f3577b34da6a3ce929d0e0e4736";
+        for ratio in [0.0, 1.0] {
+            let store =
+                TraceStore::new(10, 1 << 20).with_tail_policy(TailPolicy { ratio, ..policy });
+            store.insert(span(id, "r", "", "POST /v1/chat", 0, 40, vec![]));
+            assert_eq!(store.get(id).is_some(), ratio == 1.0, "ratio {ratio}");
+        }
+
+        // Traces whose root never ends wait in a bounded buffer.
+        let store = TraceStore::new(2, 1 << 20).with_tail_policy(policy);
+        for i in 0..5 {
+            store.insert(span(&format!("orphan{i}"), "c", "r", "chat", 0, 1, vec![]));
+        }
+        assert_eq!(store.lock().pending.len(), 2);
     }
 
     /// Beyond the trace cap the oldest traces go first, and evictions are counted.
