@@ -2,6 +2,7 @@
 """What one chat request costs ragtrace itself, with tracing off, at 10 % and at 100 %.
 
     bench/request-cost.py [--rounds 9] [--seconds 4] [--connections 8] [--chunks N]
+    bench/request-cost.py --baseline-bin-dir DIR   # this build against an older one, same rounds
 
 Release binaries, each service its own process, so each one's CPU is its own:
 
@@ -175,6 +176,9 @@ def main() -> None:
                          "its resident memory and trace-store size every 10 s")
     ap.add_argument("--json", help="also write the results here")
     ap.add_argument("--bin-dir", help="use the release binaries here instead of building them (to measure an older build)")
+    ap.add_argument("--baseline-bin-dir",
+                    help="also run each config from the ragtrace binary here (named CONFIG@base), in the same "
+                         "interleaved rounds, and report this build against it")
     args = ap.parse_args()
 
     ensure_wrk()
@@ -208,9 +212,13 @@ def main() -> None:
 
         samplers = {"off": ("always_off", ""), "10%": ("traceidratio", "0.1"), "100%": ("always_on", "")}
         configs = [c for c in args.configs.split(",") if c]
+        if args.baseline_bin_dir:
+            configs += [f"{c}@base" for c in configs]
         apps = {}
         for name in configs:
-            sampler, arg = samplers[name]
+            config, _, which = name.partition("@")
+            sampler, arg = samplers[config]
+            app_bin = Path(args.baseline_bin_dir) if which == "base" else bin_dir
             port = free_port()
             env = dict(
                 os.environ,
@@ -227,11 +235,12 @@ def main() -> None:
             env.pop("OPENAI_API_KEY", None)
             env.pop("QDRANT_URL", None)
             env.pop("REDIS_URL", None)
-            data = work / f"data-{name.rstrip('%')}"
+            slug = name.replace("%", "").replace("@", "-")
+            data = work / f"data-{slug}"
             if store:
                 shutil.copytree(store, data)
-            p = spawn([bin_dir / "ragtrace", "--addr", f"127.0.0.1:{port}", "--data-dir", data],
-                      env=env, name=f"app-{name.rstrip('%')}")
+            p = spawn([app_bin / "ragtrace", "--addr", f"127.0.0.1:{port}", "--data-dir", data],
+                      env=env, name=f"app-{slug}")
             url = f"http://127.0.0.1:{port}"
             wait_ready(url + "/readyz", p, f"app {name}")
             if store:  # the search index (HNSW), as a production collection of this size has
@@ -352,21 +361,26 @@ def points(url: str) -> float:
 
 
 def report(apps, cached, args, received, exported, sink_cpu, sim_cpu, rss, traced) -> None:
-    base = apps.get("off")
+    def ratio_text(app, other):
+        ratios = [a["cpu_us_per_req"] / b["cpu_us_per_req"] for a, b in zip(app["rounds"], other["rounds"])]
+        return f"{(statistics.median(ratios) - 1) * 100:+.1f} % ({(min(ratios) - 1) * 100:+.1f}..{(max(ratios) - 1) * 100:+.1f})"
+
     print(f"\n{args.rounds} interleaved rounds of {args.seconds:g} s per app, wrk -t2 -c{args.connections}, "
           f"{os.cpu_count()} CPUs; every miss-round request a new question\n")
-    print(f"{'tracing':<8} {'app CPU/req':>12} {'vs off (median, range)':>26} {'req/s':>8} {'p50':>8} {'p99':>8} {'RSS':>9}")
+    print(f"{'tracing':<9} {'app CPU/req':>11} {'vs off (median, range)':>26} {'req/s':>8} {'p50':>8} {'p99':>8} {'RSS':>9}")
     for name, app in apps.items():
+        base = apps.get("off@base" if name.endswith("@base") else "off")
         cpu = statistics.median(r["cpu_us_per_req"] for r in app["rounds"])
         rps = statistics.median(r["rps"] for r in app["rounds"])
         p50 = statistics.median(r["p50_ms"] for r in app["rounds"])
         p99 = statistics.median(r["p99_ms"] for r in app["rounds"])
-        if base and app is not base:
-            ratios = [a["cpu_us_per_req"] / b["cpu_us_per_req"] for a, b in zip(app["rounds"], base["rounds"])]
-            rel = f"{(statistics.median(ratios) - 1) * 100:+.1f} % ({(min(ratios) - 1) * 100:+.1f}..{(max(ratios) - 1) * 100:+.1f})"
-        else:
-            rel = "—"
-        print(f"{name:<8} {cpu:>9.0f} µs {rel:>26} {rps:>8.0f} {p50:>6.2f}ms {p99:>6.2f}ms {rss[name]:>6.0f} MiB")
+        rel = ratio_text(app, base) if base and app is not base else "—"
+        print(f"{name:<9} {cpu:>8.0f} µs {rel:>26} {rps:>8.0f} {p50:>6.2f}ms {p99:>6.2f}ms {rss[name]:>6.0f} MiB")
+    against = [(n, n + "@base") for n in apps if n + "@base" in apps]
+    if against:
+        print("\nthis build against the baseline build, app CPU per request (median of the per-round ratios, range):")
+        for name, base_name in against:
+            print(f"  {name:<6} {ratio_text(apps[name], apps[base_name])}")
     misses = sum(r["requests"] for a in apps.values() for r in a["rounds"])
     traced_name = next(n for n, a in apps.items() if a is traced)
     print(f"\ncache-hit path ({traced_name} app): "

@@ -1,5 +1,6 @@
-//! The hot pieces of every chat request: token counting, masking of span attributes, and a
-//! stage span created, filled and ended with its trace sampled and not sampled.
+//! The hot pieces of every chat request: token counting, masking of span attributes, a stage span
+//! created, filled and ended with its trace sampled and not sampled, and the exemplar a traced
+//! request leaves on `/metrics`.
 //!
 //!   cargo bench -p ragtrace-core --bench hot
 //!
@@ -144,5 +145,21 @@ fn spans(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, tokens, masking, spans);
+/// What a traced request adds to `/metrics`: its trace id kept as its duration bucket's exemplar.
+fn exemplar(c: &mut Criterion) {
+    use ragtrace_core::metrics::openmetrics;
+    use ragtrace_core::semconv::metric::HTTP_SERVER_DURATION;
+    c.bench_function("exemplar record (traced request)", |b| {
+        b.iter(|| {
+            openmetrics::record(
+                &HTTP_SERVER_DURATION,
+                black_box(["/v1/chat", "POST", "200"]),
+                black_box(0.0123),
+                black_box("4bf92f3577b34da6a3ce929d0e0e4736"),
+            )
+        })
+    });
+}
+
+criterion_group!(benches, tokens, masking, spans, exemplar);
 criterion_main!(benches);
