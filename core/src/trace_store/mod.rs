@@ -147,11 +147,9 @@ impl TraceStore {
             // A late span of a trace already kept.
             self.insert_locked(&mut inner, span);
         } else if span.local_root {
+            // Its id stays in pending_order until that is compacted below.
             let mut spans = inner.pending.remove(&id).unwrap_or_default();
             spans.push(span);
-            if let Some(i) = inner.pending_order.iter().position(|p| *p == id) {
-                inner.pending_order.remove(i);
-            }
             if policy.keeps(&id, &spans) {
                 for s in spans {
                     self.insert_locked(&mut inner, s);
@@ -162,9 +160,20 @@ impl TraceStore {
         } else {
             if !inner.pending.contains_key(&id) {
                 inner.pending_order.push_back(id.clone());
-                if inner.pending_order.len() > self.max_traces
-                    && let Some(oldest) = inner.pending_order.pop_front()
-                {
+                // Ids of decided traces linger in the order; dropping them when they outnumber
+                // the waiting ones keeps this amortised O(1) per span.
+                if inner.pending_order.len() > 2 * self.max_traces {
+                    let Inner {
+                        pending,
+                        pending_order,
+                        ..
+                    } = &mut *inner;
+                    pending_order.retain(|p| pending.contains_key(p) || *p == id);
+                }
+                while inner.pending.len() >= self.max_traces {
+                    let Some(oldest) = inner.pending_order.pop_front() else {
+                        break;
+                    };
                     inner.pending.remove(&oldest);
                 }
             }
@@ -405,6 +414,17 @@ mod tests {
             store.insert(span(&format!("orphan{i}"), "c", "r", "chat", 0, 1, vec![]));
         }
         assert_eq!(store.lock().pending.len(), 2);
+        // Decided traces do not pile up in the waiting order.
+        for i in 0..50 {
+            let id = format!("done{i}");
+            store.insert(span(&id, "c", "r", "chat", 0, 1, vec![]));
+            store.insert(span(&id, "r", "", "POST /v1/chat", 0, 2, vec![]));
+        }
+        assert!(
+            store.lock().pending_order.len() <= 5,
+            "{}",
+            store.lock().pending_order.len()
+        );
     }
 
     /// Beyond the trace cap the oldest traces go first, and evictions are counted.
