@@ -95,17 +95,17 @@ fn span_exporter(
             let mut client = reqwest::Client::builder().timeout(timeout);
             if let Some(pem) = &tls.ca {
                 let roots = reqwest::Certificate::from_pem_bundle(pem)
-                    .map_err(|e| tls.error(&settings.otlp_certificate, e))?;
+                    .map_err(|e| certificate_error(&settings.otlp_certificate, e))?;
                 client = client.tls_certs_only(roots);
             }
             if let Some((cert, key)) = &tls.identity {
                 let identity = reqwest::Identity::from_pem(&[cert.as_slice(), key].concat())
-                    .map_err(|e| tls.error(&settings.otlp_client_certificate, e))?;
+                    .map_err(|e| certificate_error(&settings.otlp_client_certificate, e))?;
                 client = client.identity(identity);
             }
             let client = client
                 .build()
-                .map_err(|e| tls.error(&settings.otlp_certificate, e))?;
+                .map_err(|e| certificate_error(&settings.otlp_certificate, e))?;
             opentelemetry_otlp::SpanExporter::builder()
                 .with_http()
                 .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
@@ -150,12 +150,13 @@ impl TlsFiles {
         };
         Ok(Self { ca, identity })
     }
+}
 
-    fn error(&self, path: &str, e: reqwest::Error) -> TelemetryError {
-        TelemetryError::Certificate {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        }
+/// A certificate or key at `path` that reqwest refused.
+fn certificate_error(path: &str, e: reqwest::Error) -> TelemetryError {
+    TelemetryError::Certificate {
+        path: path.to_owned(),
+        reason: e.to_string(),
     }
 }
 
