@@ -54,7 +54,9 @@ pub struct TracePage {
 pub struct StoreStats {
     /// Traces held now; past `max_traces`, each new trace evicts the oldest.
     pub traces: usize,
-    /// Approximate bytes held: an estimate from span field sizes, not an allocator count.
+    /// Approximate bytes held: what the spans allocate (strings' and vectors' capacities and the
+    /// structs themselves), without the allocator's rounding or the index maps (about 1.27x this
+    /// in resident memory, docs/benchmarks.md).
     pub bytes: usize,
     /// The trace cap (`trace_store.max_traces`, at least 1).
     pub max_traces: usize,

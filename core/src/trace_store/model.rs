@@ -34,10 +34,11 @@ impl AttrValue {
         }
     }
 
-    fn size(&self) -> usize {
+    /// Heap bytes beyond the value itself (the string's buffer).
+    fn heap(&self) -> usize {
         match self {
-            Self::Str(s) => s.len() + 8,
-            _ => 8,
+            Self::Str(s) => s.capacity(),
+            _ => 0,
         }
     }
 
@@ -174,24 +175,33 @@ impl StoredSpan {
     }
 
     pub(super) fn size(&self) -> usize {
-        let attrs: usize = self
-            .attributes
-            .iter()
-            .map(|(k, v)| k.len() + v.size())
-            .sum();
-        let events: usize = self
-            .events
-            .iter()
-            .map(|e| {
-                e.name.len()
-                    + 16
-                    + e.attributes
-                        .iter()
-                        .map(|(k, v)| k.len() + v.size())
-                        .sum::<usize>()
-            })
-            .sum();
-        160 + self.name.len() + self.service.len() + self.status_message.len() + attrs + events
+        use std::mem::size_of;
+        // Every allocation as the allocator sees it: the inline size of each element of a Vec's
+        // capacity and each string's buffer, so the byte cap bounds memory, not text.
+        let pairs = |v: &Vec<(String, AttrValue)>| {
+            v.capacity() * size_of::<(String, AttrValue)>()
+                + v.iter()
+                    .map(|(k, v)| k.capacity() + v.heap())
+                    .sum::<usize>()
+        };
+        let events = self.events.capacity() * size_of::<StoredEvent>()
+            + self
+                .events
+                .iter()
+                .map(|e| e.name.capacity() + pairs(&e.attributes))
+                .sum::<usize>();
+        let strings: usize = [
+            &self.trace_id,
+            &self.span_id,
+            &self.parent_span_id,
+            &self.name,
+            &self.service,
+            &self.status_message,
+        ]
+        .iter()
+        .map(|s| s.capacity())
+        .sum();
+        size_of::<Self>() + strings + pairs(&self.attributes) + events
     }
 }
 
