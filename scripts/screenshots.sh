@@ -8,6 +8,7 @@
 #   study 3's job traces, saved by `ragtrace-ingest transcribe --trace-out` and opened in the app.
 # - docs/answer-quality.md: the breakdown of a golden-set run, with its answer quality.
 # - docs/report.md: the executive report of the recorded chatbot runs, and the cost simulator.
+# - the API page (/ui/api.html, Swagger UI on /openapi.json): docs/img/api.png.
 #
 #   scripts/screenshots.sh            # writes docs/img/*.png
 #   scripts/screenshots.sh 'report|simulator'   # only the shots whose names match (a regex)
@@ -52,6 +53,9 @@ sleep 1
 shot traces "$base/ui/#/traces" 1000
 shot waterfall "$base/ui/#/traces/$slow" 1500
 shot breakdown "$base/ui/#/breakdown" 1300
+
+# The API page: Swagger UI (vendored, scripts/vendor-swagger-ui.sh) on the served /openapi.json.
+shot api "$base/ui/api.html" 1300
 
 # docs/answer-quality.md: the golden set asked of this app, and its breakdown (quality beside time).
 if want quality-breakdown; then

@@ -66,7 +66,8 @@ pub const CHAT_BODY: &str = "the body is {\"question\": string, \"user_id\"?: st
 pub const MAX_ID_CHARS: usize = 128;
 
 /// The body of `POST /v1/chat`, as sent.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = ChatRequest, example = json!({"question": "How do I reset the Lumen Hub 2?", "user_id": "u-42"}))]
 #[serde(deny_unknown_fields)]
 pub struct ChatRequestBody {
     /// The question as typed; [`Question::parse`] trims it and checks its length and characters.
@@ -280,7 +281,7 @@ impl ChatRequest {
 }
 
 /// A source passage or product used for an answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Source {
     /// Citation marker used in the answer, e.g. `1` or `P1`.
     pub marker: String,
@@ -298,7 +299,7 @@ pub struct Source {
 }
 
 /// Token usage of a chat request.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenUsage {
     /// Prompt tokens of the LLM call.
     pub input_tokens: u32,
@@ -309,7 +310,7 @@ pub struct TokenUsage {
 }
 
 /// The response of `POST /v1/chat` (and the `done` event of a streamed answer).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChatResponse {
     /// The answer, with citation markers such as `[1]`.
     pub answer: String,
@@ -325,6 +326,22 @@ pub struct ChatResponse {
     pub model: String,
     /// W3C trace id of this request.
     pub trace_id: String,
+}
+
+/// Data of the `sources` event of a streamed answer: what the model was given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChatStreamSources {
+    /// The passages and products, as `ChatResponse.sources` will list them.
+    pub sources: Vec<Source>,
+}
+
+/// Data of a `delta` event of a streamed answer: the next piece of the answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChatStreamDelta {
+    /// The text to append.
+    pub text: String,
 }
 
 #[cfg(test)]

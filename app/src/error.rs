@@ -9,7 +9,6 @@ use actix_web::{HttpResponse, ResponseError};
 use ragtrace_core::llm::LlmError;
 use ragtrace_core::queue::QueueError;
 use ragtrace_core::vector_store::VectorStoreError;
-use serde_json::json;
 
 /// What can go wrong serving a request.
 #[derive(Debug, thiserror::Error)]
@@ -231,7 +230,8 @@ impl ApiError {
     }
 
     /// The error's `type` in the JSON body; also the `ragtrace_errors_total` label.
-    pub fn kind(&self) -> &'static str {
+    pub fn error_kind(&self) -> ErrorKind {
+        use ErrorKind as K;
         match self {
             ApiError::BadBody { .. }
             | ApiError::BadJson { .. }
@@ -240,32 +240,38 @@ impl ApiError {
             | ApiError::PayloadTooLarge { .. }
             | ApiError::UnsupportedMediaType { .. }
             | ApiError::NotJson { .. }
-            | ApiError::BodyTimeout { .. } => "validation",
-            ApiError::JobNotFound { .. } | ApiError::TraceNotFound { .. } => "not_found",
-            ApiError::QueueUnavailable(_) => "queue",
-            ApiError::RateLimited { .. } | ApiError::TooManyConnections { .. } => "rate_limited",
-            ApiError::Unauthorized { .. } => "unauthorized",
-            ApiError::BudgetSpent { .. } => "budget",
-            ApiError::FeatureDisabled { .. } => "feature_disabled",
+            | ApiError::BodyTimeout { .. } => K::Validation,
+            ApiError::JobNotFound { .. } | ApiError::TraceNotFound { .. } => K::NotFound,
+            ApiError::QueueUnavailable(_) => K::Queue,
+            ApiError::RateLimited { .. } | ApiError::TooManyConnections { .. } => K::RateLimited,
+            ApiError::Unauthorized { .. } => K::Unauthorized,
+            ApiError::BudgetSpent { .. } => K::Budget,
+            ApiError::FeatureDisabled { .. } => K::FeatureDisabled,
             ApiError::Forbidden { .. }
             | ApiError::CrossOrigin { .. }
-            | ApiError::UnknownHost { .. } => "forbidden",
-            ApiError::NoSimulator(_) => "no_simulator",
-            ApiError::TraceExists { .. } => "conflict",
-            ApiError::NotFound { .. } => "not_found",
-            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
-            ApiError::VectorStore(_) => "vector_store",
-            ApiError::Llm(LlmError::Timeout { .. }) => "llm_timeout",
-            ApiError::Llm(LlmError::RateLimited { .. }) => "llm_rate_limited",
+            | ApiError::UnknownHost { .. } => K::Forbidden,
+            ApiError::NoSimulator(_) => K::NoSimulator,
+            ApiError::TraceExists { .. } => K::Conflict,
+            ApiError::NotFound { .. } => K::NotFound,
+            ApiError::MethodNotAllowed { .. } => K::MethodNotAllowed,
+            ApiError::VectorStore(_) => K::VectorStore,
+            ApiError::Llm(LlmError::Timeout { .. }) => K::LlmTimeout,
+            ApiError::Llm(LlmError::RateLimited { .. }) => K::LlmRateLimited,
             ApiError::Llm(
                 LlmError::Upstream { .. }
                 | LlmError::Rejected { .. }
                 | LlmError::Unreachable { .. }
                 | LlmError::Protocol(_),
-            ) => "llm_upstream",
-            ApiError::Deadline { .. } => "deadline",
-            ApiError::Unexpected(_) => "internal",
+            ) => K::LlmUpstream,
+            ApiError::Deadline { .. } => K::Deadline,
+            ApiError::Unexpected(_) => K::Internal,
         }
+    }
+
+    /// The error class as text: the body's `type`, the `type` label of `ragtrace_errors_total`
+    /// and the span's `error.type`.
+    pub fn kind(&self) -> &'static str {
+        self.error_kind().as_str()
     }
 
     /// The offending field, if the error is about one.
@@ -417,15 +423,134 @@ impl ApiError {
 
     /// The JSON error body, `{"error": {"type", "message", "field"?, "hint"?}}`: the response
     /// body, and the data of the `error` event when a streamed answer fails.
-    pub fn body(&self) -> serde_json::Value {
-        let mut err = json!({"type": self.kind(), "message": self.message()});
-        if let Some(f) = self.field() {
-            err["field"] = json!(f);
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                kind: self.error_kind(),
+                message: self.message(),
+                field: self.field().map(str::to_owned),
+                hint: self.hint(),
+            },
         }
-        if let Some(h) = self.hint() {
-            err["hint"] = json!(h);
+    }
+}
+
+/// Every error response (and the data of a streamed `error` event).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Error, example = json!({"error": {
+    "type": "validation",
+    "message": "question must not be empty",
+    "field": "question",
+    "hint": "send a question such as {\"question\": \"How do I reset the Lumen Hub 2?\"}"
+}}))]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// The error itself.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorDetail {
+    /// The error class; also the `type` label of `ragtrace_errors_total`.
+    #[serde(rename = "type")]
+    pub kind: ErrorKind,
+    /// What went wrong.
+    pub message: String,
+    /// The offending field, present only when the error is about one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// How to fix it, present only when there is something the caller can do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+/// The error classes: the `type` of an error body.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The request is malformed or breaks a rule (400, 408, 413, 415, 422).
+    Validation,
+    /// No such route, trace or job (404).
+    NotFound,
+    /// The route exists, the method does not (405).
+    MethodNotAllowed,
+    /// Too many requests from this client or user, or too many connections (429).
+    RateLimited,
+    /// The user's daily budget is spent (429).
+    Budget,
+    /// The API key is missing or wrong (401).
+    Unauthorized,
+    /// The caller may not do this from where it is (403).
+    Forbidden,
+    /// The feature is switched off in this deployment (404).
+    FeatureDisabled,
+    /// The LLM upstream is not ragtrace-sim (409).
+    NoSimulator,
+    /// The resource exists already (409).
+    Conflict,
+    /// The ingest queue is full or cannot write (503).
+    Queue,
+    /// The vector store failed (500, 503).
+    VectorStore,
+    /// Every LLM attempt timed out (504).
+    LlmTimeout,
+    /// The LLM provider kept answering 429 (502).
+    LlmRateLimited,
+    /// The LLM provider failed, was unreachable or answered nonsense (502).
+    LlmUpstream,
+    /// The request passed `chat.deadline_ms` (504).
+    Deadline,
+    /// A bug (500).
+    Internal,
+}
+
+impl ErrorKind {
+    /// Every class.
+    pub const ALL: [ErrorKind; 17] = [
+        Self::Validation,
+        Self::NotFound,
+        Self::MethodNotAllowed,
+        Self::RateLimited,
+        Self::Budget,
+        Self::Unauthorized,
+        Self::Forbidden,
+        Self::FeatureDisabled,
+        Self::NoSimulator,
+        Self::Conflict,
+        Self::Queue,
+        Self::VectorStore,
+        Self::LlmTimeout,
+        Self::LlmRateLimited,
+        Self::LlmUpstream,
+        Self::Deadline,
+        Self::Internal,
+    ];
+
+    /// The name the JSON body, the metric label and the span use.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Validation => "validation",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::RateLimited => "rate_limited",
+            Self::Budget => "budget",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::FeatureDisabled => "feature_disabled",
+            Self::NoSimulator => "no_simulator",
+            Self::Conflict => "conflict",
+            Self::Queue => "queue",
+            Self::VectorStore => "vector_store",
+            Self::LlmTimeout => "llm_timeout",
+            Self::LlmRateLimited => "llm_rate_limited",
+            Self::LlmUpstream => "llm_upstream",
+            Self::Deadline => "deadline",
+            Self::Internal => "internal",
         }
-        json!({ "error": err })
     }
 }
 

@@ -18,6 +18,7 @@
 //! - [`domain`]: request and response types; requests are parsed into types that cannot be invalid.
 //! - [`upload`]: document uploads parsed the same way, whatever the body's shape.
 //! - [`error`]: the API's one error type and its one mapping to HTTP.
+//! - [`openapi`]: the OpenAPI description, generated from the handlers and their types.
 //! - [`seed`]: indexing of the shipped demo corpus at first start.
 //! - [`stats`]: rolling statistics of recent requests for the viewer's live tiles.
 //!
@@ -33,6 +34,7 @@ pub mod domain;
 pub mod error;
 pub mod limits;
 pub mod middleware;
+pub mod openapi;
 pub mod pipeline;
 pub mod routes;
 pub mod seed;

@@ -23,7 +23,8 @@ struct Sample {
 }
 
 /// What the tiles show.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[schema(as = Stats)]
 pub struct LiveStats {
     /// Length of the window the rates cover ([`WINDOW`]), so the UI can label the tiles with it.
     pub window_seconds: u64,

@@ -91,16 +91,31 @@ const HINT: &str = "send the document as the request body";
 /// The 413's hint of an upload.
 const TOO_LARGE: &str = "send a smaller document: the limit is ingest.max_file_bytes";
 
-/// JSON upload: text, or base64 for binary formats.
-#[derive(Debug, Deserialize)]
+/// JSON upload: text, or base64 for binary formats (one of the two).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct JsonUpload {
+#[schema(example = json!({"name": "notes.md", "text": "# Notes\n\nThe hub resets with a 10-second press."}))]
+pub struct JsonUpload {
     /// File name; its extension gives the format (`notes.md`, `guide.pdf`).
     name: String,
     /// UTF-8 text (Markdown, plain text or HTML).
     text: Option<String>,
     /// The file's bytes, base64 (any supported format, PDF included).
     content_base64: Option<String>,
+}
+
+/// Multipart upload: the file, and optionally its name (else the file part's filename).
+#[derive(utoipa::ToSchema)]
+#[allow(
+    dead_code,
+    reason = "describes the multipart form the parser below reads"
+)]
+pub struct MultipartUpload {
+    /// The document's bytes.
+    #[schema(format = Binary, value_type = String)]
+    file: Vec<u8>,
+    /// File name, when the file part's own is not the one to file it under.
+    name: Option<String>,
 }
 
 /// A JSON upload's name and bytes.

@@ -16,7 +16,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::semconv::metric;
 
 /// Snapshot of a pool, for `/readyz` and tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct PoolStatus {
     /// Configured size: the most operations that can run at once.
     pub size: usize,

@@ -23,7 +23,7 @@ pub const HORIZON_MONTHS: u32 = 12;
 
 /// The currency of every amount of money in the input and the output. The price table stays in
 /// USD: only its ratios are used.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum Currency {
     /// US dollars.
     #[default]
@@ -81,7 +81,7 @@ struct MoneyDefaults {
 }
 
 /// Tokens of one request, for pricing a model switch.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Tokens {
     /// Input (prompt) tokens.
@@ -93,7 +93,7 @@ pub struct Tokens {
 /// What a team knows today, and what it expects. Every field but the four measured ones has a
 /// default: a missing field takes it, and so does `null` (except for `currency`, which is
 /// `USD` when missing).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SimInput {
     /// The currency of every amount.
@@ -158,7 +158,8 @@ pub struct SimError {
 }
 
 /// The assumptions in force, defaults filled in.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = SimAssumptions)]
 pub struct Assumptions {
     /// Percent.
     pub cache_hit_rate_percent: f64,
@@ -183,7 +184,8 @@ pub struct Assumptions {
 }
 
 /// One month of the cumulative chart.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = SimMonth)]
 pub struct Month {
     /// 0 (the day tracing goes in) to [`HORIZON_MONTHS`].
     pub month: u32,
@@ -194,7 +196,7 @@ pub struct Month {
 }
 
 /// What the simulator projects.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SimOutput {
     /// The input's currency.
     pub currency: Currency,

@@ -14,17 +14,57 @@ use bytes::Bytes;
 use futures::StreamExt as _;
 use ragtrace_core::semconv::{attr, metric};
 use ragtrace_core::telemetry::trace_id_of;
-use serde_json::json;
 use tracing_actix_web::RootSpan;
 
-use crate::domain::{ChatRequest, ChatResponse, EXPECT_SOURCES_HEADER, parse_expected_sources};
-use crate::error::ApiError;
+use crate::domain::{
+    ChatRequest, ChatRequestBody, ChatResponse, ChatStreamDelta, ChatStreamSources,
+    EXPECT_SOURCES_HEADER, parse_expected_sources,
+};
+use crate::error::{ApiError, ErrorBody};
 use crate::pipeline::ChatEvent;
 use crate::routes::read_body;
 use crate::state::AppState;
 use crate::stats::Finished;
 
 /// `POST /v1/chat`: parses the request, runs the pipeline, maps its events to JSON or SSE.
+#[utoipa::path(
+    post,
+    path = "/v1/chat",
+    tag = "chat",
+    operation_id = "chat",
+    summary = "Answer a question (JSON, or server-sent events with `stream: true`)",
+    description = "Looks up the answer cache, embeds the question, searches the vector store, calls the product-search API (buying questions only), builds the prompt, calls the LLM, post-processes the citations and stores the answer.\n\nWith `\"stream\": true` the answer is a `text/event-stream` of events: `sources` (`ChatStreamSources`), one or more `delta` (`ChatStreamDelta`), then `done` (`ChatResponse`) or, when the LLM fails after the stream has started, `error` (`Error`). A failure before the first byte is a plain JSON error with its HTTP status. An incoming `traceparent` is continued.",
+    params(
+        ("traceparent" = Option<String>, Header, description = "W3C trace context of the caller; its trace is continued.", pattern = "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"),
+        ("x-ragtrace-expect-sources" = Option<String>, Header, description = "Sources a golden-set run expects the question to find (ragtrace-lab eval), comma separated, at most 16: the retrieval span records where the first of them ranked (ragtrace.eval.expected_rank). A malformed value is a 422.", max_length = 3400),
+    ),
+    request_body(
+        content = ChatRequestBody,
+        description = "At most `server.max_body_bytes` (default 65536) bytes; larger bodies get 413.",
+        content_type = "application/json",
+        examples(
+            ("product" = (summary = "A buying question (calls the product search)", value = json!({"question": "How much does a Beam bulb cost?", "user_id": "u-42"}))),
+            ("streamed" = (summary = "A streamed answer", value = json!({"question": "How do I reset the Lumen Hub 2?", "stream": true}))),
+        ),
+    ),
+    responses(
+        (status = 200, description = "The answer: a JSON `ChatResponse`, or with `stream: true` a `text/event-stream` of `event: NAME\ndata: JSON` events: `sources` (`ChatStreamSources`), `delta` (`ChatStreamDelta`, one per piece of the answer), then `done` (`ChatResponse`) or `error` (`Error`). A cached answer streams as one `sources`, one `delta` and one `done`.", content(
+            (ChatResponse = "application/json"),
+            (ChatStreamEvent = "text/event-stream", example = "event: sources\ndata: {\"sources\":[]}\n\nevent: delta\ndata: {\"text\":\"Press and hold \"}\n\nevent: done\ndata: {\"answer\":\"…\",\"sources\":[],\"usage\":{\"input_tokens\":0,\"output_tokens\":0,\"embedding_tokens\":0},\"cost_usd\":0.0,\"cache_hit\":true,\"model\":\"sim-gpt-4o-mini\",\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\"}\n\n"),
+        )),
+        (status = 400, description = "`validation`: the body is empty or is not JSON.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: sent by a web page of another origin than the app's own (not in `server.allowed_origins`), or naming a host the app is not published under (not an IP address, `localhost` or in `server.allowed_hosts`).", body = ErrorBody),
+        (status = 408, description = "`validation`: the body did not arrive whole within `server.body_timeout_ms`; the connection is closed.", body = ErrorBody),
+        (status = 413, description = "`validation`: the body is larger than `server.max_body_bytes`.", body = ErrorBody),
+        (status = 415, description = "`validation`: the body is not declared JSON. Send `Content-Type: application/json`; a page on another origin cannot send it without a CORS preflight, so it cannot drive the chat.", body = ErrorBody),
+        (status = 422, description = "`validation`: wrong schema (wrong type, missing or unknown field) or a broken rule (empty question, longer than `chat.max_question_chars`, control characters, `user_id`/`session_id` not 1–128 printable characters); `field` names the field when known.", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: more chats than `chat.client_rate_per_minute` (per client address) or `chat.user_rate_per_minute` (per `user_id`) allow; `budget`: the user's estimated spend today reached `chat.user_daily_budget_usd`. `Retry-After` says when to retry.", body = ErrorBody, headers(("Retry-After" = String, description = "Seconds to wait."))),
+        (status = 500, description = "`vector_store` (vector dimension mismatch or another backend error) or `internal`.", body = ErrorBody),
+        (status = 502, description = "`llm_upstream` (the LLM failed with 5xx after every attempt, was unreachable, rejected the request or sent an invalid response) or `llm_rate_limited` (still 429 after every attempt; the provider's `Retry-After` is passed on).", body = ErrorBody, headers(("Retry-After" = String, description = "The provider's, when it sent one."))),
+        (status = 503, description = "`vector_store`: unavailable, timed out, or no free connection within `vector_store.pool_timeout_ms`.", body = ErrorBody, headers(("Retry-After" = String, description = "Seconds to wait."))),
+        (status = 504, description = "`llm_timeout` (every LLM attempt timed out) or `deadline` (the request passed `chat.deadline_ms`).", body = ErrorBody),
+    ),
+)]
 pub async fn chat(
     state: web::Data<AppState>,
     root: RootSpan,
@@ -109,13 +149,13 @@ pub async fn chat(
         .chain(events)
         .map(move |event| {
             Ok::<_, actix_web::Error>(match event {
-                ChatEvent::Sources(sources) => sse("sources", &json!({ "sources": sources })),
-                ChatEvent::Delta(text) => sse("delta", &json!({ "text": text })),
+                ChatEvent::Sources(sources) => sse(Sse::Sources, &ChatStreamSources { sources }),
+                ChatEvent::Delta(text) => sse(Sse::Delta, &ChatStreamDelta { text }),
                 ChatEvent::Done(resp) => {
                     outcome.answered(&resp);
-                    sse("done", &serde_json::to_value(&resp).unwrap_or_default())
+                    sse(Sse::Done, &resp)
                 }
-                ChatEvent::Failed(e) => sse("error", &outcome.failed(e).body()),
+                ChatEvent::Failed(e) => sse(Sse::Error, &outcome.failed(e).body()),
             })
         });
     Ok(HttpResponse::Ok()
@@ -200,8 +240,47 @@ fn ended_early() -> ApiError {
     ApiError::Unexpected(anyhow::anyhow!("the chat pipeline ended without an answer"))
 }
 
-fn sse(event: &str, data: &serde_json::Value) -> Bytes {
-    Bytes::from(format!("event: {event}\ndata: {data}\n\n"))
+/// One server-sent event of a streamed answer, framed as `event: NAME\ndata: JSON\n\n`.
+#[derive(Debug, utoipa::ToSchema)]
+pub struct ChatStreamEvent {
+    /// What `data` holds: `sources` → `ChatStreamSources`, `delta` → `ChatStreamDelta` (one per
+    /// piece of the answer), then `done` → `ChatResponse` or `error` → `Error`.
+    pub event: Sse,
+    /// The event's JSON.
+    pub data: String,
+}
+
+/// The events of a streamed answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(as = ChatStreamEventName, rename_all = "lowercase")]
+pub enum Sse {
+    /// What the model was given.
+    Sources,
+    /// The next piece of the answer.
+    Delta,
+    /// The whole response, as the plain endpoint answers it.
+    Done,
+    /// The failure, when the answer failed after the stream started.
+    Error,
+}
+
+impl ChatStreamEvent {
+    /// The event on the wire.
+    fn frame(&self) -> Bytes {
+        let name = match self.event {
+            Sse::Sources => "sources",
+            Sse::Delta => "delta",
+            Sse::Done => "done",
+            Sse::Error => "error",
+        };
+        Bytes::from(format!("event: {name}\ndata: {}\n\n", self.data))
+    }
+}
+
+fn sse(event: Sse, data: &impl serde::Serialize) -> Bytes {
+    // Serialising these types cannot fail: they hold no maps with non-string keys.
+    let data = serde_json::to_string(data).unwrap_or_default();
+    ChatStreamEvent { event, data }.frame()
 }
 
 /// How a chat request ended, recorded once: the request counter, the error counter, the live

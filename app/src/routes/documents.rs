@@ -5,22 +5,67 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use ragtrace_core::queue::{self, Job};
-use serde::Deserialize;
+use ragtrace_core::queue::{JobStatus, State};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
-use crate::upload::Upload;
+use crate::upload::{JsonUpload, MultipartUpload, Upload};
 
 /// `?name=` of a raw upload.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct NameQuery {
-    /// File name (its extension gives the format when the Content-Type does not).
+    /// File name of a raw upload (its extension gives the format when the Content-Type does not).
     pub name: Option<String>,
+}
+
+/// The answer of `POST /v1/documents`: the job is on disk and queued.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobAccepted {
+    /// The job's id.
+    pub id: Uuid,
+    /// `queued`.
+    pub status: State,
+    /// The source the document's chunks are filed under (`uploads/notes.md`).
+    pub source: String,
+    /// Where to poll the job: `/v1/documents/{id}`.
+    pub status_url: String,
+    /// The upload's trace, which the worker's processing joins.
+    pub trace_id: Option<String>,
 }
 
 /// `POST /v1/documents`: parses the upload, queues an ingest job, answers 202 with its status URL.
 /// A refusal is counted in `ragtrace_errors_total` (a full queue as `queue`).
+#[utoipa::path(
+    post,
+    path = "/v1/documents",
+    tag = "documents",
+    operation_id = "uploadDocument",
+    summary = "Upload a document to index",
+    description = "Markdown, plain text, HTML or PDF, as a multipart `file` field, as a raw body with its Content-Type and `?name=`, or as JSON `{\"name\", \"text\" | \"content_base64\"}`. The upload is written to disk before the 202, and indexed by the worker; poll `status_url`.",
+    params(NameQuery),
+    request_body(content(
+        (MultipartUpload = "multipart/form-data"),
+        (JsonUpload = "application/json"),
+        (String = "text/markdown"),
+        (String = "text/plain"),
+        (String = "text/html"),
+        (Vec<u8> = "application/pdf"),
+    )),
+    responses(
+        (status = 202, description = "Accepted: on disk, queued for the worker.", body = JobAccepted, headers(("Location" = String, description = "The job's status URL."))),
+        (status = 400, description = "`validation`: the body cannot be read (a broken multipart body, too many fields).", body = ErrorBody),
+        (status = 403, description = "`forbidden`: sent by a page of another origin, or naming an unknown host.", body = ErrorBody),
+        (status = 408, description = "`validation`: the body did not arrive within `server.body_timeout_ms`.", body = ErrorBody),
+        (status = 413, description = "`validation`: larger than `ingest.max_file_bytes`.", body = ErrorBody),
+        (status = 415, description = "`validation`: a type that cannot be ingested.", body = ErrorBody),
+        (status = 422, description = "`validation`: a missing name or file, an empty or non-UTF-8 text, a \"PDF\" that is not one; `field` names it.", body = ErrorBody),
+        (status = 503, description = "`queue`: the ingest queue is full or cannot write to disk; retry after `Retry-After`.", body = ErrorBody, headers(("Retry-After" = String, description = "Seconds to wait."))),
+    ),
+)]
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -57,16 +102,29 @@ async fn accept(
     let status = queue::send(docs.queue.as_ref(), job).await?;
     Ok(HttpResponse::Accepted()
         .insert_header((header::LOCATION, format!("/v1/documents/{id}")))
-        .json(serde_json::json!({
-            "id": id,
-            "status": status.status,
-            "source": status.source,
-            "status_url": format!("/v1/documents/{id}"),
-            "trace_id": status.trace_id,
-        })))
+        .json(JobAccepted {
+            id,
+            status: status.status,
+            source: status.source,
+            status_url: format!("/v1/documents/{id}"),
+            trace_id: status.trace_id,
+        }))
 }
 
 /// `GET /v1/documents/{id}`: the job's status; 422 for a non-UUID id, 404 if unknown or expired.
+#[utoipa::path(
+    get,
+    path = "/v1/documents/{id}",
+    tag = "documents",
+    operation_id = "documentStatus",
+    summary = "An upload's status",
+    params(("id" = Uuid, Path, description = "The job's id, as `POST /v1/documents` answered it.")),
+    responses(
+        (status = 200, description = "The job's status.", body = JobStatus),
+        (status = 404, description = "`not_found`: no such job, or its status expired (`ingest.job_ttl_secs`).", body = ErrorBody),
+        (status = 422, description = "`validation`: the id is not a UUID.", body = ErrorBody),
+    ),
+)]
 pub async fn status(
     state: web::Data<AppState>,
     path: web::Path<String>,

@@ -16,11 +16,45 @@ use futures::StreamExt as _;
 
 use crate::error::ApiError;
 
+/// Every route's path and its methods (the `Allow` of its 405): the route table below, and what
+/// the OpenAPI description must describe, no more and no less (`crate::openapi`'s test).
+pub const ROUTES: [(&str, &str); 24] = [
+    ("/v1/chat", "POST"),
+    ("/v1/documents", "POST"),
+    ("/v1/documents/{id}", "GET"),
+    ("/admin/fixes", "GET, PUT"),
+    ("/admin/index", "POST"),
+    ("/admin/scenarios/{name}", "POST"),
+    ("/healthz", "GET"),
+    ("/readyz", "GET"),
+    ("/metrics", "GET"),
+    ("/api/traces", "GET, POST"),
+    ("/api/traces/{trace_id}", "GET"),
+    ("/api/breakdown", "GET"),
+    ("/api/summary", "GET"),
+    ("/api/simulate", "POST"),
+    ("/api/simulate/defaults", "GET"),
+    ("/api/i18n", "GET"),
+    ("/api/report", "POST"),
+    ("/report", "GET"),
+    ("/api/stats", "GET"),
+    ("/api/ui-config", "GET"),
+    ("/api/session", "POST"),
+    ("/", "GET"),
+    ("/ui/{path:.*}", "GET"),
+    ("/openapi.json", "GET"),
+];
+
 /// The route table. Every resource answers a wrong method with a JSON 405, and unknown paths
 /// get a JSON 404 that says where the API is described.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    // A resource whose other methods get a JSON 405 with `Allow: {allow}`.
+    // A resource whose other methods get a JSON 405 with `Allow: {allow}`; it must be one of
+    // `ROUTES`, which the OpenAPI description is checked against.
     let resource = |path: &str, allow: &'static str| {
+        assert!(
+            ROUTES.contains(&(path, allow)),
+            "{path} ({allow}) is missing from routes::ROUTES"
+        );
         web::resource(path.to_owned()).default_service(web::to(move |req: HttpRequest| {
             method_not_allowed(req, allow)
         }))
@@ -152,6 +186,19 @@ pub async fn within<T>(
 /// `GET /metrics`: every metric in `semconv::metric` and the process's own, in the Prometheus
 /// text format, or OpenMetrics with the request-duration exemplars (trace ids) when the scraper
 /// asks for it.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "ops",
+    operation_id = "metrics",
+    summary = "Prometheus exposition of every ragtrace metric and the process's own",
+    description = "The Prometheus text format 0.0.4 by default; OpenMetrics 1.0, with the trace ids of sampled requests as exemplars of `http_server_request_duration_seconds`, when `Accept` asks for `application/openmetrics-text`.",
+    params(("Accept" = Option<String>, Header, description = "`application/openmetrics-text` for OpenMetrics with exemplars.")),
+    responses((status = 200, description = "The metrics.", content(
+        (String = "text/plain"),
+        (String = "application/openmetrics-text"),
+    ))),
+)]
 pub async fn metrics(req: HttpRequest) -> HttpResponse {
     let accept = req
         .headers()

@@ -6,12 +6,13 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use ragtrace_core::report::{Context, Lang, ReportError, Side, html, rfc3339_ms};
 use ragtrace_core::semconv::span;
+use ragtrace_core::simulate::SimOutput;
 use ragtrace_core::simulate::{Currency, SimInput, simulate as project};
 use ragtrace_core::trace_store::{StoredTrace, TraceQuery, summarize};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::routes::{parse_query, read_body};
 use crate::state::AppState;
 
@@ -49,25 +50,66 @@ fn parse_json<T: serde::de::DeserializeOwned>(
     })
 }
 
-#[derive(Debug, Deserialize)]
+/// `?lang=`.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-struct LangQuery {
+#[into_params(parameter_in = Query)]
+pub struct LangQuery {
+    /// The page's language: `en` (default) or `ja`; `en-US`, `en-GB` and `ja-JP` are read as the same, in any case. Anything else is a 422 naming `lang`.
+    #[param(example = "ja")]
     lang: Option<String>,
 }
 
+/// The words of the report and the simulator in one language.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct I18n {
+    /// `en` or `ja`.
+    #[schema(example = "en")]
+    pub lang: &'static str,
+    /// Key → text, e.g. `payback` → `Payback period` (`投資回収期間` in Japanese). The
+    /// simulator's field labels are keyed by their `SimInput` names.
+    pub strings: std::collections::BTreeMap<&'static str, &'static str>,
+}
+
 /// `GET /api/i18n?lang=en|ja`: the report's and the simulator's words.
+#[utoipa::path(
+    get,
+    path = "/api/i18n",
+    tag = "report",
+    operation_id = "i18n",
+    summary = "The words of the report and the simulator, in English or Japanese",
+    description = "The table the report is rendered with, so the UI's Simulator page and language switch show the same words. Both languages have the same keys.",
+    params(LangQuery),
+    responses(
+        (status = 200, description = "The language and its words.", body = I18n),
+        (status = 422, description = "`validation`: an invalid query string (an unknown parameter), or `lang` not `en` or `ja`.", body = ErrorBody),
+    ),
+)]
 pub async fn strings(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let q: LangQuery = parse_query(&req)?;
     let l = lang(q.lang.as_deref())?;
-    let strings: serde_json::Map<String, serde_json::Value> = l
-        .strings()
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), json!(v)))
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({ "lang": l.code(), "strings": strings })))
+    Ok(HttpResponse::Ok().json(I18n {
+        lang: l.code(),
+        strings: l.strings().iter().copied().collect(),
+    }))
 }
 
 /// `POST /api/simulate`: the cost simulator's projection of the body's numbers.
+#[utoipa::path(
+    post,
+    path = "/api/simulate",
+    tag = "report",
+    operation_id = "simulate",
+    summary = "The cost simulator: monthly saving, payback period and first-year ROI of tracing and its fixes",
+    description = "Projects a team's own numbers with the formulas of docs/report.md (a month is 30 days, the horizon 12 months). Only the four figures of today are required; every other field has a default (in the input's currency), taken when it is missing or `null` (`currency`: only when missing). `GET /api/simulate/defaults` gives a complete input, filled from what the trace store measured. The same function answers the UI's Simulator page and `ragtrace-lab simulate`. Up to 64 KiB.",
+    request_body(content = SimInput, example = json!({"currency": "JPY", "monthly_api_spend": 300000, "mean_response_s": 3, "daily_requests": 20000, "error_rate_percent": 1, "cache_hit_rate_percent": 46.67, "latency_reduction_percent": 0, "error_reduction_percent": 0, "setup_hours": 12, "hourly_rate": 10000, "stack_monthly_cost": 20000})),
+    responses(
+        (status = 200, description = "The projection.", body = SimOutput),
+        (status = 400, description = "`validation`: the body is empty or not JSON.", body = ErrorBody),
+        (status = 413, description = "`validation`: the body is larger than 64 KiB.", body = ErrorBody),
+        (status = 422, description = "`validation`: `field` names the offending input. A required field missing, an unknown field, a value of the wrong type (e.g. a string for `mean_response_s`) or an unknown currency; an amount, count of hours or token count below 0; `mean_response_s` or `daily_requests` not above 0; a percentage outside 0–100; `switch_to` without `model`; a `model` or `switch_to` not in the price table (the message lists its models); a `model` that costs nothing per request.", body = ErrorBody),
+    ),
+)]
 pub async fn simulate(
     state: web::Data<AppState>,
     payload: web::Payload,
@@ -86,16 +128,56 @@ pub async fn simulate(
     Ok(HttpResponse::Ok().json(out))
 }
 
-#[derive(Debug, Deserialize)]
+/// `?currency=`.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-struct DefaultsQuery {
+#[into_params(parameter_in = Query)]
+pub struct DefaultsQuery {
+    /// The currency of the amounts: `USD` (default) or `JPY` (`usd`, `jpy` accepted).
     currency: Option<Currency>,
+}
+
+/// Where a value of the simulator's input comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ValueSource {
+    /// From what the trace store measured.
+    Measured,
+    /// The simulator's default.
+    Default,
+}
+
+/// A complete simulator input and where its values come from.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SimDefaults {
+    /// Every field present: the assumptions filled with their defaults; `prices`, `switch_to`
+    /// and `tokens_per_request` null (the app's table and the default mix).
+    pub input: SimInput,
+    /// For each field of `input`: `measured` (from the trace store) or `default`.
+    pub sources: std::collections::BTreeMap<String, ValueSource>,
+    /// The models of the app's price table, for `model` and `switch_to`.
+    pub models: Vec<String>,
+    /// Stored chat requests the measured values come from; 0 without the trace store.
+    pub traces: usize,
 }
 
 /// `GET /api/simulate/defaults?currency=USD|JPY`: a simulator input filled from what the trace
 /// store measured over a minute or more (mean response, error rate, requests a day, and the USD
 /// spend), the rest from the defaults; `sources` says which is which. The expected cache hit
 /// rate stays a default: today's hits are already off the measured spend.
+#[utoipa::path(
+    get,
+    path = "/api/simulate/defaults",
+    tag = "report",
+    operation_id = "simulateDefaults",
+    summary = "A complete simulator input, filled from what the trace store measured",
+    description = "With a minute or more of chat requests in the trace store, `mean_response_s`, `error_rate_percent` and `daily_requests` (the stored requests over their time span, scaled to a day) are measured; in USD, so is `monthly_api_spend` (the requests' estimated spend per request × requests a day × 30), never in JPY. The expected cache hit rate stays a default: today's hits are already off the measured spend. Without them, today's figures are placeholders (1,000 USD or 150,000 JPY a month, 8 s, 5,000 requests a day, 3 %). Every assumption is filled with its default in the currency, and `model` is the app's chat model when the price table has it. The input can be sent to `POST /api/simulate` as it stands. Answers 200 with the placeholders when the trace store is off.",
+    params(DefaultsQuery),
+    responses(
+        (status = 200, description = "The input, and where each of its values comes from.", body = SimDefaults),
+        (status = 422, description = "`validation`: an invalid query string (an unknown parameter or currency), or a measured figure the simulator refuses (`field` names it).", body = ErrorBody),
+    ),
+)]
 pub async fn defaults(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -113,18 +195,18 @@ pub async fn defaults(
     };
     let mut input = SimInput::today(currency, spend, 8.0, 5_000.0, 3.0);
     input.model = Some(m.chat_model.clone()).filter(|c| m.pricing.contains_key(c));
-    let mut sources = serde_json::Map::new();
+    let mut sources = std::collections::BTreeMap::new();
     if let Some(r) = measured {
         input.mean_response_s = r.mean_s;
         input.error_rate_percent = r.error_rate_percent;
         input.daily_requests = r.daily_requests;
         for f in ["mean_response_s", "error_rate_percent", "daily_requests"] {
-            sources.insert(f.to_owned(), json!("measured"));
+            sources.insert(f.to_owned(), ValueSource::Measured);
         }
         // Spend is measured in USD; a JPY bill is the team's own figure.
         if currency == Currency::Usd && r.monthly_spend_usd > 0.0 {
             input.monthly_api_spend = r.monthly_spend_usd;
-            sources.insert("monthly_api_spend".to_owned(), json!("measured"));
+            sources.insert("monthly_api_spend".to_owned(), ValueSource::Measured);
         }
     }
     // Fill every assumption, so the form shows the numbers the projection uses.
@@ -139,20 +221,18 @@ pub async fn defaults(
     input.stack_monthly_cost = Some(a.stack_monthly_cost);
     input.value_per_user_hour = Some(a.value_per_user_hour);
     input.cost_per_error = Some(a.cost_per_error);
-    let mut fields = serde_json::to_value(&input).map_err(anyhow::Error::from)?;
+    let fields = serde_json::to_value(&input).map_err(anyhow::Error::from)?;
     if let Some(obj) = fields.as_object() {
         for key in obj.keys() {
-            sources
-                .entry(key.clone())
-                .or_insert_with(|| json!("default"));
+            sources.entry(key.clone()).or_insert(ValueSource::Default);
         }
     }
-    Ok(HttpResponse::Ok().json(json!({
-        "input": fields.take(),
-        "sources": sources,
-        "models": m.pricing.keys().collect::<Vec<_>>(),
-        "traces": chats.len(),
-    })))
+    Ok(HttpResponse::Ok().json(SimDefaults {
+        input,
+        sources,
+        models: m.pricing.keys().cloned().collect(),
+        traces: chats.len(),
+    }))
 }
 
 /// What the stored chat requests say, as simulator inputs.
@@ -202,20 +282,52 @@ fn span_of(traces: &[StoredTrace]) -> Option<(u64, u64)> {
     (first <= last && !traces.is_empty()).then_some((first, last))
 }
 
-#[derive(Debug, Deserialize)]
+/// The windows of `GET /report`.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-struct LiveQuery {
+#[into_params(parameter_in = Query)]
+pub struct LiveQuery {
+    /// The page's language: `en` (default) or `ja`; `en-US`, `en-GB` and `ja-JP` are read as the same, in any case. Anything else is a 422 naming `lang`.
+    #[param(example = "ja")]
     lang: Option<String>,
+    /// Start of the baseline (before) window, Unix milliseconds, inclusive. Default: the first
+    /// stored chat request's start. Must be before `baseline_to` (422 naming `baseline_from`).
+    #[param(example = 1764669600000_u64)]
     baseline_from: Option<u64>,
+    /// End of the baseline window, Unix milliseconds, exclusive. Default: the middle of the
+    /// stored requests' time span.
+    #[param(example = 1764669660000_u64)]
     baseline_to: Option<u64>,
+    /// Start of the current (after) window, Unix milliseconds, inclusive. Default: the middle of
+    /// the stored requests' time span. Must be before `to` (422 naming `from`).
+    #[param(example = 1764669660000_u64)]
     from: Option<u64>,
+    /// End of the current window, Unix milliseconds, exclusive. Default: just after the last
+    /// stored request's end.
+    #[param(example = 1764669720000_u64)]
     to: Option<u64>,
+    /// Only the requests of this `user.id` (exact match), e.g. one `ragtrace-lab run`'s; the
+    /// default windows are then the halves of this user's requests.
     user_id: Option<String>,
 }
 
 /// `GET /report?baseline_from=&baseline_to=&from=&to=&lang=&user_id=`: the report of two
 /// windows of the trace store (Unix milliseconds); by default the first and the last half of
 /// what it holds. `user_id` keeps one user's requests (a lab run's, for instance).
+#[utoipa::path(
+    get,
+    path = "/report",
+    tag = "report",
+    operation_id = "liveReport",
+    summary = "The executive report of two windows of the trace store, as one HTML page",
+    description = "Compares two windows of the stored chat requests (traces with a `rag.pipeline` span; a request belongs to the window its trace started in, start inclusive, end exclusive): the baseline (`baseline_from`..`baseline_to`) and the current one (`from`..`to`), Unix milliseconds. A bound left out defaults to the store's: the baseline is the first half of the time from the first stored request's start to the last one's end, the current window the second half. The page's figures are derived as in docs/report.md. The UI's nav links here (`Report`), and the Compare page's Report button for two live windows. Unknown query parameters are rejected with 422. This path is traced, unlike `/api/*`.",
+    params(LiveQuery),
+    responses(
+        (status = 200, description = "The report: one self-contained HTML page, inline CSS and SVG, no script and no external reference; it prints to A4.", body = String, content_type = "text/html"),
+        (status = 404, description = "`feature_disabled`: the in-process trace store is off (`trace_store.enabled = false`); the hint points to `ragtrace-lab report BEFORE.json AFTER.json`.", body = ErrorBody),
+        (status = 422, description = "`validation`: an invalid query string (an unknown parameter, a bound that is not a whole number), `lang` not `en` or `ja`, a window whose start is not before its end (`baseline_from` or `from`), a window holding no chat request (`baseline_from` or `from`, with its bounds in RFC 3339), or a store holding no chat request at all, or none of `user_id` (`traces`).", body = ErrorBody),
+    ),
+)]
 pub async fn live(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let q: LiveQuery = parse_query(&req)?;
     let l = lang(q.lang.as_deref())?;
@@ -284,15 +396,35 @@ pub async fn live(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRe
     render(&state, &before, &after, l)
 }
 
-#[derive(Debug, Deserialize)]
+/// Two `ragtrace-lab run --out` reports of one case.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Pair {
+#[schema(as = ReportPair)]
+pub struct Pair {
+    /// The run before the fix.
     before: Side,
+    /// The run after it.
     after: Side,
 }
 
 /// `POST /api/report?lang=`: the report of two `ragtrace-lab run --out` reports,
 /// `{"before": …, "after": …}`.
+#[utoipa::path(
+    post,
+    path = "/api/report",
+    tag = "report",
+    operation_id = "labReport",
+    summary = "The executive report of two lab runs, as one HTML page",
+    description = "Renders the report of two `ragtrace-lab run --out` reports of one case, sent as they were written: `{\"before\": …, \"after\": …}`. Only the fields of `ReportSide` are read; the others are ignored. The same page as `ragtrace-lab report BEFORE.json AFTER.json`. The Compare page's Report button sends its two loaded lab reports here. Up to 4 MiB.",
+    params(LangQuery),
+    request_body = Pair,
+    responses(
+        (status = 200, description = "The report: one self-contained HTML page, inline CSS and SVG, no script and no external reference; it prints to A4.", body = String, content_type = "text/html"),
+        (status = 400, description = "`validation`: the body is empty or not JSON.", body = ErrorBody),
+        (status = 413, description = "`validation`: the body is larger than 4 MiB.", body = ErrorBody),
+        (status = 422, description = "`validation`: a field is missing or of the wrong type (`field` is its path, e.g. `before.latency_ms`), a top-level field other than `before` and `after`, the two runs are of different cases (`after.case`), a run holds no request (`before` or `after`), or `lang` is not `en` or `ja`.", body = ErrorBody),
+    ),
+)]
 pub async fn lab_pair(
     state: web::Data<AppState>,
     req: HttpRequest,

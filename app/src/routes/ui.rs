@@ -1,5 +1,5 @@
-//! The built-in web UI and the OpenAPI description, served from assets compiled into the binary
-//! (`app/ui`), so the viewer needs no Node and no files at run time.
+//! The built-in web UI, served from assets compiled into the binary (`app/ui`), so the viewer
+//! needs no Node and no files at run time, and the OpenAPI description generated from the code.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -7,7 +7,7 @@ use include_dir::{Dir, include_dir};
 
 use crate::error::ApiError;
 
-/// `app/ui` (the viewer and `openapi.json`), compiled in so the binary needs no files at run time.
+/// `app/ui` (the viewer and the API page), compiled in so the binary needs no files at run time.
 pub static ASSETS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/ui");
 
 fn content_type(path: &str) -> &'static str {
@@ -38,6 +38,14 @@ pub fn secure_page(resp: &mut actix_web::HttpResponseBuilder, csp: &'static str)
 }
 
 /// `GET /` → the UI.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "ui",
+    operation_id = "root",
+    summary = "Redirects to the built-in UI",
+    responses((status = 302, description = "To `/ui/`.", headers(("Location" = String, description = "`/ui/`")))),
+)]
 pub async fn root() -> HttpResponse {
     HttpResponse::Found()
         .insert_header((header::LOCATION, "/ui/"))
@@ -45,6 +53,21 @@ pub async fn root() -> HttpResponse {
 }
 
 /// `GET /ui/{path}`: an embedded asset; `/ui/` is the page.
+#[utoipa::path(
+    get,
+    path = "/ui/{path}",
+    tag = "ui",
+    operation_id = "uiAsset",
+    summary = "The built-in UI: assets compiled into the binary; an empty path is the page",
+    description = "`/ui/` is the trace viewer, `/ui/api.html` this API's interactive description.",
+    params(("path" = String, Path, description = "Asset path (`index.html`, `app.js`, `api.html`, …); empty for the page.")),
+    responses(
+        (status = 200, description = "The asset.", content(
+            (String = "text/html"), (String = "text/javascript"), (String = "text/css"), (String = "application/json"),
+        )),
+        (status = 404, description = "`not_found`: no such asset.", body = crate::error::ErrorBody),
+    ),
+)]
 pub async fn asset(req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let path = path.into_inner();
     let path = if path.is_empty() {
@@ -68,12 +91,19 @@ pub async fn asset(req: HttpRequest, path: web::Path<String>) -> Result<HttpResp
     }
 }
 
-/// `GET /openapi.json`: the OpenAPI description of the whole HTTP API.
+/// `GET /openapi.json`: the OpenAPI description of the whole HTTP API, generated from the
+/// handlers and their types ([`crate::openapi`]).
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "ui",
+    operation_id = "openapi",
+    summary = "This OpenAPI description",
+    description = "Generated from the handlers and the types they read and answer; `/ui/api.html` shows it as an interactive page.",
+    responses((status = 200, description = "An OpenAPI 3.1 document.", body = Object)),
+)]
 pub async fn openapi() -> HttpResponse {
-    match ASSETS.get_file("openapi.json") {
-        Some(f) => HttpResponse::Ok()
-            .content_type("application/json")
-            .body(f.contents()),
-        None => HttpResponse::NotFound().finish(),
-    }
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(crate::openapi::json())
 }

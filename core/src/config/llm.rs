@@ -37,7 +37,7 @@ pub struct LlmSettings {
 }
 
 /// Price of a model, USD per one million tokens.
-#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ModelPrice {
     /// USD per one million input (prompt) tokens; embeddings are priced by this alone.
     pub input: f64,

@@ -30,8 +30,11 @@ use crate::config::{IngestSettings, QueueBackend};
 use crate::semconv::{attr, metric, span};
 
 /// A document format ragtrace can ingest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = DocumentFormat)]
 pub enum Format {
     /// `.md`, `.markdown` or `text/markdown`: chunked by the Markdown-aware splitter.
     Markdown,
@@ -116,8 +119,9 @@ mod b64 {
 }
 
 /// Where a job is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = JobState)]
 pub enum State {
     /// Waiting for a worker.
     Queued,
@@ -130,7 +134,7 @@ pub enum State {
 }
 
 /// A job's status, as `GET /v1/documents/{id}` returns it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobStatus {
     /// The job's id, as `POST /v1/documents` answered it.
     pub id: Uuid,

@@ -22,7 +22,7 @@ use crate::trace_store::summary::{Bucket, Latency, WindowSummary};
 pub const MONTH_SECONDS: f64 = 30.0 * 86_400.0;
 
 /// One stage over a window.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StageShare {
     /// The stage's `ragtrace.stage` value.
     pub stage: String,
@@ -36,7 +36,8 @@ pub struct StageShare {
 
 /// What one window measured. Its JSON is the subset of a `ragtrace-lab run --out` report that
 /// the report reads; other fields are ignored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ReportSide)]
 pub struct Side {
     /// The lab case (`chatbot`, `doc-search`, `transcription`); `None` for live data.
     #[serde(default)]

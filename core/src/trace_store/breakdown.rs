@@ -11,7 +11,7 @@ use super::critical::critical_path;
 use crate::semconv::Stage;
 
 /// One stage's share of the time, over recent traces.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StageBreakdown {
     /// The stage's `ragtrace.stage` value (`retrieval`, `llm`, ...); the viewer shows its label.
     pub stage: &'static str,
@@ -35,7 +35,7 @@ pub struct StageBreakdown {
 }
 
 /// Where the time of recent requests goes.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Breakdown {
     /// Traces looked at (those with at least one stage span).
     pub traces: usize,

@@ -15,7 +15,7 @@ use super::{StoredSpan, StoredTrace};
 use crate::semconv::{Stage, span};
 
 /// One stage's time in one request.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StageTime {
     /// The stage's `ragtrace.stage` value.
     pub stage: &'static str,
@@ -26,7 +26,7 @@ pub struct StageTime {
 }
 
 /// Where one request's time went, on its critical path.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CriticalPath {
     /// The request's duration (its pipeline span, else its root), milliseconds.
     pub total_ms: f64,

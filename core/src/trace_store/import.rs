@@ -3,20 +3,33 @@
 //! spans the store can hold (`POST /api/traces`), so a trace recorded by another process can be
 //! opened in the viewer.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::{AttrValue, StoredEvent, StoredSpan, StoredTrace, critical_path};
+use super::{
+    AttrValue, CriticalPath, StoredEvent, StoredSpan, StoredTrace, TraceSummary, critical_path,
+};
 
 /// Spans one imported trace may hold.
 pub const MAX_SPANS: usize = 20_000;
 
 /// The trace as the viewer reads it: `{"summary", "critical_path", "spans"}`.
-pub fn trace_json(trace: &StoredTrace) -> Value {
-    json!({
-        "summary": trace.summary(),
-        "critical_path": critical_path(trace),
-        "spans": trace.spans,
-    })
+pub fn trace_json(trace: &StoredTrace) -> TraceDetail<'_> {
+    TraceDetail {
+        summary: trace.summary(),
+        critical_path: critical_path(trace),
+        spans: &trace.spans,
+    }
+}
+
+/// One trace as `GET /api/traces/{trace_id}` answers it, and as `POST /api/traces` reads it back.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct TraceDetail<'a> {
+    /// The trace's line in the list.
+    pub summary: TraceSummary,
+    /// Where the request's time went; null when the trace has no stage spans (not a chat request).
+    pub critical_path: Option<CriticalPath>,
+    /// Every stored span of the trace, sorted by start.
+    pub spans: &'a [StoredSpan],
 }
 
 /// Why a document is not a trace, naming the offending field (`spans[3].span_id`).
@@ -218,6 +231,7 @@ fn events(v: Option<&Value>, at: &str) -> Result<Vec<StoredEvent>, ImportError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn doc() -> Value {
         json!({"spans": [
@@ -256,7 +270,8 @@ mod tests {
             spans: spans.clone(),
             ..StoredTrace::default()
         };
-        assert_eq!(read_trace(&trace_json(&trace)).unwrap(), spans);
+        let doc = serde_json::to_value(trace_json(&trace)).unwrap();
+        assert_eq!(read_trace(&doc).unwrap(), spans);
     }
 
     /// Each malformed field is named, with what it must be.

@@ -25,7 +25,7 @@ pub mod summary;
 
 pub use breakdown::{Breakdown, StageBreakdown, breakdown};
 pub use critical::{CriticalPath, StageTime, critical_path};
-pub use import::{ImportError, read_trace, trace_json};
+pub use import::{ImportError, TraceDetail, read_trace, trace_json};
 pub use model::{AttrValue, StoredEvent, StoredSpan, StoredTrace, TraceSummary};
 pub use processor::{TraceStoreProcessor, sinks};
 pub use query::TraceQuery;
@@ -37,7 +37,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 
 /// A page of the trace list.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TracePage {
     /// Matching traces, newest first.
     pub traces: Vec<TraceSummary>,
@@ -50,7 +50,7 @@ pub struct TracePage {
 }
 
 /// The store's limits and use, reported with every list.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
 pub struct StoreStats {
     /// Traces held now; past `max_traces`, each new trace evicts the oldest.
     pub traces: usize,

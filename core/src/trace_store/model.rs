@@ -24,6 +24,32 @@ pub enum AttrValue {
     Str(String),
 }
 
+/// Its JSON is any of a boolean, a number or a string: `anyOf`, not the `oneOf` a derived schema
+/// would say, since an integer is a number too.
+impl utoipa::PartialSchema for AttrValue {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{
+            AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type,
+        };
+        let typed = |t: Type, format: Option<KnownFormat>| {
+            ObjectBuilder::new()
+                .schema_type(t)
+                .format(format.map(SchemaFormat::KnownFormat))
+        };
+        AnyOfBuilder::new()
+            .item(typed(Type::Boolean, None))
+            .item(typed(Type::Integer, Some(KnownFormat::Int64)))
+            .item(typed(Type::Number, Some(KnownFormat::Double)))
+            .item(typed(Type::String, None))
+            .description(Some(
+                "A stored attribute value: boolean, integer, float, or string (arrays are joined into a string).",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for AttrValue {}
+
 impl AttrValue {
     fn from_otel(v: &Value) -> Self {
         match v {
@@ -54,7 +80,7 @@ impl AttrValue {
 }
 
 /// An event recorded inside a span, such as a log line emitted while it was current.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StoredEvent {
     /// Event name (for log events, the message).
     pub name: String,
@@ -65,7 +91,7 @@ pub struct StoredEvent {
 }
 
 /// A finished span as the store keeps it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StoredSpan {
     /// The W3C trace id as 32 hex characters, the key the viewer and Jaeger share.
     pub trace_id: String,
@@ -217,7 +243,7 @@ pub struct StoredTrace {
 }
 
 /// One line of the trace list.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TraceSummary {
     /// The W3C trace id, to open the trace with `GET /api/traces/{trace_id}` or in Jaeger.
     pub trace_id: String,

@@ -3,14 +3,18 @@
 use super::StoredTrace;
 
 /// Filters of the trace list. Empty fields match everything.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct TraceQuery {
     /// Service of the root span.
     pub service: Option<String>,
-    /// Name of any span in the trace (e.g. `chat sim-gpt-4o-mini`).
+    /// Name of any span in the trace (exact match), e.g. `execute_tool product_search` or
+    /// `chat sim-gpt-4o-mini`.
+    #[param(example = "execute_tool product_search")]
     pub operation: Option<String>,
     /// Only traces lasting at least this many milliseconds (fractions allowed): the slow ones.
+    #[param(example = 2000)]
     pub min_duration_ms: Option<f64>,
     /// Only traces lasting at most this many milliseconds; must not be below `min_duration_ms`.
     pub max_duration_ms: Option<f64>,
@@ -21,10 +25,13 @@ pub struct TraceQuery {
     /// Cache hit or not.
     pub cache_hit: Option<bool>,
     /// Only traces that started at or after this Unix time, milliseconds (a run's window).
+    #[param(example = 1764669600000_u64)]
     pub from_ms: Option<u64>,
     /// Only traces that started before this Unix time, milliseconds.
     pub to_ms: Option<u64>,
-    /// Page size (default 20, at most 200).
+    /// Page size of the trace list (1 to 200, default 20); traces looked at by the breakdown
+    /// (1 to 10,000, default 200).
+    #[param(minimum = 1)]
     pub limit: Option<usize>,
     /// Traces to skip (pagination).
     pub offset: Option<usize>,

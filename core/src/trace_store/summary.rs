@@ -14,7 +14,7 @@ pub const HISTOGRAM_BOUNDS_MS: [f64; 14] = [
 ];
 
 /// Latency percentiles, milliseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Latency {
     /// Mean.
     pub mean: f64,
@@ -48,7 +48,8 @@ impl Latency {
 }
 
 /// One bucket of the latency distribution.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = HistogramBucket)]
 pub struct Bucket {
     /// Upper bound, milliseconds; `null` for the last, open bucket.
     pub le_ms: Option<f64>,
@@ -81,7 +82,7 @@ pub fn histogram(values: &[f64]) -> Vec<Bucket> {
 
 /// How well retrieval did on the requests a golden-set run graded: those whose retrieval span
 /// records `ragtrace.eval.expected_rank` (`ragtrace-lab eval` names the expected sources).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Quality {
     /// Requests with an expected rank.
     pub graded: usize,
@@ -126,7 +127,8 @@ impl Quality {
 }
 
 /// What the chat requests among some traces measured.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = Summary)]
 pub struct WindowSummary {
     /// Chat requests (traces with a pipeline span).
     pub requests: usize,

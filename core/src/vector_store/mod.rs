@@ -37,7 +37,9 @@ pub struct Point {
 
 /// How much of a collection its search index covers. A search over unindexed vectors compares
 /// the query with every one of them; indexed vectors are found through HNSW.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 pub struct IndexStatus {
     /// Points in the collection.
     pub points: u64,
@@ -71,7 +73,17 @@ pub struct Hit {
 }
 
 /// Which legs a search runs: the dense vector, the sparse one, or both fused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Deserialize,
+    serde::Serialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Retrieval {
     /// Nearest embeddings only (cosine similarity).
