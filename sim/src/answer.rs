@@ -15,7 +15,7 @@
 
 use std::collections::HashSet;
 
-use crate::embeddings::content_words;
+use crate::embeddings::{concepts, content_words};
 
 /// The answer given when no passage shares a word with the question.
 pub const NO_ANSWER: &str = "I could not find this in the provided context. Please rephrase the question or add documents about it.";
@@ -377,16 +377,34 @@ const STEP_VERBS: &[&str] = &[
 /// and what it asks for (a number for "how much", a step for "how do I"), never a bare heading;
 /// a buying question draws on the product passages (`P1`, ...) first.
 pub fn answer(question: &str, passages: &[Passage]) -> String {
-    let q: HashSet<String> = content_words(question).into_iter().map(stem).collect();
+    let q = terms(question);
     if q.is_empty() {
         return NO_ANSWER.to_owned();
     }
     let asks = Asks::of(question);
-    let buying = matches!(asks, Asks::Number | Asks::Money)
-        && passages.iter().any(|p| p.marker.starts_with('P'))
-        && ["price", "cost", "how much", "cheap", "expensive", "buy"]
-            .iter()
-            .any(|w| question.to_lowercase().contains(w));
+    // A question about prices is answered from the products; one that asks for the cheapest or
+    // the best rated product, from the first product, which the product search sorted so.
+    let lower = question.to_lowercase();
+    let has_products = passages.iter().any(|p| p.marker.starts_with('P'));
+    let ranked = has_products
+        && [
+            "cheapest",
+            "cheaper",
+            "best rated",
+            "top rated",
+            "highest rated",
+            "best reviews",
+            "best reviewed",
+        ]
+        .iter()
+        .any(|w| lower.contains(w));
+    let buying = ranked
+        || (has_products
+            && matches!(asks, Asks::Number | Asks::Money)
+            && ["price", "cost", "how much", "cheap", "expensive", "buy"]
+                .iter()
+                .any(|w| lower.contains(w)));
+    let first_product = passages.iter().position(|p| p.marker.starts_with('P'));
     // Every sentence that could answer, headings left out.
     // A sentence is read in its context: the first sentence of its paragraph or list item (its
     // topic: "Tech Bar: walk-up help. ... It is open 09:00 to 17:00") and the heading above it
@@ -401,7 +419,6 @@ pub fn answer(question: &str, passages: &[Passage]) -> String {
         heading: HashSet<String>,
         emph: bool,
     }
-    let terms = |s: &str| -> HashSet<String> { content_words(s).into_iter().map(stem).collect() };
     let mut candidates = Vec::new();
     for (pi, p) in passages.iter().enumerate() {
         // The document's title is the heading above everything in it ("Lumen Hub 2
@@ -412,8 +429,18 @@ pub fn answer(question: &str, passages: &[Passage]) -> String {
         };
         let mut heading = title.clone();
         let mut si = 0;
+        // The header row of the table being read: a row is read with it ("| Rotterdam | €165 |"
+        // under "| Location | Limit |"), and is a candidate however few words it has.
+        let mut table: Option<HashSet<String>> = None;
         for (line_no, line) in p.text.lines().enumerate() {
             let mut topic = HashSet::new();
+            let row = line.trim_start().starts_with('|');
+            if !row {
+                table = None;
+            } else if table.is_none() {
+                table = Some(terms(line));
+                continue;
+            }
             for (li, s) in sentences(line).into_iter().enumerate() {
                 si += 1;
                 let bare = s.trim_end_matches(['.', '!', '?', ':']);
@@ -428,16 +455,16 @@ pub fn answer(question: &str, passages: &[Passage]) -> String {
                 if li == 0 {
                     topic.clone_from(&words);
                 }
-                if words.len() >= 3 {
+                if words.len() >= 3 || (row && !words.is_empty()) {
                     candidates.push(Candidate {
                         passage: pi,
                         sentence: si,
                         line: line_no,
                         text: s,
-                        topic: if li == 0 {
-                            HashSet::new()
-                        } else {
-                            topic.clone()
+                        topic: match &table {
+                            Some(header) => header.clone(),
+                            None if li == 0 => HashSet::new(),
+                            None => topic.clone(),
                         },
                         heading: heading.clone(),
                         emph: p
@@ -500,6 +527,10 @@ pub fn answer(question: &str, passages: &[Passage]) -> String {
         if buying && product {
             score += 0.25;
         }
+        // "The cheapest plug" is the first product: its line with the price and the rating.
+        if ranked && Some(c.passage) == first_product && c.line == 0 {
+            score += 1.0;
+        }
         if c.emph {
             score += EMPHASIS_BONUS;
         }
@@ -551,7 +582,7 @@ pub fn answer(question: &str, passages: &[Passage]) -> String {
         let next = in_line
             .get(at + 1)
             .filter(|_| (pi, si) == best_at && !s.ends_with(':'))
-            .filter(|n| !said.contains(&(pi, **n)));
+            .filter(|n| !said.contains(&(pi, **n)) && !meta(n));
         let s = if let Some(n) = next {
             said.insert((pi, n));
             out.push_str(s);
@@ -569,11 +600,15 @@ pub fn answer(question: &str, passages: &[Passage]) -> String {
                 .nth(line)
                 .is_some_and(|l| l.starts_with("1. "));
         let quotes_steps = s.ends_with(':') || first_step;
-        out.push_str(if quotes_steps {
-            s
+        if s.trim_start().starts_with('|') {
+            out.push_str(&table_row(s));
         } else {
-            s.trim_end_matches(['.', '!', '?'])
-        });
+            out.push_str(if quotes_steps {
+                s
+            } else {
+                s.trim_end_matches(['.', '!', '?'])
+            });
+        }
         if quotes_steps {
             let p = &passages[pi];
             let steps = p.text.lines().enumerate().skip(line + 1).take(MAX_STEPS);
@@ -618,6 +653,30 @@ fn meta(s: &str) -> bool {
             ]
             .contains(&n.as_str())
         })
+}
+
+/// A Markdown table row as a phrase: `| Rotterdam | €165 |` → `Rotterdam: €165`.
+fn table_row(row: &str) -> String {
+    let cells: Vec<&str> = row
+        .split('|')
+        .map(|c| c.trim().trim_matches('*').trim())
+        .filter(|c| !c.is_empty())
+        .collect();
+    match cells.as_slice() {
+        [first, rest @ ..] if !rest.is_empty() => format!("{first}: {}", rest.join(", ")),
+        _ => cells.join(""),
+    }
+}
+
+/// The stemmed content words of `s`, and the thesaurus concepts they stand for (`~malware` for
+/// "virus"), so a sentence about malware answers a question about a virus.
+fn terms(s: &str) -> HashSet<String> {
+    let words = content_words(s);
+    let found: Vec<String> = concepts(&words)
+        .into_iter()
+        .map(|c| format!("~{c}"))
+        .collect();
+    words.into_iter().map(stem).chain(found).collect()
 }
 
 /// English Snowball stemming: "expenses" ~ "expense", "submitting" ~ "submit".
@@ -707,6 +766,36 @@ mod tests {
             Question: How much does a Beam bulb cost?";
         let a = answer(extract_question(prompt), &parse_passages(prompt));
         assert!(a.contains("$12.99") && a.contains("[P1]"), "{a}");
+    }
+
+    /// "The cheapest" or "the best rated" is answered with the first product, which the product
+    /// search sorted first, even where a document passage shares more of the question's words.
+    #[test]
+    fn a_ranked_buying_question_answers_with_the_first_product() {
+        let prompt = "Context:\n\
+            [1] Smart Plug P1\nThe smart plug you sell the most is the Plug P1, a smart plug for lamps.\n\n\
+            [P1] Product NL-0170: Plug P1 Mini EU costs $14.99, is in stock, and is rated 4.6 of 5. A compact plug.\n\n\
+            [P2] Product NL-0161: Plug P1 EU costs $19.99, is in stock, and is rated 4.1 of 5. A smart plug.\n\n\
+            Question: What's the cheapest smart plug you sell?";
+        let a = answer(extract_question(prompt), &parse_passages(prompt));
+        assert!(
+            a.contains("Product NL-0170: Plug P1 Mini EU costs $14.99"),
+            "{a}"
+        );
+        assert!(!a.contains("$19.99"), "{a}");
+    }
+
+    /// A table row is read with its header and the heading above, and quoted as a phrase.
+    #[test]
+    fn answers_from_a_table_row() {
+        let prompt = "Context:\n\
+            [1] Expenses Policy\n## Hotel limits (per night)\n\n\
+            | Location | Limit |\n|---|---|\n| Lisbon | €140 |\n| Rotterdam | €165 |\n\n\
+            Rotterdam staff can lease a bike worth up to €2,000.\n\n\
+            Question: how much can I spend on a hotel in Rotterdam?";
+        let a = answer(extract_question(prompt), &parse_passages(prompt));
+        assert!(a.contains("Rotterdam: €165"), "{a}");
+        assert!(!a.contains('|'), "{a}");
     }
 
     /// A sentence is read with its list item's topic and its heading: of four alike sentences,

@@ -51,8 +51,11 @@ impl Catalog {
         self.search_sorted(query, limit, Sort::Relevance)
     }
 
-    /// [`Self::search`], then, for `Sort::Price` or `Sort::Rating`, the relevant products (those
-    /// scoring at least half the best) cheapest or best rated first.
+    /// [`Self::search`], then, for `Sort::Price` or `Sort::Rating`, the relevant products
+    /// cheapest or best rated first. Relevant, for a sort, is the kind the question names: its
+    /// category ("the cheapest smart plug" is among the plugs, whatever their descriptions
+    /// say), else the products whose name holds as many of its words as the best one's does;
+    /// packs only when asked for.
     pub fn search_sorted(&self, query: &str, limit: usize, sort: Sort) -> Vec<ScoredProduct> {
         // Digits count ("Lumen Hub 2"); other one-letter words do not.
         let q: Vec<String> = content_words(query)
@@ -67,9 +70,34 @@ impl Catalog {
             |words: &[String], w: &str| words.iter().any(|x| x.trim_end_matches('s') == w);
         // Packs and multi-packs only when asked for.
         let wants_pack = q.iter().any(|w| w == "pack" || w.ends_with("pack"));
+        // The categories the question names ("plug" → plugs), and its words in a product's name.
+        let kinds: Vec<&str> = self
+            .products
+            .iter()
+            .map(|(p, _, _)| p.category.as_str())
+            .filter(|c| q.iter().any(|w| c.trim_end_matches('s') == w))
+            .collect();
+        let named = |title: &[String]| q.iter().filter(|w| matches(title, w)).count();
+        let most_named = self
+            .products
+            .iter()
+            .map(|(_, title, _)| named(title))
+            .max()
+            .unwrap_or(0);
         let mut scored: Vec<ScoredProduct> = self
             .products
             .iter()
+            .filter(|(p, title, _)| {
+                // A sort ranks the named kind of product only.
+                let kind = if kinds.is_empty() {
+                    named(title) == most_named
+                } else {
+                    kinds.contains(&p.category.as_str())
+                };
+                sort == Sort::Relevance
+                    || most_named == 0
+                    || (kind && (wants_pack || !title.iter().any(|t| t.ends_with("pack"))))
+            })
             .filter_map(|(p, title, body)| {
                 let score: f32 = q
                     .iter()
@@ -113,7 +141,10 @@ impl Catalog {
         if sort != Sort::Relevance
             && let Some(best) = scored.first().map(|s| s.score)
         {
-            scored.retain(|s| s.score >= best * 0.5);
+            // Without a named kind, the products that match at least half as well as the best.
+            if most_named == 0 {
+                scored.retain(|s| s.score >= best * 0.5);
+            }
             match sort {
                 Sort::Price => {
                     scored.sort_by(|a, b| a.product.price_usd.total_cmp(&b.product.price_usd))
@@ -196,6 +227,23 @@ mod tests {
             rated
                 .windows(2)
                 .all(|w| w[0].product.rating >= w[1].product.rating)
+        );
+        // The cheapest and the best rated of the kind named, whatever their descriptions say
+        // and the question's other words; no pack unless asked for.
+        let first = |q: &str, sort| c.search_sorted(q, 5, sort)[0].product.name.clone();
+        assert_eq!(
+            first("what's the cheapest smart plug you sell", Sort::Price),
+            "Plug P1 Mini EU"
+        );
+        assert_eq!(
+            first("which smart plug has the best reviews", Sort::Rating),
+            "Plug P1 Heavy Duty EU"
+        );
+        assert_eq!(first("cheapest smart bulb", Sort::Price), "Beam White GU10");
+        assert!(
+            c.search_sorted("best rated plug", 50, Sort::Rating)
+                .iter()
+                .all(|s| !s.product.name.contains("pack"))
         );
     }
 }
