@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+"""The app's own instructions per chat request, counted by callgrind: tracing off, 10 %, 100 %.
+
+    bench/instructions.py [--requests 200] [--configs off,10%,100%] [--bin-dir DIR]
+
+bench/request-cost.py measures CPU time under load, which on two shared cores scatters by
+±10-15 % from round to round: too coarse to say whether 10 % sampling costs 1 %. Instruction
+counts are not disturbed by what else runs, so this script counts them instead, for a fixed
+number of requests:
+
+- ragtrace-sim (`instant`) and otlp-sink run natively, as in request-cost.py;
+- each ragtrace app runs under `valgrind --tool=callgrind --instr-atstart=no` on a copy of one
+  seeded data directory (the demo corpus), so startup is not counted;
+- the script switches instrumentation on, sends warm-up requests, zeroes the counters, sends
+  `--requests` chat requests one at a time (every question new), dumps the counters and reads
+  the total instruction count (Ir) of the whole process: every thread, the exporter's included;
+- then the answer-cache hit path on the 100 % app: one question asked `--requests` times.
+
+Instructions are not time (a cache miss or a syscall costs more than its count says) but they
+resolve a change of well under 1 %: the runs repeat to within about 0.1 %.
+
+Premises, checked or the run is refused: no answer-cache hit in the miss runs, every answer
+2xx, no span dropped, and the sink received every span the apps exported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("request_cost", ROOT / "bench" / "request-cost.py")
+rc = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(rc)
+
+SAMPLERS = {"off": ("always_off", ""), "10%": ("traceidratio", "0.1"), "100%": ("always_on", "")}
+
+
+def ask(url: str, question: str) -> None:
+    body = json.dumps({"question": question}).encode()
+    req = urllib.request.Request(url + "/v1/chat", data=body, headers={"content-type": "application/json"})
+    with urllib.request.urlopen(req, timeout=600) as r:
+        if r.status != 200:
+            sys.exit(f"{url}: HTTP {r.status} for {question!r}")
+        r.read()
+
+
+def total_ir(dump_dir: Path, pid: int, before: set[Path]) -> int:
+    """The instruction count of the newest callgrind dump of `pid`."""
+    new = sorted(set(dump_dir.glob(f"callgrind.out.{pid}*")) - before, key=lambda p: p.stat().st_mtime)
+    if not new:
+        sys.exit(f"no callgrind dump for {pid} in {dump_dir}")
+    text = new[-1].read_text(errors="replace")
+    m = re.search(r"^(?:summary|totals):\s+(\d+)", text, re.M)
+    if not m:
+        sys.exit(f"no instruction total in {new[-1]}")
+    return int(m.group(1))
+
+
+def control(*args: str) -> None:
+    subprocess.run(["callgrind_control", *args], check=True, stdout=subprocess.DEVNULL, timeout=300)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--requests", type=int, default=200)
+    ap.add_argument("--warmup", type=int, default=20)
+    ap.add_argument("--configs", default="off,10%,100%")
+    ap.add_argument("--bin-dir", help="use the release binaries here instead of building them")
+    ap.add_argument("--json", help="also write the results here")
+    args = ap.parse_args()
+    if not shutil.which("valgrind"):
+        sudo = [] if os.geteuid() == 0 else ["sudo"]
+        subprocess.run(sudo + ["apt-get", "update", "-qq"], check=True)
+        subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "valgrind"], check=True, stdout=subprocess.DEVNULL)
+
+    bin_dir = Path(args.bin_dir) if args.bin_dir else rc.build()
+    work = Path(tempfile.mkdtemp(prefix="ragtrace-instr-"))
+    procs: list[subprocess.Popen] = []
+
+    def spawn(cmd, env=None, name="proc"):
+        log = open(work / f"{name}.log", "w")
+        p = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=work)
+        procs.append(p)
+        return p
+
+    try:
+        sim_port, sink_port = rc.free_port(), rc.free_port()
+        sim_env = dict(os.environ, OTEL_SDK_DISABLED="true", RAGTRACE__TELEMETRY__LOG_FILTER="warn")
+        sim = spawn([bin_dir / "ragtrace-sim", "--addr", f"127.0.0.1:{sim_port}", "--scenario", "instant"],
+                    env=sim_env, name="sim")
+        rc.wait_ready(f"http://127.0.0.1:{sim_port}/metrics", sim, "ragtrace-sim")
+        sink = spawn([bin_dir / "otlp-sink", str(sink_port)], name="sink")
+        time.sleep(0.5)
+
+        def app_env(config: str) -> dict:
+            sampler, arg = SAMPLERS[config]
+            env = dict(
+                os.environ,
+                OPENAI_BASE_URL=f"http://127.0.0.1:{sim_port}/v1",
+                RAGTRACE__CATALOG__BASE_URL=f"http://127.0.0.1:{sim_port}/catalog",
+                OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{sink_port}",
+                OTEL_TRACES_SAMPLER=sampler,
+                OTEL_TRACES_SAMPLER_ARG=arg,
+                RAGTRACE__TELEMETRY__LOG_FILTER="warn",
+                RAGTRACE__TELEMETRY__MAX_QUEUE_SIZE="32768",
+                # Under valgrind the app runs tens of times slower: no request may time out.
+                RAGTRACE__CHAT__DEADLINE_MS="600000",
+                RAGTRACE__LLM__TIMEOUT_MS="300000",
+            )
+            for k in ("OPENAI_API_KEY", "QDRANT_URL", "REDIS_URL"):
+                env.pop(k, None)
+            return env
+
+        # One seeded data directory (the demo corpus indexed natively), copied for every app.
+        seed_dir = work / "seed"
+        port = rc.free_port()
+        seeder = spawn([bin_dir / "ragtrace", "--addr", f"127.0.0.1:{port}", "--data-dir", seed_dir],
+                       env=app_env("off"), name="seed")
+        rc.wait_ready(f"http://127.0.0.1:{port}/readyz", seeder, "the seeding app")
+        seeder.send_signal(signal.SIGTERM)
+        seeder.wait(timeout=60)
+
+        configs = [c for c in args.configs.split(",") if c]
+        results: dict[str, dict] = {}
+        problems: list[str] = []
+        exported = 0.0
+        tag = f"i{int(time.time())}"
+        for config in configs:
+            slug = config.replace("%", "")
+            data = work / f"data-{slug}"
+            shutil.copytree(seed_dir, data)
+            port = rc.free_port()
+            url = f"http://127.0.0.1:{port}"
+            cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                   f"--callgrind-out-file={work}/callgrind.out.%p",
+                   bin_dir / "ragtrace", "--addr", f"127.0.0.1:{port}", "--data-dir", data]
+            p = spawn(cmd, env=app_env(config), name=f"app-{slug}")
+            rc.wait_ready(url + "/readyz", p, f"app {config} under callgrind", seconds=900)
+            control("-i", "on", str(p.pid))
+            runs = {"miss": [f"{tag} {config} question {i}: how do I reset the Lumen Hub 2?"
+                             for i in range(args.requests)]}
+            if config == "100%":
+                runs["hit"] = [f"{tag} the same cached question" for _ in range(args.requests)]
+            for kind, questions in runs.items():
+                warm = [f"{tag} {config} {kind} warm-up {i}" for i in range(args.warmup)]
+                if kind == "hit":
+                    warm = [questions[0]] * args.warmup  # the first asks, the others hit
+                for q in warm:
+                    ask(url, q)
+                before = set(work.glob(f"callgrind.out.{p.pid}*"))
+                control("-z", str(p.pid))
+                started = time.time()
+                for q in questions:
+                    ask(url, q)
+                control("-d", str(p.pid))
+                ir = total_ir(work, p.pid, before)
+                name = config if kind == "miss" else f"{config} cache hit"
+                results[name] = {"requests": len(questions), "ir": ir, "ir_per_request": ir / len(questions),
+                                 "seconds": time.time() - started}
+                print(f"{name}: {ir / len(questions):,.0f} instructions per request "
+                      f"({len(questions)} requests, {time.time() - started:.0f} s under callgrind)", file=sys.stderr)
+            m = rc.get(url + "/metrics", timeout=60)
+            hits = rc.metric(m, "ragtrace_cache_requests_total", cache="answer", result="hit")
+            expected_hits = 2 * args.warmup + args.requests - 1 if config == "100%" else 0
+            if hits > expected_hits:
+                problems.append(f"{config}: {hits:.0f} answer-cache hits, {expected_hits} expected")
+            dropped = rc.metric(m, "ragtrace_telemetry_spans_total", outcome="dropped")
+            failed = rc.metric(m, "ragtrace_telemetry_spans_total", outcome="failed")
+            if dropped or failed:
+                problems.append(f"{config}: {dropped:.0f} spans dropped, {failed:.0f} failed to export")
+            exported += rc.metric(m, "ragtrace_telemetry_spans_total", outcome="exported")
+            results.setdefault(config, {})["spans_exported"] = rc.metric(
+                m, "ragtrace_telemetry_spans_total", outcome="exported")
+            p.send_signal(signal.SIGTERM)
+            p.wait(timeout=300)
+
+        sink.send_signal(signal.SIGTERM)
+        sink.wait(timeout=30)
+        received = int((work / "sink.log").read_text().strip().splitlines()[-1])
+        if received < exported:
+            problems.append(f"the OTLP sink received {received} spans of the {exported:.0f} exported")
+
+        off = results.get("off", {}).get("ir_per_request")
+        print("\n| tracing | instructions / request | vs off |")
+        print("|---|---:|---:|")
+        for name, r in results.items():
+            if "ir_per_request" not in r:
+                continue
+            vs = f"{(r['ir_per_request'] / off - 1) * 100:+.2f} %" if off and "hit" not in name else "—"
+            print(f"| {name} | {r['ir_per_request']:,.0f} | {vs} |")
+        print(f"\nspans exported {exported:.0f}, received by the sink {received}")
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=2))
+        if problems:
+            print("\nREFUSED: the run does not prove its premises:\n  " + "\n  ".join(problems))
+            sys.exit(1)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
