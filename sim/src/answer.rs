@@ -632,9 +632,14 @@ pub fn answer(question: &str, passages: &[Passage]) -> String {
     out
 }
 
-/// Whether a sentence describes its document ("This page explains ...") rather than saying
+/// Whether a sentence describes its document ("This page explains ...") or only points to
+/// another ("For LED colours and resets, see Lumen Hub 2 Troubleshooting."), rather than saying
 /// anything a question asks.
 fn meta(s: &str) -> bool {
+    let lower = s.to_lowercase();
+    if lower.starts_with("see ") || (lower.starts_with("for ") && lower.contains(", see ")) {
+        return true;
+    }
     let mut w = s.split_whitespace().map(str::to_lowercase);
     w.next().as_deref() == Some("this")
         && w.next().is_some_and(|n| {
@@ -783,6 +788,21 @@ mod tests {
             "{a}"
         );
         assert!(!a.contains("$19.99"), "{a}");
+    }
+
+    /// A sentence that only points to another page is never the answer.
+    #[test]
+    fn a_pointer_to_another_page_is_not_an_answer() {
+        let prompt = "Context:\n\
+            [1] Lumen Hub 2\nFor LED colours and resets of the Lumen Hub 2, see Lumen Hub 2 Troubleshooting.\n\n\
+            [2] Lumen Hub 2 Troubleshooting\nTo reset the Lumen Hub 2, press the pinhole for 10 seconds.\n\n\
+            Question: How do I reset the Lumen Hub 2?";
+        let a = answer(extract_question(prompt), &parse_passages(prompt));
+        assert!(
+            a.starts_with("To reset the Lumen Hub 2, press the pinhole"),
+            "{a}"
+        );
+        assert!(!a.contains("see Lumen Hub 2 Troubleshooting"), "{a}");
     }
 
     /// A table row is read with its header and the heading above, and quoted as a phrase.

@@ -175,13 +175,12 @@ pub fn embed(text: &str, dim: usize) -> Vec<f32> {
             1.0
         };
         add(&mut v, w, weight, 1);
-        // Character trigrams with boundary markers: "reset" ~ "resetting", "bulb" ~ "bulbs". At a
-        // tenth of a word: a word has several, and more weight drowns a passage's rare words in
-        // the pieces every passage shares (measured on the golden set, docs/answer-quality.md).
+        // Character trigrams with boundary markers: "reset" ~ "resetting", "bulb" ~ "bulbs"; a
+        // quarter of a word each (docs/benchmarks.md has the sweep of this weight).
         let padded: Vec<char> = format!("<{w}>").chars().collect();
         for tri in padded.windows(3) {
             let s: String = tri.iter().collect();
-            add(&mut v, &s, 0.1, 2);
+            add(&mut v, &s, 0.25, 2);
         }
     }
     for pair in words.windows(2) {
