@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The app's own instructions per chat request, counted by callgrind: tracing off, 10 %, 100 %.
 
-    bench/instructions.py [--requests 200] [--configs off,10%,100%] [--bin-dir DIR]
+    bench/instructions.py [--requests 200] [--configs off,10%,100%] [--bin-dir DIR] [--keep DIR]
 
 bench/request-cost.py measures CPU time under load, which on two shared cores scatters by
 ±10-15 % from round to round: too coarse to say whether 10 % sampling costs 1 %. Instruction
@@ -79,6 +79,7 @@ def main() -> None:
     ap.add_argument("--configs", default="off,10%,100%")
     ap.add_argument("--bin-dir", help="use the release binaries here instead of building them")
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--keep", help="copy each run's callgrind dump here (CONFIG.callgrind), for callgrind_annotate")
     args = ap.parse_args()
     if not shutil.which("valgrind"):
         sudo = [] if os.geteuid() == 0 else ["sudo"]
@@ -167,6 +168,10 @@ def main() -> None:
                 control("-d", str(p.pid))
                 ir = total_ir(work, p.pid, before)
                 name = config if kind == "miss" else f"{config} cache hit"
+                if args.keep:
+                    Path(args.keep).mkdir(parents=True, exist_ok=True)
+                    dump = max(set(work.glob(f"callgrind.out.{p.pid}*")) - before, key=lambda f: f.stat().st_mtime)
+                    shutil.copy(dump, Path(args.keep) / f"{name.replace('%', '').replace(' ', '-')}.callgrind")
                 results[name] = {"requests": len(questions), "ir": ir, "ir_per_request": ir / len(questions),
                                  "seconds": time.time() - started}
                 print(f"{name}: {ir / len(questions):,.0f} instructions per request "
