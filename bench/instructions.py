@@ -88,13 +88,8 @@ def main() -> None:
 
     bin_dir = Path(args.bin_dir) if args.bin_dir else rc.build()
     work = Path(tempfile.mkdtemp(prefix="ragtrace-instr-"))
-    procs: list[subprocess.Popen] = []
-
-    def spawn(cmd, env=None, name="proc"):
-        log = open(work / f"{name}.log", "w")
-        p = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=work)
-        procs.append(p)
-        return p
+    children = rc.Processes(work, work)
+    spawn, procs = children.spawn, children.procs
 
     try:
         sim_port, sink_port = rc.free_port(), rc.free_port()

@@ -98,6 +98,20 @@ def wait_ready(url: str, proc: subprocess.Popen, what: str, seconds: float = 300
     sys.exit(f"{what} was not ready at {url} after {seconds:.0f} s")
 
 
+class Processes:
+    """The child processes of a run, each logging to `work/NAME.log`."""
+
+    def __init__(self, work: Path, cwd: Path):
+        self.work, self.cwd = work, cwd
+        self.procs: list[subprocess.Popen] = []
+
+    def spawn(self, cmd, env=None, name="proc") -> subprocess.Popen:
+        log = open(self.work / f"{name}.log", "w")
+        p = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.cwd)
+        self.procs.append(p)
+        return p
+
+
 class Wrk:
     def __init__(self, connections: int):
         self.connections = connections
@@ -184,13 +198,8 @@ def main() -> None:
     ensure_wrk()
     bin_dir = Path(args.bin_dir) if args.bin_dir else build()
     work = Path(tempfile.mkdtemp(prefix="ragtrace-bench-"))
-    procs: list[subprocess.Popen] = []
-
-    def spawn(cmd, env=None, name="proc"):
-        log = open(work / f"{name}.log", "w")
-        p = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-        procs.append(p)
-        return p
+    children = Processes(work, ROOT)
+    spawn, procs = children.spawn, children.procs
 
     try:
         sim_port, sink_port = free_port(), free_port()
