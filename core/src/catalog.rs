@@ -295,7 +295,8 @@ impl CatalogClient {
             }
             cache_hit = Some(false);
         }
-        let products = self.fetch(query, order).await?;
+        // Boxed: the HTTP client's future is large, and the pipeline's would carry it.
+        let products = Box::pin(self.fetch(query, order)).await?;
         if cached {
             let value = serde_json::to_string(&products).unwrap_or_default();
             if let Err(e) = self.cache.set(&key, &value, self.cache_ttl).await {

@@ -111,7 +111,9 @@ impl LlmClient {
             let resp = self
                 .with_retries(&span, || {
                     let (client, req) = (self.client.clone(), req.clone());
-                    async move { client.chat().create(req).await }
+                    // Boxed: the HTTP client's future is large, and every future that awaits
+                    // this one would carry (and copy) it (bench/instructions.py).
+                    Box::pin(async move { client.chat().create(req).await })
                 })
                 .await?;
             span.record(attr::GEN_AI_RESPONSE_ID, resp.id.as_str());
@@ -170,7 +172,7 @@ impl LlmClient {
         let opened = self
             .with_retries(&span, || {
                 let (client, req) = (self.client.clone(), req.clone());
-                async move { client.chat().create_stream(req).await }
+                Box::pin(async move { client.chat().create_stream(req).await })
             })
             .instrument(span.clone())
             .await;

@@ -36,7 +36,8 @@ impl LlmClient {
             let resp = self
                 .with_retries(&span, || {
                     let (client, req) = (self.client.clone(), req.clone());
-                    async move { client.embeddings().create(req).await }
+                    // Boxed, as in `chat`: the HTTP client's future is large.
+                    Box::pin(async move { client.embeddings().create(req).await })
                 })
                 .await?;
             if resp.data.len() != n {
