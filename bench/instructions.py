@@ -44,8 +44,6 @@ _spec = importlib.util.spec_from_file_location("request_cost", ROOT / "bench" / 
 rc = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(rc)
 
-SAMPLERS = {"off": ("always_off", ""), "10%": ("traceidratio", "0.1"), "100%": ("always_on", "")}
-
 
 def ask(url: str, question: str) -> None:
     body = json.dumps({"question": question}).encode()
@@ -101,23 +99,9 @@ def main() -> None:
         time.sleep(0.5)
 
         def app_env(config: str) -> dict:
-            sampler, arg = SAMPLERS[config]
-            env = dict(
-                os.environ,
-                OPENAI_BASE_URL=f"http://127.0.0.1:{sim_port}/v1",
-                RAGTRACE__CATALOG__BASE_URL=f"http://127.0.0.1:{sim_port}/catalog",
-                OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{sink_port}",
-                OTEL_TRACES_SAMPLER=sampler,
-                OTEL_TRACES_SAMPLER_ARG=arg,
-                RAGTRACE__TELEMETRY__LOG_FILTER="warn",
-                RAGTRACE__TELEMETRY__MAX_QUEUE_SIZE="32768",
-                # Under valgrind the app runs tens of times slower: no request may time out.
-                RAGTRACE__CHAT__DEADLINE_MS="600000",
-                RAGTRACE__LLM__TIMEOUT_MS="300000",
-            )
-            for k in ("OPENAI_API_KEY", "QDRANT_URL", "REDIS_URL"):
-                env.pop(k, None)
-            return env
+            # Under valgrind the app runs tens of times slower: no request may time out.
+            return rc.app_env(sim_port, sink_port, config, queue=32768,
+                              RAGTRACE__CHAT__DEADLINE_MS="600000", RAGTRACE__LLM__TIMEOUT_MS="300000")
 
         # One seeded data directory (the demo corpus indexed natively), copied for every app.
         seed_dir = work / "seed"

@@ -98,6 +98,30 @@ def wait_ready(url: str, proc: subprocess.Popen, what: str, seconds: float = 300
     sys.exit(f"{what} was not ready at {url} after {seconds:.0f} s")
 
 
+# Each tracing config's sampler and its argument.
+SAMPLERS = {"off": ("always_off", ""), "10%": ("traceidratio", "0.1"), "100%": ("always_on", "")}
+
+
+def app_env(sim_port: int, sink_port: int, config: str, queue: int, **extra: str) -> dict:
+    """A ragtrace app's environment: the simulator's upstreams, the OTLP sink, `config`'s
+    sampler, a span queue of `queue`, quiet logs, no real service's key or URL; `extra` on top."""
+    sampler, arg = SAMPLERS[config]
+    env = dict(
+        os.environ,
+        OPENAI_BASE_URL=f"http://127.0.0.1:{sim_port}/v1",
+        RAGTRACE__CATALOG__BASE_URL=f"http://127.0.0.1:{sim_port}/catalog",
+        OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{sink_port}",
+        OTEL_TRACES_SAMPLER=sampler,
+        OTEL_TRACES_SAMPLER_ARG=arg,
+        RAGTRACE__TELEMETRY__LOG_FILTER="warn",
+        RAGTRACE__TELEMETRY__MAX_QUEUE_SIZE=str(queue),
+        **extra,
+    )
+    for k in ("OPENAI_API_KEY", "QDRANT_URL", "REDIS_URL"):
+        env.pop(k, None)
+    return env
+
+
 class Processes:
     """The child processes of a run, each logging to `work/NAME.log`."""
 
@@ -219,32 +243,18 @@ def main() -> None:
             env.pop("QDRANT_URL", None)
             store = index_copies(bin_dir, env, work, args.chunks)
 
-        samplers = {"off": ("always_off", ""), "10%": ("traceidratio", "0.1"), "100%": ("always_on", "")}
         configs = [c for c in args.configs.split(",") if c]
         if args.baseline_bin_dir:
             configs += [f"{c}@base" for c in configs]
         apps = {}
         for name in configs:
             config, _, which = name.partition("@")
-            sampler, arg = samplers[config]
             app_bin = Path(args.baseline_bin_dir) if which == "base" else bin_dir
             port = free_port()
-            env = dict(
-                os.environ,
-                OPENAI_BASE_URL=f"http://127.0.0.1:{sim_port}/v1",
-                RAGTRACE__CATALOG__BASE_URL=f"http://127.0.0.1:{sim_port}/catalog",
-                OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{sink_port}",
-                OTEL_TRACES_SAMPLER=sampler,
-                OTEL_TRACES_SAMPLER_ARG=arg,
-                RAGTRACE__TELEMETRY__LOG_FILTER="warn",
-                # The cache-hit run answers ~15,000 requests a second, about 60,000 spans a second,
-                # faster than one batch exporter sends them: a queue that holds the whole 4 s
-                # run, so that a run that claims full export exports every span.
-                RAGTRACE__TELEMETRY__MAX_QUEUE_SIZE="262144",
-            )
-            env.pop("OPENAI_API_KEY", None)
-            env.pop("QDRANT_URL", None)
-            env.pop("REDIS_URL", None)
+            # The cache-hit run answers ~15,000 requests a second, about 60,000 spans a second,
+            # faster than one batch exporter sends them: a queue that holds the whole 4 s run,
+            # so that a run that claims full export exports every span.
+            env = app_env(sim_port, sink_port, config, queue=262144)
             slug = name.replace("%", "").replace("@", "-")
             data = work / f"data-{slug}"
             if store:
