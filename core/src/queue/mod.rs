@@ -304,6 +304,10 @@ pub async fn send(queue: &dyn JobQueue, mut job: Job) -> Result<JobStatus, Queue
 /// The consumer span of a delivered job (`process ragtrace.ingest`): the upload's trace
 /// continues here, as a child of the producer span the job carries.
 pub fn consumer_span(queue: &dyn JobQueue, job: &Job) -> tracing::Span {
+    // Made outside whatever trace is current here, so that the span is recorded or not by the
+    // sampler's answer for the trace it continues (`RecordedTraces` judges a new span by the
+    // current trace).
+    let _outside = opentelemetry::Context::new().attach();
     let span = tracing::info_span!(
         "queue.process",
         { attr::OTEL_NAME } = span::INGEST_PROCESS,

@@ -21,7 +21,7 @@ pub mod propagation;
 pub use export::trace_id_sampled;
 pub use masking::{MaskingProcessor, MaskingWriter, mask, mask_span};
 pub use propagation::{
-    current_trace_id, current_traceparent, extract, inject_current, sampled_trace_id_of,
+    context_of, current_trace_id, current_traceparent, extract, inject_current, sampled_trace_id_of,
     trace_id_of, traceparent_of,
 };
 
@@ -248,8 +248,23 @@ pub fn init_logs(settings: &TelemetrySettings, tracer: SdkTracer) -> Result<(), 
             .with_filter(filter)
             .boxed()
     };
-    // Spans are traced at INFO and above whatever the log level, so a quiet log never breaks a
-    // trace; transport crates are excluded so that exporting never traces itself.
+    let otel_layer = otel_layer(tracer);
+    // A second init (tests) keeps the first subscriber; that is not an error worth failing on.
+    let _ = tracing_subscriber::registry()
+        .with(log_layer)
+        // OTEL_SDK_DISABLED: no OpenTelemetry layer at all, so spans cost only `tracing` itself.
+        .with((!settings.sdk_disabled).then_some(otel_layer))
+        .try_init();
+    Ok(())
+}
+
+/// The OpenTelemetry layer as ragtrace installs it: spans at INFO and above whatever the log
+/// level (a quiet log never breaks a trace), transport crates excluded (exporting never traces
+/// itself), and only the spans of traces that are being recorded ([`RecordedTraces`]).
+pub fn otel_layer<S>(tracer: SdkTracer) -> impl tracing_subscriber::Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
     let span_filter = Targets::new()
         .with_default(LevelFilter::INFO)
         .with_target("h2", LevelFilter::OFF)
@@ -259,19 +274,58 @@ pub fn init_logs(settings: &TelemetrySettings, tracer: SdkTracer) -> Result<(), 
         .with_target("tower", LevelFilter::OFF)
         .with_target("reqwest", LevelFilter::OFF)
         .with_target("opentelemetry_sdk", LevelFilter::OFF);
-    let otel_layer = tracing_opentelemetry::layer()
+    tracing_opentelemetry::layer()
         .with_tracer(tracer)
         .with_tracked_inactivity(false)
         .with_threads(false)
         .with_location(false)
-        .with_filter(span_filter);
-    // A second init (tests) keeps the first subscriber; that is not an error worth failing on.
-    let _ = tracing_subscriber::registry()
-        .with(log_layer)
-        // OTEL_SDK_DISABLED: no OpenTelemetry layer at all, so spans cost only `tracing` itself.
-        .with((!settings.sdk_disabled).then_some(otel_layer))
-        .try_init();
-    Ok(())
+        .with_filter(span_filter.and(RecordedTraces))
+}
+
+/// Lets a span through to the OpenTelemetry layer only when its trace is being recorded.
+///
+/// `tracing-opentelemetry` converts a span's attributes when the span is made and asks the
+/// sampler only when it is first entered, so without this filter every span of a trace the
+/// sampler dropped would still pay for its attributes, a sampler call and an SDK span. The
+/// sampler decides once, at a trace's first span in this process; a span made inside a trace
+/// that is not recorded never reaches the layer, and its OpenTelemetry context is its nearest
+/// recorded ancestor's ([`propagation::context_of`]), so `traceparent` still carries the trace
+/// id and the not-sampled flag downstream.
+///
+/// The parent consulted is the current OpenTelemetry context, which is what the layer itself
+/// makes a contextual span's parent (context activation); a span with an explicit parent is
+/// judged by the current context too, which is the same trace in ragtrace's code (a transcription
+/// chunk names its batch, inside the job's span). Events are always let through: they are rare
+/// on the request path, and the layer files an event under its nearest recorded span.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordedTraces;
+
+impl<S> tracing_subscriber::layer::Filter<S> for RecordedTraces {
+    fn enabled(
+        &self,
+        meta: &tracing::Metadata<'_>,
+        _: &tracing_subscriber::layer::Context<'_, S>,
+    ) -> bool {
+        if !meta.is_span() {
+            return true;
+        }
+        opentelemetry::Context::map_current(|cx| {
+            use opentelemetry::trace::TraceContextExt as _;
+            let parent = cx.span();
+            let sc = parent.span_context();
+            // No parent here: a new trace, for the sampler to decide.
+            !sc.is_valid() || sc.is_sampled() || parent.is_recording()
+        })
+    }
+
+    fn callsite_enabled(&self, meta: &'static tracing::Metadata<'static>) -> tracing::subscriber::Interest {
+        if meta.is_span() {
+            // Decided per span: the same call site is in recorded and unrecorded traces.
+            tracing::subscriber::Interest::sometimes()
+        } else {
+            tracing::subscriber::Interest::always()
+        }
+    }
 }
 
 /// JSON log lines (written to `writer`) with the W3C `trace_id` and `span_id` of the span they
@@ -301,7 +355,12 @@ where
             else {
                 return;
             };
-            let Some(cx) = tracing_opentelemetry::get_otel_context(&span.id(), &d) else {
+            // The nearest span the OpenTelemetry layer records (one inside an unsampled trace
+            // is not given to it, and carries its root's ids).
+            let Some(cx) = span
+                .scope()
+                .find_map(|s| tracing_opentelemetry::get_otel_context(&s.id(), &d))
+            else {
                 return;
             };
             let sc = cx.span().span_context().clone();
@@ -504,5 +563,86 @@ mod tests {
         }
         assert_eq!(inner.0.lock().unwrap().len(), 2);
         assert_eq!(in_flight.load(Ordering::Acquire), 2);
+    }
+
+    /// A sampler that counts its calls.
+    #[derive(Debug, Clone)]
+    struct Counting {
+        calls: Arc<AtomicUsize>,
+        sample: bool,
+    }
+
+    impl opentelemetry_sdk::trace::ShouldSample for Counting {
+        fn should_sample(
+            &self,
+            _: Option<&Context>,
+            _: TraceId,
+            _: &str,
+            _: &SpanKind,
+            _: &[KeyValue],
+            _: &[opentelemetry::trace::Link],
+        ) -> opentelemetry_sdk::trace::SamplingResult {
+            use opentelemetry_sdk::trace::SamplingDecision;
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            opentelemetry_sdk::trace::SamplingResult {
+                decision: if self.sample {
+                    SamplingDecision::RecordAndSample
+                } else {
+                    SamplingDecision::Drop
+                },
+                attributes: Vec::new(),
+                trace_state: TraceState::default(),
+            }
+        }
+    }
+
+    /// A trace the sampler drops costs one sampler call, at its root: the spans made inside it
+    /// never reach the OpenTelemetry layer (without `RecordedTraces` the sampler is asked once a
+    /// span, and every span's attributes are converted). Their context is the root's, not
+    /// sampled, so `traceparent` still tells downstream the trace and not to sample it. A
+    /// sampled trace records every span, nested as made.
+    #[test]
+    fn spans_of_an_unsampled_trace_never_reach_the_opentelemetry_layer() {
+        for sample in [false, true] {
+            let calls = Arc::new(AtomicUsize::new(0));
+            let spans = Capture::default();
+            let provider = SdkTracerProvider::builder()
+                .with_sampler(Counting {
+                    calls: calls.clone(),
+                    sample,
+                })
+                .with_span_processor(spans.clone())
+                .build();
+            let subscriber =
+                tracing_subscriber::registry().with(otel_layer(provider.tracer("test")));
+            let (root, grandchild) = tracing::subscriber::with_default(subscriber, || {
+                let root = tracing::info_span!("root", http.route = "/v1/chat");
+                let _root = root.enter();
+                let child = tracing::info_span!("child", n = 1, q = "a question");
+                let _child = child.enter();
+                let grandchild = tracing::info_span!("grandchild", hits = 3);
+                (
+                    propagation::traceparent_of(&root).expect("the root is traced"),
+                    propagation::traceparent_of(&grandchild).expect("inside a trace"),
+                )
+            });
+            let recorded = spans.0.lock().unwrap();
+            let names: Vec<&str> = recorded.iter().map(|s| s.name.as_ref()).collect();
+            let (trace, flags) = (&root[3..35], &root[53..]);
+            if sample {
+                assert_eq!(calls.load(Ordering::SeqCst), 3, "one call a span");
+                assert_eq!(names, ["grandchild", "child", "root"]);
+                assert_eq!(flags, "01");
+                let child = &recorded[1];
+                assert_eq!(recorded[0].parent_span_id, child.span_context.span_id());
+                assert_eq!(&grandchild[3..35], trace);
+                assert_eq!(&grandchild[36..52], recorded[0].span_context.span_id().to_string());
+            } else {
+                assert_eq!(calls.load(Ordering::SeqCst), 1, "the root only");
+                assert!(names.is_empty(), "{names:?}");
+                assert_eq!(flags, "00");
+                assert_eq!(grandchild, root, "the nearest recorded span's context");
+            }
+        }
     }
 }

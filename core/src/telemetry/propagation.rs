@@ -6,6 +6,27 @@ use opentelemetry::global;
 use opentelemetry::trace::TraceContextExt as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
+/// The OpenTelemetry context of `span`: its own when the OpenTelemetry layer records it, else its
+/// nearest recorded ancestor's. A span inside a trace the sampler dropped is never given to that
+/// layer ([`super::RecordedTraces`]), so its trace is its root's, with the not-sampled flag, which
+/// is what `traceparent` must carry downstream.
+pub fn context_of(span: &tracing::Span) -> Context {
+    let own = span.context();
+    if own.span().span_context().is_valid() {
+        return own;
+    }
+    span.with_subscriber(|(id, dispatch)| {
+        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
+        let span = tracing_subscriber::registry::LookupSpan::span(registry, id)?;
+        span.scope().skip(1).find_map(|ancestor| {
+            tracing_opentelemetry::get_otel_context(&ancestor.id(), dispatch)
+                .filter(|cx| cx.span().span_context().is_valid())
+        })
+    })
+    .flatten()
+    .unwrap_or(own)
+}
+
 /// The W3C trace id of the current span, if it is being traced.
 pub fn current_trace_id() -> Option<String> {
     trace_id_of(&tracing::Span::current())
@@ -13,7 +34,7 @@ pub fn current_trace_id() -> Option<String> {
 
 /// The W3C trace id of `span`, if it is being traced.
 pub fn trace_id_of(span: &tracing::Span) -> Option<String> {
-    let cx = span.context();
+    let cx = context_of(span);
     let sc = cx.span().span_context().clone();
     sc.is_valid().then(|| sc.trace_id().to_string())
 }
@@ -21,7 +42,7 @@ pub fn trace_id_of(span: &tracing::Span) -> Option<String> {
 /// The W3C trace id of `span` when its trace is sampled (recorded and exported), the only
 /// traces an exemplar may point at.
 pub fn sampled_trace_id_of(span: &tracing::Span) -> Option<String> {
-    let cx = span.context();
+    let cx = context_of(span);
     let sc = cx.span().span_context().clone();
     (sc.is_valid() && sc.is_sampled()).then(|| sc.trace_id().to_string())
 }
@@ -33,7 +54,7 @@ pub fn current_traceparent() -> Option<String> {
 
 /// The `traceparent` value for `span`, if it is being traced.
 pub fn traceparent_of(span: &tracing::Span) -> Option<String> {
-    let cx = span.context();
+    let cx = context_of(span);
     let sc = cx.span().span_context().clone();
     sc.is_valid().then(|| {
         format!(
@@ -58,7 +79,7 @@ pub fn inject_current(headers: &mut http::HeaderMap) {
             }
         }
     }
-    let cx = tracing::Span::current().context();
+    let cx = context_of(&tracing::Span::current());
     global::get_text_map_propagator(|p| p.inject_context(&cx, &mut Injector(headers)));
 }
 
