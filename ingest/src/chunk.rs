@@ -20,6 +20,9 @@ pub struct Chunk {
     pub source: String,
     /// The document's title, repeated on every chunk so a citation can name the document.
     pub title: String,
+    /// The Markdown headings in force where the chunk starts (its own first heading included),
+    /// outermost first, joined by " › "; empty for other formats and before the first heading.
+    pub section: String,
     /// Position in the document.
     pub index: usize,
     /// The chunk's text: what is embedded, stored in the payload and quoted in prompts.
@@ -27,6 +30,9 @@ pub struct Chunk {
     /// Token count of `text`, at most the chunker's limit; sizes the embedding batches, and the
     /// chat service reads it from the payload instead of counting the passage on every request.
     pub tokens: usize,
+    /// Token count of [`Chunk::embedding_text`] (the context line and the text): what the
+    /// embedding batches are sized by.
+    pub embedding_tokens: usize,
     /// The encoding `tokens` was counted with (`o200k_base` or `cl100k_base`): a service
     /// configured with another one counts the passage itself.
     pub encoding: &'static str,
@@ -43,12 +49,26 @@ impl Chunk {
         )
     }
 
-    /// The point's payload: `source`, `title`, `chunk_index`, `text`, `token_count`,
+    /// Where the chunk sits: the document's title and the headings above it
+    /// ("Service Desk › Tech Bar"). A chunk cut from the middle of a section no longer says what
+    /// it is about; embedded with this line in front, its vectors do (a contextual chunk
+    /// header). Prompts quote the text alone.
+    pub fn context(&self) -> String {
+        ragtrace_core::vector_store::context_line(&self.title, &self.section)
+    }
+
+    /// What is embedded: [`Chunk::context`], a blank line, the text.
+    pub fn embedding_text(&self) -> String {
+        format!("{}\n\n{}", self.context(), self.text)
+    }
+
+    /// The point's payload: `source`, `title`, `section`, `chunk_index`, `text`, `token_count`,
     /// `token_encoding`, `hash` (of the chunk), `document_hash`.
     pub fn payload(&self) -> Map<String, Value> {
         let v = json!({
             "source": self.source,
             "title": self.title,
+            "section": self.section,
             "chunk_index": self.index,
             "text": self.text,
             "token_count": self.tokens,
@@ -61,6 +81,48 @@ impl Chunk {
             _ => unreachable!("json! of an object literal is an object"),
         }
     }
+}
+
+/// The Markdown headings of `text` (ATX: `#` to `######`, outside code fences), as (byte offset
+/// of the line, level, heading text).
+fn headings(text: &str) -> Vec<(usize, usize, &str)> {
+    let mut out = Vec::new();
+    let mut fenced = false;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let start = offset;
+        offset += line.len();
+        let l = line.trim_end();
+        if l.trim_start().starts_with("```") || l.trim_start().starts_with("~~~") {
+            fenced = !fenced;
+            continue;
+        }
+        if fenced {
+            continue;
+        }
+        let level = l.bytes().take_while(|&b| b == b'#').count();
+        if (1..=6).contains(&level) && l[level..].starts_with(' ') {
+            let heading = l[level..].trim().trim_end_matches('#').trim();
+            if !heading.is_empty() {
+                out.push((start, level, heading));
+            }
+        }
+    }
+    out
+}
+
+/// The heading path in force at byte `at` of a document with `headings`: each level's latest
+/// heading at or before `at`, outermost first (a chunk that opens with a heading is in its
+/// section).
+fn section_at(headings: &[(usize, usize, &str)], at: usize) -> String {
+    let mut path: Vec<(usize, &str)> = Vec::new();
+    for &(_, level, heading) in headings.iter().take_while(|(o, _, _)| *o <= at) {
+        while path.last().is_some_and(|&(l, _)| l >= level) {
+            path.pop();
+        }
+        path.push((level, heading));
+    }
+    path.iter().map(|(_, h)| *h).collect::<Vec<_>>().join(" › ")
 }
 
 /// text-splitter sizes chunks with our tokenizer (its own tiktoken feature would pull in a
@@ -106,13 +168,21 @@ impl Chunker {
             .with_overlap(self.overlap)
             .expect("overlap < max_tokens")
             .with_sizer(TokenSizer(self.tokenizer));
-        let pieces: Vec<&str> = match doc.format {
-            Format::Markdown => MarkdownSplitter::new(config).chunks(&doc.text).collect(),
-            _ => TextSplitter::new(config).chunks(&doc.text).collect(),
+        let (pieces, headings): (Vec<(usize, &str)>, _) = match doc.format {
+            Format::Markdown => (
+                MarkdownSplitter::new(config)
+                    .chunk_indices(&doc.text)
+                    .collect(),
+                headings(&doc.text),
+            ),
+            _ => (
+                TextSplitter::new(config).chunk_indices(&doc.text).collect(),
+                Vec::new(),
+            ),
         };
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::with_capacity(pieces.len());
-        for piece in pieces {
+        for (offset, piece) in pieces {
             let text = piece.trim();
             if text.is_empty() || !seen.insert(text) {
                 continue;
@@ -127,15 +197,19 @@ impl Chunker {
             } else {
                 text.to_owned()
             };
-            out.push(Chunk {
+            let mut chunk = Chunk {
                 source: doc.source.clone(),
                 title: doc.title.clone(),
+                section: section_at(&headings, offset + piece.len() - piece.trim_start().len()),
                 index: out.len(),
                 text,
                 tokens,
+                embedding_tokens: 0,
                 encoding: self.tokenizer.name(),
                 document_hash: doc.hash.clone(),
-            });
+            };
+            chunk.embedding_tokens = self.tokenizer.count(&chunk.embedding_text());
+            out.push(chunk);
         }
         out
     }
@@ -253,6 +327,7 @@ mod tests {
         for key in [
             "source",
             "title",
+            "section",
             "chunk_index",
             "text",
             "token_count",
@@ -274,5 +349,58 @@ mod tests {
         let doc = extract("a.txt", blob.as_bytes(), Format::Text).unwrap();
         let chunks = Chunker::new(t, 50, 5).chunks(&doc);
         assert!(chunks.iter().all(|c| c.tokens <= 50));
+    }
+
+    /// A chunk cut from the middle of a section carries the headings above it, so what is
+    /// embedded says what the chunk is about; a code fence's `#` lines are not headings, and a
+    /// heading closes the sections at its level and below.
+    #[test]
+    fn chunks_carry_the_headings_above_them() {
+        let t = Tokenizer::by_name("o200k_base");
+        let mut md = String::from("# Service Desk\n\nHow to get IT help.\n\n## Tech Bar\n\n");
+        for i in 0..30 {
+            md.push_str(&format!(
+                "The Tech Bar swaps broken peripheral number {i} while you wait at the counter. "
+            ));
+        }
+        md.push_str("\n\n### Opening hours\n\nOpen 08:30 to 17:00 on weekdays.\n\n```sh\n# not a heading\n```\n\n## Phone\n\nCall extension 4357.\n");
+        let doc = extract("docs/it-service-desk.md", md.as_bytes(), Format::Markdown).unwrap();
+        let chunks = Chunker::new(t, 60, 0).chunks(&doc);
+        let find = |probe: &str| {
+            chunks
+                .iter()
+                .find(|c| c.text.contains(probe))
+                .unwrap_or_else(|| panic!("no chunk holds {probe:?}: {chunks:#?}"))
+        };
+        assert_eq!(find("How to get IT help").section, "Service Desk");
+        assert_eq!(find("How to get IT help").context(), "Service Desk");
+        let middle = find("peripheral number 20");
+        assert!(!middle.text.contains("## Tech Bar"), "{middle:#?}");
+        assert_eq!(middle.section, "Service Desk › Tech Bar");
+        assert_eq!(middle.context(), "Service Desk › Tech Bar");
+        assert!(
+            middle
+                .embedding_text()
+                .starts_with("Service Desk › Tech Bar\n\nThe Tech Bar")
+        );
+        assert_eq!(middle.embedding_tokens, t.count(&middle.embedding_text()));
+        assert!(middle.embedding_tokens > middle.tokens);
+        // A chunk that opens with a heading is in that heading's section.
+        for c in &chunks {
+            if let Some(h) = c.text.lines().next().filter(|l| l.starts_with('#')) {
+                let h = h.trim_start_matches('#').trim();
+                assert!(c.section.ends_with(h), "{c:#?}");
+            }
+        }
+        assert_eq!(headings(&md).len(), 4, "the fenced line is not a heading");
+        assert_eq!(
+            section_at(&headings(&md), md.len()),
+            "Service Desk › Phone",
+            "a level-2 heading closes the level-2 and level-3 sections before it"
+        );
+        assert_eq!(
+            find("not a heading").payload()["section"],
+            find("not a heading").section.as_str()
+        );
     }
 }

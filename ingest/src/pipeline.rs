@@ -296,7 +296,12 @@ impl Ingestor {
         let mut to_upsert = 0;
         for c in chunks {
             match stored.get(&c.id()) {
-                Some(p) if p.document_hash == doc.hash => skipped += 1,
+                // Same document, embedded with the same context line: nothing to do.
+                Some(p)
+                    if p.document_hash == doc.hash && p.section.as_ref() == Some(&c.section) =>
+                {
+                    skipped += 1
+                }
                 _ => {
                     to_upsert += 1;
                     pending.push((i, c));
@@ -323,7 +328,7 @@ impl Ingestor {
         progress: &dyn Progress,
         stop: &CancellationToken,
     ) -> Written {
-        let tokens: Vec<usize> = pending.iter().map(|(_, c)| c.tokens).collect();
+        let tokens: Vec<usize> = pending.iter().map(|(_, c)| c.embedding_tokens).collect();
         let batches = plan_batches(&tokens, self.limits);
         let total_batches = batches.len();
         let mut written = Written {
@@ -412,7 +417,7 @@ impl Ingestor {
         index: usize,
         of: usize,
     ) -> Result<(), (&'static str, &'static str, String)> {
-        let tokens: usize = batch.iter().map(|(_, c)| c.tokens).sum();
+        let tokens: usize = batch.iter().map(|(_, c)| c.embedding_tokens).sum();
         let span = tracing::info_span!(
             "ingest.batch",
             { attr::OTEL_NAME } = span::INGEST_BATCH,
@@ -425,7 +430,7 @@ impl Ingestor {
         );
         let started = Instant::now();
         let result = async {
-            let texts: Vec<String> = batch.iter().map(|(_, c)| c.text.clone()).collect();
+            let texts: Vec<String> = batch.iter().map(|(_, c)| c.embedding_text()).collect();
             let emb = self.llm.embed(texts).await.map_err(|e| {
                 count_error("embed", e.kind());
                 ("embed", e.kind(), e.to_string())
@@ -437,7 +442,7 @@ impl Ingestor {
                 .map(|((_, c), vector)| Point {
                     id: c.id(),
                     vector,
-                    sparse: Some(sparse::document(&c.title, &c.text)),
+                    sparse: Some(sparse::document(&c.context(), &c.text)),
                     payload: c.payload(),
                 })
                 .collect();

@@ -314,7 +314,7 @@ impl VectorStore for EdgeStore {
     ) -> Result<Vec<StoredPoint>, VectorStoreError> {
         let span = db_span("scroll", &self.collection, "in-process");
         let filter = source.map(source_filter).transpose()?;
-        let fields = ["source", "document_hash"]
+        let fields = ["source", "document_hash", "section"]
             .iter()
             .map(|k| k.parse::<JsonPath>())
             .collect::<Result<Vec<_>, _>>()

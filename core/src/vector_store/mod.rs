@@ -207,6 +207,9 @@ pub struct StoredPoint {
     pub source: String,
     /// Payload `document_hash` (SHA-256 of the document text the chunk came from), or `""`.
     pub document_hash: String,
+    /// Payload `section` (the headings above the chunk), absent from points embedded without
+    /// their context line, which a run embeds again.
+    pub section: Option<String>,
 }
 
 impl StoredPoint {
@@ -222,7 +225,23 @@ impl StoredPoint {
             id,
             source: field("source"),
             document_hash: field("document_hash"),
+            section: payload
+                .get("section")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
         }
+    }
+}
+
+/// A chunk's context line, embedded in front of its text: the document's title, then the
+/// headings above the chunk (`section`) unless they already start with the title.
+pub fn context_line(title: &str, section: &str) -> String {
+    if section.is_empty() || section == title {
+        title.to_owned()
+    } else if title.is_empty() || section.starts_with(title) {
+        section.to_owned()
+    } else {
+        format!("{title} › {section}")
     }
 }
 

@@ -450,6 +450,7 @@ impl VectorStore for QdrantServerStore {
                     .with_payload(PayloadIncludeSelector::from(vec![
                         "source".to_owned(),
                         "document_hash".to_owned(),
+                        "section".to_owned(),
                     ]))
                     .with_vectors(false);
                 if let Some(s) = source {

@@ -67,7 +67,8 @@ fn ordered_float(v: f64) -> qdrant_edge::external::ordered_float::NotNan<f64> {
     qdrant_edge::external::ordered_float::NotNan::new(v).expect("a constant, not NaN")
 }
 
-/// The sparse vector stored with a chunk: its title and its text, as BM25 term frequencies.
+/// The sparse vector stored with a chunk: its context line (title and headings) and its text,
+/// as BM25 term frequencies.
 pub fn document(title: &str, text: &str) -> SparseVector {
     let mut s = String::with_capacity(title.len() + 1 + text.len());
     s.push_str(title);
@@ -76,11 +77,14 @@ pub fn document(title: &str, text: &str) -> SparseVector {
     BM25.embed_document(&s).into()
 }
 
-/// [`document`] of a stored payload (`title`, `text`): what a point written without a sparse
-/// vector gets when the collection is brought up to date.
+/// [`document`] of a stored payload (`title`, `section`, `text`): what a point written without
+/// a sparse vector gets when the collection is brought up to date.
 pub fn document_of_payload(payload: &Map<String, Value>) -> SparseVector {
     let field = |k: &str| payload.get(k).and_then(Value::as_str).unwrap_or("");
-    document(field("title"), field("text"))
+    document(
+        &super::context_line(field("title"), field("section")),
+        field("text"),
+    )
 }
 
 /// The query's sparse vector: weight 1 per distinct term of the question.
