@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""The app's own instructions per chat request, counted by callgrind: tracing off, 10 %, 100 %.
+"""The app's own instructions per chat request, counted by callgrind: OpenTelemetry disabled,
+sampling nothing, 10 %, 100 %.
 
-    bench/instructions.py [--requests 200] [--configs off,10%,100%] [--bin-dir DIR] [--keep DIR]
+    bench/instructions.py [--requests 200] [--configs disabled,off,10%,100%] [--bin-dir DIR] [--keep DIR]
 
 bench/request-cost.py measures CPU time under load, which on two shared cores scatters by
 ±10-15 % from round to round: too coarse to say whether 10 % sampling costs 1 %. Instruction
@@ -9,6 +10,8 @@ counts are not disturbed by what else runs, so this script counts them instead, 
 number of requests:
 
 - ragtrace-sim (`instant`) and otlp-sink run natively, as in request-cost.py;
+- `disabled` is `OTEL_SDK_DISABLED=true` (no OpenTelemetry layer: the floor), `off` samples
+  nothing (`always_off`: the layer is there, each request's root span is made and dropped);
 - each ragtrace app runs under `valgrind --tool=callgrind --instr-atstart=no` on a copy of one
   seeded data directory (the demo corpus), so startup is not counted;
 - the script switches instrumentation on, sends warm-up requests, zeroes the counters, sends
@@ -74,7 +77,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--warmup", type=int, default=20)
-    ap.add_argument("--configs", default="off,10%,100%")
+    ap.add_argument("--configs", default="disabled,off,10%,100%")
     ap.add_argument("--bin-dir", help="use the release binaries here instead of building them")
     ap.add_argument("--json", help="also write the results here")
     ap.add_argument("--keep", help="copy each run's callgrind dump here (CONFIG.callgrind), for callgrind_annotate")
@@ -164,6 +167,8 @@ def main() -> None:
             failed = rc.metric(m, "ragtrace_telemetry_spans_total", outcome="failed")
             if dropped or failed:
                 problems.append(f"{config}: {dropped:.0f} spans dropped, {failed:.0f} failed to export")
+            if config == "disabled" and rc.metric(m, "ragtrace_telemetry_spans_total", outcome="exported"):
+                problems.append("disabled: spans were exported with OTEL_SDK_DISABLED=true")
             exported += rc.metric(m, "ragtrace_telemetry_spans_total", outcome="exported")
             results.setdefault(config, {})["spans_exported"] = rc.metric(
                 m, "ragtrace_telemetry_spans_total", outcome="exported")
@@ -176,14 +181,17 @@ def main() -> None:
         if received < exported:
             problems.append(f"the OTLP sink received {received} spans of the {exported:.0f} exported")
 
-        off = results.get("off", {}).get("ir_per_request")
-        print("\n| tracing | instructions / request | vs off |")
-        print("|---|---:|---:|")
+        def vs(name: str, base: str) -> str:
+            b = results.get(base, {}).get("ir_per_request")
+            r = results[name]["ir_per_request"]
+            return f"{(r / b - 1) * 100:+.2f} %" if b and "hit" not in name else "—"
+
+        print("\n| tracing | instructions / request | vs off | vs disabled |")
+        print("|---|---:|---:|---:|")
         for name, r in results.items():
             if "ir_per_request" not in r:
                 continue
-            vs = f"{(r['ir_per_request'] / off - 1) * 100:+.2f} %" if off and "hit" not in name else "—"
-            print(f"| {name} | {r['ir_per_request']:,.0f} | {vs} |")
+            print(f"| {name} | {r['ir_per_request']:,.0f} | {vs(name, 'off')} | {vs(name, 'disabled')} |")
         print(f"\nspans exported {exported:.0f}, received by the sink {received}")
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=2))

@@ -121,15 +121,15 @@ fn spans(c: &mut Criterion) {
         let sink = Count::default();
         let provider = SdkTracerProvider::builder()
             .with_sampler(sampler)
-            .with_span_processor(MaskingProcessor::new(vec![Box::new(sink.clone())]))
+            .with_span_processor(MaskingProcessor::new(
+                Vec::new(),
+                vec![Box::new(sink.clone())],
+            ))
             .build();
-        let subscriber = tracing_subscriber::registry().with(
-            tracing_opentelemetry::layer()
-                .with_tracer(provider.tracer("bench"))
-                .with_tracked_inactivity(false)
-                .with_threads(false)
-                .with_location(false),
-        );
+        // The layer exactly as the app installs it (unsampled traces filtered out).
+        let subscriber = tracing_subscriber::registry().with(ragtrace_core::telemetry::otel_layer(
+            provider.tracer("bench"),
+        ));
         tracing::subscriber::with_default(subscriber, || {
             g.bench_function(format!("request + stage span ({label})"), |b| {
                 b.iter(stage_span)

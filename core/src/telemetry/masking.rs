@@ -150,16 +150,28 @@ pub fn needs_masking(input: &str) -> bool {
         })
 }
 
-/// Masks every string attribute, event and status text, then hands the span to each sink.
+/// A sink that reads each finished, masked span without taking it (the in-process trace store
+/// copies what it keeps), so the span is not cloned for it.
+pub trait SpanReader: std::fmt::Debug + Send + Sync {
+    /// Reads a finished span, already masked.
+    fn read(&self, span: &SpanData);
+    /// The resource the spans come from (the service name), as set on the provider.
+    fn set_resource(&mut self, _resource: &Resource) {}
+}
+
+/// Masks every string attribute, event and status text, then shows the span to each reader and
+/// hands it to each sink (cloned for all sinks but the last).
 #[derive(Debug)]
 pub struct MaskingProcessor {
+    pub(super) readers: Vec<Box<dyn SpanReader>>,
     pub(super) sinks: Vec<Box<dyn SpanProcessor>>,
 }
 
 impl MaskingProcessor {
-    /// A processor masking spans before handing them to each of `sinks`.
-    pub fn new(sinks: Vec<Box<dyn SpanProcessor>>) -> Self {
-        Self { sinks }
+    /// A processor masking spans before showing them to `readers` and handing them to each of
+    /// `sinks`.
+    pub fn new(readers: Vec<Box<dyn SpanReader>>, sinks: Vec<Box<dyn SpanProcessor>>) -> Self {
+        Self { readers, sinks }
     }
 }
 
@@ -214,6 +226,9 @@ impl SpanProcessor for MaskingProcessor {
 
     fn on_end(&self, mut span: SpanData) {
         mask_span(&mut span);
+        for r in &self.readers {
+            r.read(&span);
+        }
         if let Some((last, rest)) = self.sinks.split_last() {
             for s in rest {
                 s.on_end(span.clone());
@@ -238,6 +253,9 @@ impl SpanProcessor for MaskingProcessor {
     }
 
     fn set_resource(&mut self, resource: &Resource) {
+        for r in self.readers.iter_mut() {
+            r.set_resource(resource);
+        }
         for s in self.sinks.iter_mut() {
             s.set_resource(resource);
         }

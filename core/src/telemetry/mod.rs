@@ -19,10 +19,10 @@ pub mod masking;
 pub mod propagation;
 
 pub use export::trace_id_sampled;
-pub use masking::{MaskingProcessor, MaskingWriter, mask, mask_span};
+pub use masking::{MaskingProcessor, MaskingWriter, SpanReader, mask, mask_span};
 pub use propagation::{
-    context_of, current_trace_id, current_traceparent, extract, inject_current, sampled_trace_id_of,
-    trace_id_of, traceparent_of,
+    context_of, current_trace_id, current_traceparent, extract, inject_current,
+    sampled_trace_id_of, trace_id_of, traceparent_of,
 };
 
 use std::io::IsTerminal as _;
@@ -119,17 +119,17 @@ impl Drop for TelemetryGuard {
 
 /// Installs the global propagator, tracer provider and subscriber for `settings.service_name`.
 ///
-/// `extra` processors (such as the in-process trace store) receive the same masked spans as the
-/// exporter. With `record_all`, every trace is recorded (the extra processors see them all) and
+/// `readers` (such as the in-process trace store) read the same masked spans the exporter gets.
+/// With `record_all`, every trace is recorded (the readers see them all) and
 /// the sampling ratio applies to OTLP export only. Calling `init` twice in one process keeps the
 /// first subscriber.
 pub fn init(
     settings: &TelemetrySettings,
-    extra: Vec<Box<dyn SpanProcessor>>,
+    readers: Vec<Box<dyn SpanReader>>,
     record_all: bool,
 ) -> Result<TelemetryGuard, TelemetryError> {
     global::set_text_map_propagator(TraceContextPropagator::new());
-    let (provider, runtime) = init_traces(settings, extra, record_all)?;
+    let (provider, runtime) = init_traces(settings, readers, record_all)?;
     init_logs(settings, provider.tracer(settings.service_name.clone()))?;
     Ok(TelemetryGuard {
         provider: Some(provider),
@@ -137,14 +137,15 @@ pub fn init(
     })
 }
 
-/// The tracer provider: sampling, then the masking processor ahead of every sink (`extra`, and
-/// OTLP export when an endpoint is set). Installed globally; returns the export runtime too.
+/// The tracer provider: sampling, then the masking processor ahead of every reader (`readers`)
+/// and of OTLP export when an endpoint is set. Installed globally; returns the export runtime
+/// too.
 pub fn init_traces(
     settings: &TelemetrySettings,
-    extra: Vec<Box<dyn SpanProcessor>>,
+    readers: Vec<Box<dyn SpanReader>>,
     record_all: bool,
 ) -> Result<(SdkTracerProvider, Option<tokio::runtime::Runtime>), TelemetryError> {
-    let mut sinks = extra;
+    let mut sinks: Vec<Box<dyn SpanProcessor>> = Vec::new();
     let mut runtime = None;
     if settings.traces_url().is_some() {
         let (sink, rt) = export::otlp_sink(settings, record_all)?;
@@ -167,7 +168,7 @@ pub fn init_traces(
                 .with_attribute(KeyValue::new("service.version", env!("CARGO_PKG_VERSION")))
                 .build(),
         )
-        .with_span_processor(MaskingProcessor::new(sinks))
+        .with_span_processor(MaskingProcessor::new(readers, sinks))
         .build();
     global::set_tracer_provider(provider.clone());
     Ok((provider, runtime))
@@ -318,7 +319,10 @@ impl<S> tracing_subscriber::layer::Filter<S> for RecordedTraces {
         })
     }
 
-    fn callsite_enabled(&self, meta: &'static tracing::Metadata<'static>) -> tracing::subscriber::Interest {
+    fn callsite_enabled(
+        &self,
+        meta: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
         if meta.is_span() {
             // Decided per span: the same call site is in recorded and unrecorded traces.
             tracing::subscriber::Interest::sometimes()
@@ -474,6 +478,12 @@ mod tests {
     #[derive(Debug, Default, Clone)]
     struct Capture(Arc<Mutex<Vec<SpanData>>>);
 
+    impl SpanReader for Capture {
+        fn read(&self, span: &SpanData) {
+            self.0.lock().unwrap().push(span.clone());
+        }
+    }
+
     impl SpanProcessor for Capture {
         fn on_start(&self, _: &mut Span, _: &Context) {}
         fn on_end(&self, span: SpanData) {
@@ -518,12 +528,15 @@ mod tests {
         }
     }
 
-    /// Every sink receives the span with secrets masked in attributes, events and status.
+    /// Every reader and every sink receives the span with secrets masked in attributes, events
+    /// and status.
     #[test]
     fn masking_processor_masks_before_sinks() {
         let a = Capture::default();
         let b = Capture::default();
+        let reader = Capture::default();
         let p = MaskingProcessor {
+            readers: vec![Box::new(reader.clone())],
             sinks: vec![Box::new(a.clone()), Box::new(b.clone())],
         };
         p.on_end(span_with(
@@ -533,7 +546,7 @@ mod tests {
             ],
             "mail alice@example.com",
         ));
-        for sink in [a, b] {
+        for sink in [a, b, reader] {
             let spans = sink.0.lock().unwrap();
             let s = &spans[0];
             assert_eq!(s.attributes[0].value.as_str(), "my key is ****");
@@ -636,7 +649,10 @@ mod tests {
                 let child = &recorded[1];
                 assert_eq!(recorded[0].parent_span_id, child.span_context.span_id());
                 assert_eq!(&grandchild[3..35], trace);
-                assert_eq!(&grandchild[36..52], recorded[0].span_context.span_id().to_string());
+                assert_eq!(
+                    &grandchild[36..52],
+                    recorded[0].span_context.span_id().to_string()
+                );
             } else {
                 assert_eq!(calls.load(Ordering::SeqCst), 1, "the root only");
                 assert!(names.is_empty(), "{names:?}");

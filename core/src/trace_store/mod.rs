@@ -2,8 +2,9 @@
 //! OTLP exporter sees, so `cargo run` can show where a request's time goes with no Jaeger.
 //!
 //! Bounded by trace count and by bytes; the oldest traces are evicted first and the evictions
-//! are counted. [`TraceStoreProcessor`] plugs it into the tracer provider as one more sink of
-//! [`crate::telemetry::MaskingProcessor`].
+//! are counted. [`TraceStoreProcessor`] plugs it into the tracer provider as a reader of
+//! [`crate::telemetry::MaskingProcessor`]: it reads each masked span the exporter gets, without
+//! a copy of it.
 //!
 //! # Layout
 //!
@@ -13,7 +14,7 @@
 //! - [`mod@breakdown`]: where the time of recent requests goes, stage by stage.
 //! - [`mod@critical`]: one request's time attributed on its critical path.
 //! - [`import`]: one trace as a JSON document, written and read back (traces of other processes).
-//! - [`processor`]: the span processor that feeds the store.
+//! - [`processor`]: the span reader that feeds the store.
 
 pub mod breakdown;
 pub mod critical;

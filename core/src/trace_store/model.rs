@@ -138,6 +138,9 @@ impl StoredSpan {
         Stage::ALL.into_iter().find(|s| s.as_str() == name)
     }
 
+    /// The span as the store keeps it. Ids are written as lower-case hex directly, and keys
+    /// copied as they are: through `Display` they cost a formatter each, and a traced request
+    /// stores some 150 of them.
     pub(super) fn from_data(span: &SpanData, service: &str) -> Self {
         let start = span
             .start_time
@@ -153,12 +156,12 @@ impl StoredSpan {
             Status::Error { description } => ("error", description.to_string()),
         };
         Self {
-            trace_id: span.span_context.trace_id().to_string(),
-            span_id: span.span_context.span_id().to_string(),
+            trace_id: hex(&span.span_context.trace_id().to_bytes()),
+            span_id: hex(&span.span_context.span_id().to_bytes()),
             parent_span_id: if span.parent_span_id == opentelemetry::trace::SpanId::INVALID {
                 String::new()
             } else {
-                span.parent_span_id.to_string()
+                hex(&span.parent_span_id.to_bytes())
             },
             local_root: span.parent_span_id == opentelemetry::trace::SpanId::INVALID
                 || span.parent_span_is_remote,
@@ -178,7 +181,7 @@ impl StoredSpan {
             attributes: span
                 .attributes
                 .iter()
-                .map(|kv| (kv.key.to_string(), AttrValue::from_otel(&kv.value)))
+                .map(|kv| (kv.key.as_str().to_owned(), AttrValue::from_otel(&kv.value)))
                 .collect(),
             events: span
                 .events
@@ -193,7 +196,7 @@ impl StoredSpan {
                     attributes: e
                         .attributes
                         .iter()
-                        .map(|kv| (kv.key.to_string(), AttrValue::from_otel(&kv.value)))
+                        .map(|kv| (kv.key.as_str().to_owned(), AttrValue::from_otel(&kv.value)))
                         .collect(),
                 })
                 .collect(),
@@ -318,6 +321,41 @@ impl StoredTrace {
                 AttrValue::Int(i) => Some(i as f64),
                 _ => None,
             }),
+        }
+    }
+}
+
+/// Lower-case hex of `bytes` (a W3C trace or span id), as the ids' `Display` writes them.
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::trace::{SpanId, TraceId};
+
+    /// The store writes ids exactly as the OpenTelemetry types display them (what the viewer's
+    /// links, the logs and the chat answer's `trace_id` use).
+    #[test]
+    fn ids_are_written_as_their_display_writes_them() {
+        for v in [
+            0_u128,
+            1,
+            0x0af7_6519_16cd_43dd_8448_eb21_1c80_319c,
+            u128::MAX,
+        ] {
+            let id = TraceId::from(v);
+            assert_eq!(super::hex(&id.to_bytes()), id.to_string());
+        }
+        for v in [0_u64, 0x00f0_67aa_0ba9_02b7, u64::MAX] {
+            let id = SpanId::from(v);
+            assert_eq!(super::hex(&id.to_bytes()), id.to_string());
         }
     }
 }

@@ -1,20 +1,20 @@
-//! The span processor that feeds the store: one more sink of the masking processor, so the store
-//! sees exactly the masked spans the OTLP exporter sees.
+//! The span reader that feeds the store: it reads what the masking processor hands the OTLP
+//! exporter, so the store sees exactly the masked spans the exporter sees, without a copy of
+//! each for itself.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use opentelemetry::Context;
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
+use opentelemetry_sdk::trace::SpanData;
+
+use crate::telemetry::masking::SpanReader;
 
 use super::{StoredSpan, TraceStore};
 
-/// The span processors that feed `store` (none when there is no store), for
+/// The span readers that feed `store` (none when there is no store), for
 /// `crate::telemetry::init`.
-pub fn sinks(store: Option<&Arc<TraceStore>>) -> Vec<Box<dyn SpanProcessor>> {
+pub fn sinks(store: Option<&Arc<TraceStore>>) -> Vec<Box<dyn SpanReader>> {
     store
-        .map(|s| Box::new(TraceStoreProcessor::new(s.clone())) as Box<dyn SpanProcessor>)
+        .map(|s| Box::new(TraceStoreProcessor::new(s.clone())) as Box<dyn SpanReader>)
         .into_iter()
         .collect()
 }
@@ -36,24 +36,12 @@ impl TraceStoreProcessor {
     }
 }
 
-impl SpanProcessor for TraceStoreProcessor {
-    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
-
-    fn on_end(&self, span: SpanData) {
-        let service = self
-            .service
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        self.store.insert(StoredSpan::from_data(&span, &service));
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        Ok(())
-    }
-
-    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
-        Ok(())
+impl SpanReader for TraceStoreProcessor {
+    fn read(&self, span: &SpanData) {
+        let service = self.service.lock().unwrap_or_else(|p| p.into_inner());
+        let stored = StoredSpan::from_data(span, &service);
+        drop(service);
+        self.store.insert(stored);
     }
 
     fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
