@@ -182,7 +182,10 @@ pub fn extract_within(
             pdf_text(bytes)?
         }
     };
-    let text = normalise(&raw);
+    let mut text = normalise(&raw);
+    if format == Format::Pdf {
+        text = reflow(&text);
+    }
     if text.trim().is_empty() {
         return Err(ExtractError::Empty);
     }
@@ -355,6 +358,35 @@ fn fallback_title(source: &str) -> String {
         .replace(['-', '_'], " ")
 }
 
+/// Joins the lines a PDF wrapped mid-sentence: a line that does not end a sentence (`.`, `!`,
+/// `?`, `:` or `;`) runs on into the next when that one starts in lower case or with a currency
+/// sign ("nothing worth more than" / "€50 a year"); not with a digit, which starts a numbered
+/// step as often as it continues a sentence. PDF text has a line break
+/// wherever the page did, and the chunker cuts at a line break before it cuts at a sentence, so
+/// without this a chunk could end in the middle of the sentence that holds the answer. Blank
+/// lines, bullets and headings (a next line in upper case) are kept as they are.
+pub fn reflow(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        out.push_str(line);
+        let ends_sentence =
+            line.trim_end().ends_with(['.', '!', '?', ':', ';']) || line.trim().is_empty();
+        let continues = lines.peek().is_some_and(|next| {
+            next.trim_start()
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_lowercase() || "€$£(".contains(c))
+        });
+        match lines.peek() {
+            Some(_) if !ends_sentence && continues => out.push(' '),
+            Some(_) => out.push('\n'),
+            None => {}
+        }
+    }
+    out
+}
+
 /// Line endings to `\n`, control characters (but tabs and newlines) removed, trailing spaces
 /// trimmed, runs of blank lines collapsed to one, spaces inside a line collapsed.
 pub fn normalise(raw: &str) -> String {
@@ -387,6 +419,18 @@ pub fn normalise(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Lines a page wrapped mid-sentence are joined; sentence ends, blank lines, bullets and
+    /// headings are kept.
+    #[test]
+    fn pdf_lines_wrapped_mid_sentence_are_joined() {
+        let text = "Gifts\n\nGifts must be modest: nothing worth more than\n€50 a year, and none\nwhile a tender is open.\nSafety Review Board\n• Stop using the plug\n• unplug it\n3 Leave by the nearest exit\n4 Close doors\n12 hours";
+        assert_eq!(
+            reflow(text),
+            "Gifts\n\nGifts must be modest: nothing worth more than €50 a year, and none while a tender is open.\nSafety Review Board\n• Stop using the plug\n• unplug it\n3 Leave by the nearest exit\n4 Close doors\n12 hours"
+        );
+        assert_eq!(reflow("one line"), "one line");
+    }
 
     fn zlib(data: &[u8]) -> Vec<u8> {
         use std::io::Write as _;

@@ -373,6 +373,48 @@ const STEP_VERBS: &[&str] = &[
     "insert", "release", "update", "download", "restore",
 ];
 
+/// The thing a "what X ..." or "which X ..." question names, when a verb follows it ("what
+/// battery goes in ..." → `battery`, stemmed): a specification line labels it ("Battery: CR2450
+/// coin cell"). "What are the Tech Bar's opening hours" names no such thing: its first word is a
+/// verb, and the thing is further on.
+fn asked_label(question: &str) -> Option<String> {
+    let lower = question.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(3)
+        .collect();
+    const VERBS: &[&str] = &[
+        "is", "are", "was", "does", "do", "did", "goes", "go", "should", "can", "will", "has",
+        "have", "fits", "comes", "works",
+    ];
+    const NOT_A_THING: &[&str] = &["time", "kind", "type", "sort", "i", "we", "you", "it"];
+    match words.as_slice() {
+        [w, thing, verb]
+            if matches!(*w, "what" | "which")
+                && !VERBS.contains(thing)
+                && !NOT_A_THING.contains(thing)
+                && VERBS.contains(verb) =>
+        {
+            Some(stem((*thing).to_owned()))
+        }
+        _ => None,
+    }
+}
+
+/// Whether `sentence` is a line labelled `label` ("Battery: CR2450 ...", "- **Range:** ...").
+fn labels(sentence: &str, label: &str) -> bool {
+    plain(sentence)
+        .split_once(':')
+        .is_some_and(|(head, value)| {
+            !value.trim().is_empty()
+                && head.split_whitespace().count() <= 3
+                && head
+                    .split_whitespace()
+                    .any(|w| stem(w.to_lowercase()) == label)
+        })
+}
+
 /// Answers `question` from `passages`: the sentences that best hold the question's rarer words
 /// and what it asks for (a number for "how much", a step for "how do I"), never a bare heading;
 /// a buying question draws on the product passages (`P1`, ...) first.
@@ -382,6 +424,7 @@ pub fn answer(question: &str, passages: &[Passage]) -> String {
         return NO_ANSWER.to_owned();
     }
     let asks = Asks::of(question);
+    let label = asked_label(question);
     // A question about prices is answered from the products; one that asks for the cheapest or
     // the best rated product, from the first product, which the product search sorted so.
     let lower = question.to_lowercase();
@@ -522,6 +565,10 @@ pub fn answer(question: &str, passages: &[Passage]) -> String {
             - RANK_PENALTY * rank as f32
             - 0.002 * (c.words.len().saturating_sub(25)) as f32;
         if asks.answered_by(c.text) {
+            score += ASKED_BONUS;
+        }
+        // "What battery ...?" is answered by the line labelled "Battery:".
+        if label.as_deref().is_some_and(|l| labels(c.text, l)) {
             score += ASKED_BONUS;
         }
         if buying && product {
@@ -982,6 +1029,39 @@ mod tests {
     }
 
     /// Inflections meet: "submitting expenses" finds "Submit the claim ... expense".
+    /// "What battery ...?" is answered by the specification line labelled "Battery:", not by
+    /// a sentence that merely mentions a battery; a question that names no thing gets no label.
+    #[test]
+    fn a_what_question_is_answered_by_the_line_labelled_with_its_thing() {
+        let passages = parse_passages(
+            "Context:\n\
+             [1] Dimmer Switch S1 (product-dimmer-switch-s1.md)\n\
+             LED doesn't light when pressing: replace the battery. \
+             The app warns you at 15% battery. \
+             Open the back cover with a coin to change the battery.\n\n\
+             [2] Dimmer Switch S1 (product-dimmer-switch-s1.md)\n\
+             - Connectivity: Zigbee 3.0.\n\
+             - Battery: CR2450 coin cell, about 3 years of typical use.\n\n\
+             Question: what battery goes in the dimmer switch",
+        );
+        let a = answer("what battery goes in the dimmer switch", &passages);
+        assert!(a.contains("Battery: CR2450"), "{a}");
+        assert_eq!(
+            asked_label("Which battery is it?").as_deref(),
+            Some("batteri")
+        );
+        assert_eq!(asked_label("What are the Tech Bar's opening hours?"), None);
+        assert_eq!(asked_label("Which kind of battery is it?"), None);
+        assert_eq!(asked_label("what do I do now"), None);
+        assert_eq!(asked_label("what time does it open"), None);
+        assert_eq!(asked_label("how long is the warranty"), None);
+        assert!(labels("**Range:** about 10 metres", "rang"));
+        assert!(
+            !labels("Range:", "rang"),
+            "a label with no value is a heading"
+        );
+    }
+
     #[test]
     fn stems_inflections() {
         assert_eq!(stem("expenses".into()), stem("expense".into()));
