@@ -185,10 +185,16 @@ impl TraceStore {
     }
 
     fn insert_locked(&self, inner: &mut Inner, span: StoredSpan) {
-        let size = span.size();
+        use std::mem::size_of;
+        // What the span allocates beyond its slot in the trace's vector.
+        let mut size = span.size() - size_of::<StoredSpan>();
         let id = span.trace_id.clone();
         if !inner.traces.contains_key(&id) {
             inner.order.push_back(id.clone());
+            // A new trace's own cost: its map entry (the table is at most 7/8 full and grows by
+            // doubling, so about two slots an entry), its slot in the eviction order, and its
+            // id three times (the map's key, the order's, the trace's own).
+            size += 2 * size_of::<(String, StoredTrace)>() + 2 * size_of::<String>() + 3 * id.len();
         }
         let trace = inner
             .traces
@@ -197,7 +203,11 @@ impl TraceStore {
                 trace_id: id,
                 ..StoredTrace::default()
             });
+        // The spans' vector as allocated: it grows by doubling, and its spare slots are memory
+        // too (with about ten spans a trace, a sixth of a trace's spans' inline size).
+        let before = trace.spans.capacity();
         trace.spans.push(span);
+        size += (trace.spans.capacity() - before) * size_of::<StoredSpan>();
         trace.bytes += size;
         inner.bytes += size;
         while inner.order.len() > self.max_traces
