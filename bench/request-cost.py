@@ -28,6 +28,7 @@ the sink received every span the apps exported.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -171,6 +172,15 @@ def to_ms(v: str) -> float:
     return n * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
 
 
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file (a binary, to tell two builds apart)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def build() -> Path:
     """Builds ragtrace, ragtrace-sim, ragtrace-ingest and otlp-sink (release); returns their folder."""
     target = Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/ragtrace/target-release"))
@@ -250,6 +260,14 @@ def main() -> None:
 
         configs = [c for c in args.configs.split(",") if c]
         if args.baseline_bin_dir:
+            # The premise of an A/B: two different builds. Cargo takes a git worktree's crates
+            # for fresh when the same target dir last built them from another checkout (their
+            # dep-info names the other checkout's files), and links this build again.
+            same = [b for b in ("ragtrace",)
+                    if file_digest(bin_dir / b) == file_digest(Path(args.baseline_bin_dir) / b)]
+            if same:
+                sys.exit(f"REFUSED: the baseline's {same[0]} is byte for byte this build's: rebuild the "
+                         "baseline after `cargo clean --release -p ragtrace-core` in its worktree")
             configs += [f"{c}@base" for c in configs]
         apps = {}
         for name in configs:
