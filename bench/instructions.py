@@ -91,7 +91,7 @@ def main() -> None:
     bin_dir = Path(args.bin_dir) if args.bin_dir else rc.build()
     work = Path(tempfile.mkdtemp(prefix="ragtrace-instr-"))
     children = rc.Processes(work, work)
-    spawn, procs = children.spawn, children.procs
+    spawn = children.spawn
 
     try:
         sim_port, sink_port = rc.free_port(), rc.free_port()
@@ -200,10 +200,7 @@ def main() -> None:
             print("\nREFUSED: the run does not prove its premises:\n  " + "\n  ".join(problems))
             sys.exit(1)
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-        shutil.rmtree(work, ignore_errors=True)
+        children.close()
 
 
 if __name__ == "__main__":

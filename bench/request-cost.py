@@ -141,6 +141,13 @@ class Processes:
         self.procs.append(p)
         return p
 
+    def close(self) -> None:
+        """Kills the children still running and removes the run's folder (their logs with it)."""
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+        shutil.rmtree(self.work, ignore_errors=True)
+
 
 class Wrk:
     def __init__(self, connections: int):
@@ -361,10 +368,7 @@ def main() -> None:
             print("\nREFUSED: the run does not prove its premises:\n  " + "\n  ".join(problems))
             sys.exit(1)
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-        shutil.rmtree(work, ignore_errors=True)
+        children.close()
 
 
 def measured(wrk: Wrk, app: dict, seconds: float, script: str, tag: str) -> dict:
