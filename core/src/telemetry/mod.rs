@@ -361,10 +361,7 @@ where
             };
             // The nearest span the OpenTelemetry layer records (one inside an unsampled trace
             // is not given to it, and carries its root's ids).
-            let Some(cx) = span
-                .scope()
-                .find_map(|s| tracing_opentelemetry::get_otel_context(&s.id(), &d))
-            else {
+            let Some(cx) = propagation::nearest_context(span, &d) else {
                 return;
             };
             let sc = cx.span().span_context().clone();

@@ -11,20 +11,30 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 /// layer ([`super::RecordedTraces`]), so its trace is its root's, with the not-sampled flag, which
 /// is what `traceparent` must carry downstream.
 pub fn context_of(span: &tracing::Span) -> Context {
-    let own = span.context();
-    if own.span().span_context().is_valid() {
-        return own;
-    }
     span.with_subscriber(|(id, dispatch)| {
         let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
-        let span = tracing_subscriber::registry::LookupSpan::span(registry, id)?;
-        span.scope().skip(1).find_map(|ancestor| {
-            tracing_opentelemetry::get_otel_context(&ancestor.id(), dispatch)
-                .filter(|cx| cx.span().span_context().is_valid())
-        })
+        nearest_context(
+            tracing_subscriber::registry::LookupSpan::span(registry, id)?,
+            dispatch,
+        )
     })
     .flatten()
-    .unwrap_or(own)
+    .unwrap_or_else(|| span.context())
+}
+
+/// The context of `span` or of its nearest ancestor that the OpenTelemetry layer records, read
+/// through `dispatch` (the one holding that layer).
+pub(super) fn nearest_context<'a, R>(
+    span: tracing_subscriber::registry::SpanRef<'a, R>,
+    dispatch: &tracing::Dispatch,
+) -> Option<Context>
+where
+    R: tracing_subscriber::registry::LookupSpan<'a>,
+{
+    span.scope().find_map(|s| {
+        tracing_opentelemetry::get_otel_context(&s.id(), dispatch)
+            .filter(|cx| cx.span().span_context().is_valid())
+    })
 }
 
 /// The W3C trace id of the current span, if it is being traced.
