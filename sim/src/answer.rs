@@ -189,6 +189,8 @@ enum Asks {
     Duration,
     /// A price or an amount of money ("how much does it cost", "how much do you pay").
     Money,
+    /// A measurement ("how close", "how much power"): a number with one of these units.
+    Measure(&'static [&'static str]),
     /// Any other quantity, limit or count ("how many", "how much power", "maximum"): a number.
     Number,
     /// A person, role or team ("who approves"): a sentence that names one.
@@ -229,6 +231,19 @@ impl Asks {
             "how many hours",
         ]) {
             Asks::Duration
+        } else if has(&["how far", "how close", "how near", "distance"]) {
+            Asks::Measure(DISTANCE_UNITS)
+        } else if has(&[
+            "how much power",
+            "how much energy",
+            "how much electricity",
+            "wattage",
+            "power consumption",
+            "power draw",
+        ]) {
+            Asks::Measure(POWER_UNITS)
+        } else if has(&["how heavy", "weight", "weigh "]) {
+            Asks::Measure(WEIGHT_UNITS)
         } else if has(&[
             "price",
             " cost",
@@ -242,19 +257,8 @@ impl Asks {
         ]) {
             Asks::Money
         } else if has(&[
-            "how much",
-            "how many",
-            "how far",
-            "how old",
-            "how high",
-            "how close",
-            "limit",
-            "maximum",
-            " max ",
-            "minimum",
-            "percent",
-            "number",
-            "version",
+            "how much", "how many", "how far", "how old", "how high", "limit", "maximum", " max ",
+            "minimum", "percent", "number", "version",
         ]) {
             Asks::Number
         } else if has(&[" who ", " whom "]) {
@@ -326,6 +330,7 @@ impl Asks {
             Asks::Money => {
                 s.contains(['€', '$', '£']) || words.iter().any(|w| *w == "eur" || *w == "euros")
             }
+            Asks::Measure(units) => number_then(units),
             Asks::Number => s.chars().any(|c| c.is_ascii_digit()),
             Asks::Who => words.iter().any(|w| {
                 [
@@ -364,13 +369,58 @@ impl Asks {
     }
 }
 
+/// Units of a distance, a power and a weight, as `answered_by` reads them (a trailing `s` dropped).
+const DISTANCE_UNITS: &[&str] = &[
+    "m", "metre", "meter", "cm", "mm", "km", "ft", "feet", "foot", "mile", "inch",
+];
+const POWER_UNITS: &[&str] = &["w", "watt", "kw", "kwh", "wh", "mw"];
+const WEIGHT_UNITS: &[&str] = &["g", "kg", "gram", "kilogram", "lb", "oz"];
+
+/// The word after "how" or "what" that says what kind of answer is wanted ("how *close*", "what
+/// *time*"), not what it is about: a sentence that repeats it ("when closed", "start time") is not
+/// closer to the answer for that.
+const ASKING_WORDS: &[&str] = &[
+    "time",
+    "often",
+    "frequently",
+    "long",
+    "soon",
+    "quickly",
+    "fast",
+    "far",
+    "close",
+    "near",
+    "much",
+    "many",
+    "old",
+    "high",
+    "big",
+    "large",
+    "heavy",
+];
+
+/// The stemmed words of `question` that only say what kind of answer it wants ([`ASKING_WORDS`]
+/// right after "how" or "what").
+fn asking_words(question: &str) -> HashSet<String> {
+    let lower = question.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    words
+        .windows(2)
+        .filter(|w| matches!(w[0], "how" | "what") && ASKING_WORDS.contains(&w[1]))
+        .map(|w| stem(w[1].to_owned()))
+        .collect()
+}
+
 /// Verbs that open an instruction ("Hold the button for 10 seconds").
 const STEP_VERBS: &[&str] = &[
     "to", "press", "hold", "open", "go", "tap", "select", "click", "unplug", "plug", "restart",
     "install", "connect", "remove", "reset", "wait", "sign", "enter", "choose", "use", "turn",
     "follow", "call", "email", "report", "contact", "send", "submit", "book", "ask", "log", "lock",
     "change", "check", "make", "keep", "set", "add", "raise", "file", "scan", "power", "find",
-    "insert", "release", "update", "download", "restore",
+    "insert", "release", "update", "download", "restore", "forward",
 ];
 
 /// The thing a "what X ..." or "which X ..." question names, when a verb follows it ("what
@@ -419,9 +469,14 @@ fn labels(sentence: &str, label: &str) -> bool {
 /// and what it asks for (a number for "how much", a step for "how do I"), never a bare heading;
 /// a buying question draws on the product passages (`P1`, ...) first.
 pub fn answer(question: &str, passages: &[Passage]) -> String {
-    let q = terms(question);
+    let mut q = terms(question);
     if q.is_empty() {
         return NO_ANSWER.to_owned();
+    }
+    // "How close should a sensor be" is about a sensor, not about things that close.
+    let asking = asking_words(question);
+    if q.len() > asking.len() {
+        q.retain(|w| !asking.contains(w));
     }
     let asks = Asks::of(question);
     let label = asked_label(question);
@@ -441,12 +496,24 @@ pub fn answer(question: &str, passages: &[Passage]) -> String {
         ]
         .iter()
         .any(|w| lower.contains(w));
+    // "How much" asks a price only when nothing else is measured: "how much is the hub", not
+    // "how much power does the hub draw".
     let buying = ranked
         || (has_products
-            && matches!(asks, Asks::Number | Asks::Money)
-            && ["price", "cost", "how much", "cheap", "expensive", "buy"]
+            && match asks {
+                Asks::Money => true,
+                Asks::Number => [
+                    "price",
+                    "cheap",
+                    "expensive",
+                    "buy",
+                    "how much is",
+                    "how much are",
+                ]
                 .iter()
-                .any(|w| lower.contains(w)));
+                .any(|w| lower.contains(w)),
+                _ => false,
+            });
     let first_product = passages.iter().position(|p| p.marker.starts_with('P'));
     // Every sentence that could answer, headings left out.
     // A sentence is read in its context: the first sentence of its paragraph or list item (its
@@ -552,7 +619,9 @@ pub fn answer(question: &str, passages: &[Passage]) -> String {
                 found * wt
             })
             .sum();
-        if covered == 0.0 {
+        // "The cheapest plug" is the first product's line with its price, whatever its words.
+        let first_product_line = ranked && Some(c.passage) == first_product && c.line == 0;
+        if covered == 0.0 && !first_product_line {
             continue;
         }
         let product = passages[c.passage].marker.starts_with('P');
@@ -574,8 +643,7 @@ pub fn answer(question: &str, passages: &[Passage]) -> String {
         if buying && product {
             score += 0.25;
         }
-        // "The cheapest plug" is the first product: its line with the price and the rating.
-        if ranked && Some(c.passage) == first_product && c.line == 0 {
+        if first_product_line {
             score += 1.0;
         }
         if c.emph {
@@ -608,6 +676,8 @@ pub fn answer(question: &str, passages: &[Passage]) -> String {
         let line_text = passages[pi].text.lines().nth(line).unwrap_or_default();
         let in_line = sentences(line_text);
         let at = in_line.iter().position(|x| *x == s).unwrap_or(0);
+        // "It ...", "After that ...", or "... into them": the sentence before says what about.
+        let lower_s = s.to_lowercase();
         let anaphoric = [
             "it ",
             "this ",
@@ -619,7 +689,10 @@ pub fn answer(question: &str, passages: &[Passage]) -> String {
             "there ",
         ]
         .iter()
-        .any(|a| s.to_lowercase().starts_with(a));
+        .any(|a| lower_s.starts_with(a))
+            || lower_s
+                .split(|c: char| !c.is_alphanumeric())
+                .any(|w| matches!(w, "them" | "they" | "these" | "those"));
         if at > 0 && anaphoric && !said.contains(&(pi, in_line[at - 1])) {
             out.push_str(in_line[at - 1]);
             out.push(' ');
@@ -837,6 +910,55 @@ mod tests {
         assert!(!a.contains("$19.99"), "{a}");
     }
 
+    /// "How close" asks for a distance: the sentence with one wins over one that only says
+    /// "closed" and holds another number.
+    #[test]
+    fn the_asking_word_is_not_a_topic_word() {
+        let prompt = "Context:\n[1] Door Sensor D1\n\
+            Maximum gap between the sensor and the hub's magnet when closed: 20 seconds.\n\n\
+            [2] Zigbee pairing\n\
+            Pair the sensor within about 2 metres of the hub before mounting it.\n\n\
+            Question: How close should a sensor be to the hub while pairing it?";
+        assert_eq!(
+            asking_words("How close should a sensor be"),
+            HashSet::from(["close".to_owned()])
+        );
+        let a = answer(extract_question(prompt), &parse_passages(prompt));
+        assert!(
+            a.starts_with("Pair the sensor within about 2 metres"),
+            "{a}"
+        );
+    }
+
+    /// "... into them" says what about in the sentence before it, which comes along.
+    #[test]
+    fn a_sentence_that_refers_back_brings_the_one_before() {
+        let prompt = "Context:\n[1] Acceptable use\n\
+            Public AI chatbots may be used only with Public information. Never paste customer \
+            data or contracts into them. New AI tools go through a software request.\n\n\
+            Question: can i paste customer emails into chatgpt";
+        let a = answer(extract_question(prompt), &parse_passages(prompt));
+        assert!(
+            a.starts_with(
+                "Public AI chatbots may be used only with Public information. Never paste"
+            ),
+            "{a}"
+        );
+    }
+
+    /// "Cheapest smart bulb?" is answered with the first product's price line, although that
+    /// line holds none of the question's words.
+    #[test]
+    fn a_ranked_question_quotes_the_first_products_price() {
+        let prompt = "Context:\n\
+            [P1] Product NL-0012: Beam White GU10 costs $11.99, is in stock. A spot smart bulb.\n\n\
+            [P2] Product NL-0010: Beam White A60 costs $12.99, is in stock. A smart bulb.\n\n\
+            Question: cheapest smart bulb?";
+        let a = answer(extract_question(prompt), &parse_passages(prompt));
+        assert!(a.contains("Beam White GU10 costs $11.99"), "{a}");
+        assert!(!a.contains("$12.99"), "{a}");
+    }
+
     /// A sentence that only points to another page is never the answer.
     #[test]
     fn a_pointer_to_another_page_is_not_an_answer() {
@@ -968,7 +1090,12 @@ mod tests {
             (
                 "how much power does it draw",
                 "It uses about 1.8 W.",
-                Asks::Number,
+                Asks::Measure(POWER_UNITS),
+            ),
+            (
+                "how close should the sensor be to the hub",
+                "Pair it within about 2 metres of the hub.",
+                Asks::Measure(DISTANCE_UNITS),
             ),
             (
                 "who approves a signing request",
@@ -982,6 +1109,8 @@ mod tests {
         assert!(!Asks::Time.answered_by("Jobs wait for 24 hours."));
         assert!(!Asks::Duration.answered_by("Floor 3 has 20 seats."));
         assert!(!Asks::Money.answered_by("It costs 20 points."));
+        assert!(!Asks::Measure(DISTANCE_UNITS).answered_by("It lasts 18 months."));
+        assert!(!Asks::Measure(POWER_UNITS).answered_by("Unplug it for 10 seconds."));
     }
 
     /// A phrase the document emphasises marks the fact; a sentence about the document itself is
