@@ -252,3 +252,80 @@ async fn admin_profiles_drive_faults() {
     );
     sim.handle.stop(true).await;
 }
+
+/// The app asks for embeddings as base64 (`encoding_format: "base64"`) and reads them, and reads
+/// the same vectors from a server that ignores the parameter and answers with floats.
+#[actix_web::test]
+async fn the_app_reads_embeddings_as_base64_and_as_floats() {
+    use std::sync::{Arc, Mutex};
+    let texts = vec!["reset the hub".to_owned(), "parental leave".to_owned()];
+    let dir = tempfile::tempdir().unwrap();
+    let settings = ragtrace_tests::test_settings(dir.path(), &[]);
+    let llm = |url: &str| {
+        settings
+            .llm
+            .build(url, &settings.pricing, false, 64)
+            .unwrap()
+    };
+    // The simulator answers in the format asked for.
+    let sim = start();
+    let from_sim = llm(&sim.openai_base_url())
+        .embed(texts.clone())
+        .await
+        .unwrap()
+        .vectors;
+    // A server that only speaks floats, and records what it was asked.
+    let asked: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let seen = asked.clone();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = actix_web::HttpServer::new(move || {
+        let seen = seen.clone();
+        actix_web::App::new().route(
+            "/v1/embeddings",
+            actix_web::web::post().to(move |body: actix_web::web::Json<Value>| {
+                let seen = seen.clone();
+                async move {
+                    let inputs: Vec<String> =
+                        serde_json::from_value(body["input"].clone()).unwrap();
+                    let dim = body["dimensions"].as_u64().unwrap() as usize;
+                    seen.lock().unwrap().push(body.into_inner());
+                    let data: Vec<Value> = inputs
+                        .iter()
+                        .enumerate()
+                        .map(|(i, t)| {
+                            json!({"object": "embedding", "index": i,
+                                   "embedding": ragtrace_sim::embeddings::embed(t, dim)})
+                        })
+                        .collect();
+                    actix_web::HttpResponse::Ok().json(json!({
+                        "object": "list", "data": data, "model": "floats-only",
+                        "usage": {"prompt_tokens": 4, "total_tokens": 4},
+                    }))
+                }
+            }),
+        )
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    let from_floats = llm(&format!("http://{addr}/v1"))
+        .embed(texts.clone())
+        .await
+        .unwrap()
+        .vectors;
+    let expected: Vec<Vec<f32>> = texts
+        .iter()
+        .map(|t| ragtrace_sim::embeddings::embed(t, 64))
+        .collect();
+    assert_eq!(from_sim, expected, "read from base64");
+    assert_eq!(from_floats, expected, "read from floats");
+    let asked = asked.lock().unwrap();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0]["encoding_format"], "base64", "{}", asked[0]);
+    handle.stop(true).await;
+    sim.handle.stop(true).await;
+}
