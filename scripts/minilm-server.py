@@ -12,6 +12,7 @@ the simulator's and only the retrieval changes.
 bench/eval-real-embeddings.sh installs what it needs and runs it; docs/answer-quality.md says why.
 """
 
+import base64
 import json
 import sys
 import urllib.error
@@ -118,7 +119,15 @@ def main():
                 return self._forward("POST")
             req = json.loads(self.rfile.read(int(self.headers["content-length"])))
             inputs = req["input"] if isinstance(req["input"], list) else [req["input"]]
-            data = [{"object": "embedding", "index": i, "embedding": model.embed_one(t).tolist()}
+            # `encoding_format: base64` (what ragtrace and OpenAI's SDKs ask for): little-endian
+            # float32s, base64-encoded; otherwise a list of floats.
+            b64 = req.get("encoding_format") == "base64"
+
+            def vector(t):
+                v = model.embed_one(t)
+                return base64.b64encode(v.astype("<f4").tobytes()).decode() if b64 else v.tolist()
+
+            data = [{"object": "embedding", "index": i, "embedding": vector(t)}
                     for i, t in enumerate(inputs)]
             tokens = sum(len(model.tok.encode(t).ids) for t in inputs)
             body = json.dumps({"object": "list", "data": data, "model": req.get("model", "all-MiniLM-L6-v2"),
