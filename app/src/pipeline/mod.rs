@@ -37,7 +37,7 @@ use crate::error::ApiError;
 
 /// What a chat request produces, in order: `Sources`, any number of `Delta`s, then one `Done`
 /// or one `Failed`. A request that fails before the LLM has started answering yields only
-/// `Failed`.
+/// `Failed`, and one that is not streamed only `Done` or `Failed`.
 #[derive(Debug)]
 pub enum ChatEvent {
     /// The passages and products the model was given.
@@ -141,6 +141,9 @@ impl Pipeline {
         // The stages' futures are large (every adapter call's state): boxed, they are built in
         // place on the heap, where they would otherwise be copied into the stream's own state
         // and moved with it (about 11 % of a request's instructions, bench/instructions.py).
+        // A request that is not streamed gets its answer whole: only `Done` (or `Failed`) is
+        // yielded, without copies of the sources and the text for events nobody reads.
+        let stream = req.stream;
         let events = async_stream::stream! {
             let prepared = request
                 .budget
@@ -149,21 +152,20 @@ impl Pipeline {
                 .await;
             match prepared {
                 Ok(Prepare::Cached(resp)) => {
-                    yield ChatEvent::Sources(resp.sources.clone());
-                    yield ChatEvent::Delta(resp.answer.clone());
+                    if stream {
+                        yield ChatEvent::Sources(resp.sources.clone());
+                        yield ChatEvent::Delta(resp.answer.clone());
+                    }
                     yield ChatEvent::Done(resp);
                 }
-                Ok(Prepare::Ready(prepared)) if req.stream => {
+                Ok(Prepare::Ready(prepared)) if stream => {
                     let mut events = Box::pin(self.streamed(prepared, &request));
                     while let Some(event) = events.next().await {
                         yield event;
                     }
                 }
                 Ok(Prepare::Ready(prepared)) => match Box::pin(self.whole(prepared, &request)).await {
-                    Ok(resp) => {
-                        yield ChatEvent::Sources(resp.sources.clone());
-                        yield ChatEvent::Done(resp);
-                    }
+                    Ok(resp) => yield ChatEvent::Done(resp),
                     Err(e) => yield ChatEvent::Failed(e),
                 },
                 Err(e) => yield ChatEvent::Failed(e),
