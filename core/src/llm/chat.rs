@@ -69,7 +69,9 @@ impl LlmClient {
             .max_completion_tokens(max_tokens)
             .temperature(self.settings.temperature);
         if stream {
-            b.stream_options(ChatCompletionStreamOptions {
+            // Said explicitly: with async-openai's `byot` feature (on for the embeddings' own
+            // response type), `create_stream` sends the request as it is given.
+            b.stream(true).stream_options(ChatCompletionStreamOptions {
                 include_usage: Some(true),
                 include_obfuscation: None,
             });

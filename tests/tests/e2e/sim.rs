@@ -63,6 +63,8 @@ async fn async_openai_chat_plain_and_streamed() {
     assert!(usage.prompt_tokens > 20 && usage.completion_tokens > 5);
 
     let mut sreq = req;
+    // async-openai's `byot` feature (on in this workspace) leaves `stream` as given.
+    sreq.stream = Some(true);
     sreq.stream_options = Some(ChatCompletionStreamOptions {
         include_usage: Some(true),
         include_obfuscation: None,
