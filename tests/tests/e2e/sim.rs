@@ -325,7 +325,7 @@ async fn the_app_reads_embeddings_as_base64_and_as_floats() {
         .collect();
     assert_eq!(from_sim, expected, "read from base64");
     assert_eq!(from_floats, expected, "read from floats");
-    let asked = asked.lock().unwrap();
+    let asked = asked.lock().unwrap().clone();
     assert_eq!(asked.len(), 1);
     assert_eq!(asked[0]["encoding_format"], "base64", "{}", asked[0]);
     handle.stop(true).await;
