@@ -328,6 +328,78 @@ pub struct ChatResponse {
     pub trace_id: String,
 }
 
+/// An answer as the answer cache keeps it: the JSON body a cache hit answers with (no usage, no
+/// cost, `cache_hit: true`), whole but for its trace id, left empty at the very end. A hit copies
+/// the entry and writes its own trace id in, where parsing it and serialising a response again
+/// cost about a quarter of a hit's instructions (`bench/instructions.py`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedAnswer(String);
+
+impl CachedAnswer {
+    /// How every entry ends: the empty trace id, and the end of the object.
+    const TAIL: &'static str = r#","trace_id":""}"#;
+
+    /// The entry for `resp`: `resp` as a later hit answers it, without a trace id.
+    pub fn of(resp: &ChatResponse) -> Self {
+        // `ChatResponse`'s fields, in its order, as a hit has them.
+        #[derive(Serialize)]
+        struct Hit<'a> {
+            answer: &'a str,
+            sources: &'a [Source],
+            usage: TokenUsage,
+            cost_usd: f64,
+            cache_hit: bool,
+            model: &'a str,
+            trace_id: &'a str,
+        }
+        let hit = Hit {
+            answer: &resp.answer,
+            sources: &resp.sources,
+            usage: TokenUsage::default(),
+            cost_usd: 0.0,
+            cache_hit: true,
+            model: &resp.model,
+            trace_id: "",
+        };
+        // A response holds strings, numbers and booleans only: serialising it cannot fail.
+        Self(serde_json::to_string(&hit).unwrap_or_default())
+    }
+
+    /// A stored entry, or `None` for one of another shape (written by an older version: a miss,
+    /// overwritten by the next answer).
+    pub fn from_stored(json: String) -> Option<Self> {
+        (json.starts_with(r#"{"answer":""#) && json.ends_with(Self::TAIL)).then_some(Self(json))
+    }
+
+    /// The entry as it is stored.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The response body of a hit in the trace `trace_id`.
+    pub fn body(&self, trace_id: &str) -> String {
+        // The entry up to the trace id's opening quote, the id, then `"}`.
+        let head = &self.0[..self.0.len() - 2];
+        let mut body = String::with_capacity(self.0.len() + trace_id.len() + 8);
+        body.push_str(head);
+        if trace_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            body.push_str(trace_id);
+        } else {
+            // Not a W3C trace id: escaped as JSON (without its quotes) all the same.
+            let quoted = serde_json::to_string(trace_id).unwrap_or_default();
+            body.push_str(&quoted[1..quoted.len() - 1]);
+        }
+        body.push_str("\"}");
+        body
+    }
+
+    /// The hit as a response (a streamed answer sends its parts as events), or `None` when the
+    /// entry does not parse.
+    pub fn response(&self, trace_id: &str) -> Option<ChatResponse> {
+        serde_json::from_str(&self.body(trace_id)).ok()
+    }
+}
+
 /// Data of the `sources` event of a streamed answer: what the model was given.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -347,6 +419,60 @@ pub struct ChatStreamDelta {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A hit's body is exactly what serialising the hit's response would give (field for
+    /// field, in order), with the hit's trace id; entries of another shape are misses.
+    #[test]
+    fn a_cached_answer_is_the_hits_response_body() {
+        let answered = ChatResponse {
+            answer: "Hold \"reset\" for 10 s [1].\nThen wait.".to_owned(),
+            sources: vec![Source {
+                marker: "1".to_owned(),
+                id: "p-1".to_owned(),
+                title: "Lumen Hub 2 — manual".to_owned(),
+                source: "docs/hub.md".to_owned(),
+                score: 0.8125,
+                cited: true,
+            }],
+            usage: TokenUsage {
+                input_tokens: 900,
+                output_tokens: 40,
+                embedding_tokens: 9,
+            },
+            cost_usd: 0.000_123,
+            cache_hit: false,
+            model: "sim-gpt-4o-mini".to_owned(),
+            trace_id: "0af7651916cd43dd8448eb211c80319c".to_owned(),
+        };
+        let stored = CachedAnswer::of(&answered);
+        let hit = ChatResponse {
+            usage: TokenUsage::default(),
+            cost_usd: 0.0,
+            cache_hit: true,
+            trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".to_owned(),
+            ..answered.clone()
+        };
+        let read = CachedAnswer::from_stored(stored.as_str().to_owned()).expect("its own shape");
+        assert_eq!(
+            read.body(&hit.trace_id),
+            serde_json::to_string(&hit).unwrap()
+        );
+        assert_eq!(read.response(&hit.trace_id), Some(hit.clone()));
+        // Tracing off: no trace id. An id that is not hex is still valid JSON.
+        let untraced = ChatResponse {
+            trace_id: String::new(),
+            ..hit.clone()
+        };
+        assert_eq!(read.body(""), serde_json::to_string(&untraced).unwrap());
+        let odd: ChatResponse = serde_json::from_str(&read.body("a\"b")).unwrap();
+        assert_eq!(odd.trace_id, "a\"b");
+        // An entry of an older version (the whole response, with its own trace id) is a miss.
+        assert_eq!(
+            CachedAnswer::from_stored(serde_json::to_string(&answered).unwrap()),
+            None
+        );
+        assert_eq!(CachedAnswer::from_stored("not json".to_owned()), None);
+    }
 
     /// Good bodies parse; defaults apply.
     #[test]

@@ -32,12 +32,12 @@ use ragtrace_core::tokens::Tokenizer;
 use ragtrace_core::vector_store::{Hit, Query, Retrieval, VectorStore, is_source, sparse};
 use tracing::Instrument as _;
 
-use crate::domain::{ChatRequest, ChatResponse, Source, TokenUsage};
+use crate::domain::{CachedAnswer, ChatRequest, ChatResponse, Source, TokenUsage};
 use crate::error::ApiError;
 
 /// What a chat request produces, in order: `Sources`, any number of `Delta`s, then one `Done`
 /// or one `Failed`. A request that fails before the LLM has started answering yields only
-/// `Failed`, and one that is not streamed only `Done` or `Failed`.
+/// `Failed`, and one that is not streamed only `Done`, `Cached` or `Failed`.
 #[derive(Debug)]
 pub enum ChatEvent {
     /// The passages and products the model was given.
@@ -46,6 +46,9 @@ pub enum ChatEvent {
     Delta(String),
     /// The whole response, as the plain endpoint returns it.
     Done(ChatResponse),
+    /// A cached answer to a request that is not streamed: the plain endpoint's JSON body, ready
+    /// to send (see [`CachedAnswer`]).
+    Cached(String),
     /// The request failed: always the last event, sent as an HTTP error or an SSE `error` event.
     Failed(ApiError),
 }
@@ -87,6 +90,9 @@ struct Prepared {
 /// Either a cached answer or a prompt ready for the LLM.
 #[derive(Debug)]
 enum Prepare {
+    /// A cached answer as the plain endpoint's body.
+    CachedBody(String),
+    /// A cached answer, parsed: a streamed answer sends its parts as events.
     Cached(ChatResponse),
     Ready(Prepared),
 }
@@ -151,11 +157,10 @@ impl Pipeline {
                 .instrument(request.span.clone())
                 .await;
             match prepared {
+                Ok(Prepare::CachedBody(body)) => yield ChatEvent::Cached(body),
                 Ok(Prepare::Cached(resp)) => {
-                    if stream {
-                        yield ChatEvent::Sources(resp.sources.clone());
-                        yield ChatEvent::Delta(resp.answer.clone());
-                    }
+                    yield ChatEvent::Sources(resp.sources.clone());
+                    yield ChatEvent::Delta(resp.answer.clone());
                     yield ChatEvent::Done(resp);
                 }
                 Ok(Prepare::Ready(prepared)) if stream => {
@@ -176,6 +181,10 @@ impl Pipeline {
             ChatEvent::Done(resp) => {
                 span.record(attr::CACHE_HIT, resp.cache_hit);
                 span.record(attr::COST_USD, resp.cost_usd);
+            }
+            ChatEvent::Cached(_) => {
+                span.record(attr::CACHE_HIT, true);
+                span.record(attr::COST_USD, 0.0);
             }
             ChatEvent::Failed(e) => mark_failed(&span, e.kind(), &e.to_string()),
             ChatEvent::Sources(_) | ChatEvent::Delta(_) => {}
@@ -252,12 +261,8 @@ impl Pipeline {
     /// Everything up to the LLM call: a cached answer, or the prompt.
     async fn prepare(&self, req: &ChatRequest, trace_id: &str) -> Result<Prepare, ApiError> {
         let key = answer_key(&req.question.normalised(), self.llm.chat_model());
-        if let Some(mut cached) = self.lookup(&key).await {
-            cached.cache_hit = true;
-            cached.usage = TokenUsage::default();
-            cached.cost_usd = 0.0;
-            trace_id.clone_into(&mut cached.trace_id);
-            return Ok(Prepare::Cached(cached));
+        if let Some(cached) = self.lookup(&key, req.stream, trace_id).await {
+            return Ok(cached);
         }
         let product_query = req
             .question
@@ -291,15 +296,22 @@ impl Pipeline {
         }))
     }
 
-    /// The answer-cache lookup. A cache that fails is a miss: the request is answered without it.
-    async fn lookup(&self, key: &str) -> Option<ChatResponse> {
+    /// The answer-cache lookup: the hit as the plain endpoint's body, or parsed when `stream`
+    /// wants its parts. A cache that fails is a miss: the request is answered without it.
+    async fn lookup(&self, key: &str, stream: bool, trace_id: &str) -> Option<Prepare> {
         let timer = StageTimer::own(Stage::Cache, span::CACHE_LOOKUP);
         let span = timer.span();
         span.record(attr::CACHE_BACKEND, self.cache.backend());
         span.record(attr::CACHE_NAME, "answer");
         let found = match timer.run(self.cache.get(key)).await {
-            // An entry that does not parse is from an older version: a miss, overwritten later.
-            Ok(Some(json)) => serde_json::from_str::<ChatResponse>(&json).ok(),
+            // An entry of another shape is from an older version: a miss, overwritten later.
+            Ok(Some(json)) => CachedAnswer::from_stored(json).and_then(|cached| {
+                if stream {
+                    cached.response(trace_id).map(Prepare::Cached)
+                } else {
+                    Some(Prepare::CachedBody(cached.body(trace_id)))
+                }
+            }),
             Ok(None) => None,
             Err(e) => {
                 count_cache("answer", "error");
@@ -476,9 +488,9 @@ impl Pipeline {
         let span = timer.span();
         span.record(attr::CACHE_BACKEND, self.cache.backend());
         span.record(attr::CACHE_NAME, "answer");
-        let value = serde_json::to_string(resp).unwrap_or_default();
+        let value = CachedAnswer::of(resp);
         let ttl = Duration::from_secs(self.chat.answer_cache_ttl_secs);
-        if let Err(e) = timer.run(self.cache.set(key, &value, ttl)).await {
+        if let Err(e) = timer.run(self.cache.set(key, value.as_str(), ttl)).await {
             count_error("cache");
             timer.fail(e.kind(), &e.to_string());
             tracing::warn!(parent: span, error.type = e.kind(), "answer cache store failed: {e}");

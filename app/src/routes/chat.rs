@@ -9,6 +9,7 @@
 
 use std::time::{Duration, Instant};
 
+use actix_web::http::header::ContentType;
 use actix_web::{HttpRequest, HttpResponse, ResponseError as _, web};
 use bytes::Bytes;
 use futures::StreamExt as _;
@@ -130,8 +131,14 @@ pub async fn chat(
         while let Some(event) = events.next().await {
             match event {
                 ChatEvent::Done(resp) => {
-                    outcome.answered(&resp);
+                    outcome.answered(resp.cache_hit, resp.cost_usd);
                     return Ok(HttpResponse::Ok().json(resp));
+                }
+                ChatEvent::Cached(body) => {
+                    outcome.answered(true, 0.0);
+                    return Ok(HttpResponse::Ok()
+                        .content_type(ContentType::json())
+                        .body(body));
                 }
                 ChatEvent::Failed(e) => return Err(outcome.failed(e)),
                 ChatEvent::Sources(_) | ChatEvent::Delta(_) => {}
@@ -152,8 +159,16 @@ pub async fn chat(
                 ChatEvent::Sources(sources) => sse(Sse::Sources, &ChatStreamSources { sources }),
                 ChatEvent::Delta(text) => sse(Sse::Delta, &ChatStreamDelta { text }),
                 ChatEvent::Done(resp) => {
-                    outcome.answered(&resp);
+                    outcome.answered(resp.cache_hit, resp.cost_usd);
                     sse(Sse::Done, &resp)
+                }
+                ChatEvent::Cached(body) => {
+                    outcome.answered(true, 0.0);
+                    ChatStreamEvent {
+                        event: Sse::Done,
+                        data: body,
+                    }
+                    .frame()
                 }
                 ChatEvent::Failed(e) => sse(Sse::Error, &outcome.failed(e).body()),
             })
@@ -294,18 +309,18 @@ struct Outcome {
 }
 
 impl Outcome {
-    fn answered(&self, resp: &ChatResponse) {
+    fn answered(&self, cache_hit: bool, cost_usd: f64) {
         if let Some((spender, day)) = &self.spender {
-            self.state.budget.spend(spender, *day, resp.cost_usd);
+            self.state.budget.spend(spender, *day, cost_usd);
         }
-        self.root.record(attr::CACHE_HIT, resp.cache_hit);
-        self.root.record(attr::COST_USD, resp.cost_usd);
-        count_request("ok", resp.cache_hit);
+        self.root.record(attr::CACHE_HIT, cache_hit);
+        self.root.record(attr::COST_USD, cost_usd);
+        count_request("ok", cache_hit);
         self.state.recent.record(
             self.started.elapsed(),
             Finished::Answered {
-                cache_hit: resp.cache_hit,
-                cost_usd: resp.cost_usd,
+                cache_hit,
+                cost_usd,
             },
         );
     }

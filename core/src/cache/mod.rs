@@ -70,14 +70,15 @@ impl CacheSettings {
     }
 }
 
-/// Cache key of an answer: namespaced, versioned, and derived from the normalised question, so
-/// "How do I reset the hub?" and "how do i reset the hub" share one entry.
+/// Cache key of an answer: namespaced, versioned (v2: the entry is the hit's response body, see
+/// the app's `CachedAnswer`), and derived from the normalised question, so "How do I reset the
+/// hub?" and "how do i reset the hub" share one entry.
 pub fn answer_key(normalised_question: &str, model: &str) -> String {
     let id = uuid::Uuid::new_v5(
         &uuid::Uuid::NAMESPACE_OID,
         format!("{model}\n{normalised_question}").as_bytes(),
     );
-    format!("ragtrace:answer:v1:{id}")
+    format!("ragtrace:answer:v2:{id}")
 }
 
 /// Cache key of a product search.

@@ -118,37 +118,85 @@ pub fn mask(input: &str) -> Cow<'_, str> {
     mask_scanned(input)
 }
 
-/// Bytes of which every rule's match holds at least one: `@` (e-mail, credentials in a URL),
-/// white space (after "Bearer"), `-` (`sk-...`), `K` (`AKIA...`), `_` (`ghp_...`), `.` (a
-/// JWT's dots), `:` and `=` (`password=...`).
-const TRIGGER_BYTES: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    let bytes = b"@ \t\n\r\x0b\x0c-K_.:=";
-    while i < bytes.len() {
-        t[bytes[i] as usize] = true;
-        i += 1;
-    }
-    t
-};
-
-/// Whether any rule could match `input`, in one pass over its bytes: it holds a trigger byte, 13
-/// digits in a row (the shortest card number) or any non-ASCII byte (the rules' `(?i)`, `\s` and `\d`
-/// are Unicode-aware: "ſecret" matches `(?i)secret`). A superset of what the rules match: a
-/// model name, a route, a stage name or an id holds none, and skips the regex set, whose set-up
-/// costs more than such a short value's scan (`the_prefilter_never_hides_a_secret` compares
-/// both paths on generated inputs).
+/// Whether any rule could match `input`: a superset of what the rules match, in one pass over
+/// its bytes and, only when that pass saw what a rule's word must come with, a second looking
+/// for the word. A rule can match only where the input holds
+///
+/// - `@` (an e-mail address, credentials in a URL);
+/// - `k-` (`sk-`, `rk-`, `pk-` keys), `AK` (`AKIA...`), `yJ` (a JWT's `eyJ`);
+/// - `_` and `gh` or `gi` (GitHub tokens: `ghp_...`, `github_pat_...`);
+/// - white space and `bea` or `bas` in any case (`Bearer ...`, `Basic ...`);
+/// - `:` or `=` and `key`, `pwd`, `pas`, `sec` or `tok` in any case (a `key=value` pair naming
+///   an API key, a password, a secret or a token);
+/// - 13 digits, counting through single spaces and dashes between them (a card number);
+/// - any non-ASCII byte (the rules' `(?i)`, `\s` and `\d` are Unicode-aware: "ſecret" matches
+///   `(?i)secret`).
+///
+/// A model name, a route, an address with its port, a user agent, a question or an id usually
+/// holds none of these together and skips the regex set, whose scan costs more than these
+/// passes (`the_prefilter_never_hides_a_secret` compares both paths on generated inputs).
 fn might_hold_secret(input: &str) -> bool {
-    // Without a space or a dash (trigger bytes), a card number is 13 digits in a row.
-    let mut run = 0;
-    for &b in input.as_bytes() {
-        if TRIGGER_BYTES[usize::from(b)] || !b.is_ascii() {
+    let bytes = input.as_bytes();
+    let (mut space, mut assign, mut underscore) = (false, false, false);
+    let mut digits = 0;
+    let mut prev = 0u8;
+    for &b in bytes {
+        match b {
+            b'@' | 0x80.. => return true,
+            b'-' if prev == b'k' => return true,
+            b'K' if prev == b'A' => return true,
+            b'J' if prev == b'y' => return true,
+            b'0'..=b'9' => {
+                digits += 1;
+                if digits >= 13 {
+                    return true;
+                }
+            }
+            // A card number's groups are split by one space or dash: the count goes on.
+            b' ' | b'-' if prev.is_ascii_digit() => space |= b == b' ',
+            b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => {
+                space = true;
+                digits = 0;
+            }
+            b':' | b'=' => {
+                assign = true;
+                digits = 0;
+            }
+            b'_' => {
+                underscore = true;
+                digits = 0;
+            }
+            _ => digits = 0,
+        }
+        prev = b;
+    }
+    if !(space || assign || underscore) {
+        return false;
+    }
+    const fn word(w: &[u8; 3]) -> u32 {
+        (w[0] as u32) << 16 | (w[1] as u32) << 8 | w[2] as u32
+    }
+    const BEA: u32 = word(b"bea");
+    const BAS: u32 = word(b"bas");
+    const KEY: u32 = word(b"key");
+    const PWD: u32 = word(b"pwd");
+    const PAS: u32 = word(b"pas");
+    const SEC: u32 = word(b"sec");
+    const TOK: u32 = word(b"tok");
+    // The last three bytes, lower-cased.
+    let mut last3 = 0u32;
+    let mut prev = 0u8;
+    for &b in bytes {
+        if underscore && prev == b'g' && matches!(b, b'h' | b'i') {
             return true;
         }
-        run = if b.is_ascii_digit() { run + 1 } else { 0 };
-        if run >= 13 {
+        last3 = (last3 << 8 | u32::from(b.to_ascii_lowercase())) & 0x00ff_ffff;
+        if (space && matches!(last3, BEA | BAS))
+            || (assign && matches!(last3, KEY | PWD | PAS | SEC | TOK))
+        {
             return true;
         }
+        prev = b;
     }
     false
 }
@@ -442,6 +490,16 @@ mod tests {
             "12345678",
             "qrstuvwxyz0123",
             "\u{2003}",
+            // Single letters, so the rules' literals also arise split across fragments.
+            "k",
+            "A",
+            "K",
+            "e",
+            "y",
+            "J",
+            "g",
+            "h",
+            "1",
             // Whole secrets and their near misses, so every rule matches often.
             "ana@northwind.example",
             "a@b",
@@ -487,6 +545,14 @@ mod tests {
             "answer",
             "memory",
             "0af7651916cd43dd8448eb211c80319c",
+            "127.0.0.1:53124",
+            "Python-urllib/3.11",
+            "curl/8.5.0",
+            "67e55044-10b1-426f-9247-bb680e5fe0c8",
+            "How do I reset the Lumen Hub 2?",
+            "chat pipeline",
+            "sim-gpt-4o-mini",
+            "2026-12-04T22:06:44Z",
         ] {
             assert!(!might_hold_secret(value), "{value}");
         }

@@ -55,19 +55,34 @@ async fn repeated_question_is_a_cache_hit() {
         .await
         .unwrap();
     assert_eq!(first["cache_hit"], false);
-    let second: Value = app
+    let resp = app
         .chat(json!({"question": "how do i reset a beam bulb"}))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    let traceresponse = resp.headers()["traceresponse"].to_str().unwrap().to_owned();
+    let second: Value = resp.json().await.unwrap();
     assert_eq!(second["cache_hit"], true);
     assert_eq!(second["answer"], first["answer"]);
+    assert_eq!(second["sources"], first["sources"]);
+    assert_eq!(second["model"], first["model"]);
     assert_eq!(second["cost_usd"], 0.0);
+    assert_eq!(
+        second["usage"],
+        json!({"input_tokens": 0, "output_tokens": 0, "embedding_tokens": 0})
+    );
     assert_ne!(
         second["trace_id"], first["trace_id"],
         "each request has its own trace"
     );
+    assert_eq!(
+        traceresponse.split('-').nth(1),
+        second["trace_id"].as_str(),
+        "the cached answer carries this request's trace id"
+    );
+    // The body is a whole `ChatResponse`, nothing more.
+    let _: ragtrace::domain::ChatResponse = serde_json::from_value(second.clone()).unwrap();
+    let fields = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(fields(&second), fields(&first));
     app.stop().await;
 }
 
