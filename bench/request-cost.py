@@ -18,7 +18,8 @@ with wrk), and for each round the app's CPU time (utime + stime of the process, 
 /proc/PID/stat) divided by the requests wrk completed. Reported: the median over rounds of the
 CPU per request and of the ratio to tracing off in the same round, with the rounds' spread, so
 the resolution of the overhead figure is visible beside it. Then the answer-cache hit path: one
-question asked over and over of the 100 % app.
+question asked over and over of the 100 % app (and of the baseline's, in interleaved rounds), its
+CPU split into user and kernel time (on loopback, the kernel's share of a 60 µs request is large).
 
 The run proves its own premises or refuses to report: no answer-cache hits in the miss rounds
 (every question is new: bench/question.lua), every request 2xx, no span dropped by the app, and
@@ -53,10 +54,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def cpu_split(pid: int) -> tuple[float, float]:
+    """utime and stime of the whole process (all threads, living and exited), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) / TICK, int(fields[12]) / TICK
+
+
 def cpu_seconds(pid: int) -> float:
     """utime + stime of the whole process (all threads, living and exited)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+    return sum(cpu_split(pid))
 
 
 def rss_mib(pid: int) -> float:
@@ -322,15 +328,23 @@ def main() -> None:
         sim_cpu = cpu_seconds(sim.pid) - sim_before
         problems = []
 
-        # The cache-hit path: one question over and over, every request but the first a hit.
-        m0 = get(traced["url"] + "/metrics")
-        hits0 = metric(m0, "ragtrace_cache_requests_total", cache="answer", result="hit")
-        cached = measured(wrk, traced, args.seconds, "cached.lua", f"{run_tag}-cached")
-        m1 = get(traced["url"] + "/metrics")
-        cached["hits"] = metric(m1, "ragtrace_cache_requests_total", cache="answer", result="hit") - hits0
-        # The first request of each connection can miss before the first answer is stored.
-        if cached["hits"] < cached["requests"] - args.connections:
-            problems.append(f"cache-hit run: only {cached['hits']:.0f} hits for {cached['requests']} requests")
+        # The cache-hit path: one question over and over, every request but the first a hit, on
+        # the traced app of this build and of the baseline's, in interleaved rounds.
+        traced_name = next(n for n, a in apps.items() if a is traced)
+        cached = {n: [] for n in (traced_name, traced_name + "@base") if n in apps}
+        for r in range(args.rounds):
+            for name in (list(cached) if r % 2 == 0 else list(cached)[::-1]):
+                app = apps[name]
+                m0 = get(app["url"] + "/metrics")
+                hits0 = metric(m0, "ragtrace_cache_requests_total", cache="answer", result="hit")
+                res = measured(wrk, app, args.seconds, "cached.lua", f"{run_tag}-cached")
+                m1 = get(app["url"] + "/metrics")
+                res["hits"] = metric(m1, "ragtrace_cache_requests_total", cache="answer", result="hit") - hits0
+                # The first request of each connection can miss before the first answer is stored.
+                if res["hits"] < res["requests"] - args.connections:
+                    problems.append(f"cache-hit run of {name}: only {res['hits']:.0f} hits for {res['requests']} requests")
+                cached[name].append(res)
+                app["hits_meant"] = app.get("hits_meant", 0) + res["hits"]
 
         # Premises of the miss rounds.
         for name, app in apps.items():
@@ -339,7 +353,7 @@ def main() -> None:
             app["dropped"] = metric(m, "ragtrace_telemetry_spans_total", outcome="dropped")
             app["exported"] = metric(m, "ragtrace_telemetry_spans_total", outcome="exported")
             app["failed"] = metric(m, "ragtrace_telemetry_spans_total", outcome="failed")
-            if app["answer_hits"] > (cached["hits"] if app is traced else 0):
+            if app["answer_hits"] > app.get("hits_meant", 0):
                 problems.append(f"{name}: {app['answer_hits']:.0f} answer-cache hits in rounds meant to miss")
             if any(r["non2xx"] or r["socket_errors"] for r in app["rounds"]):
                 problems.append(f"{name}: non-2xx responses or socket errors")
@@ -373,12 +387,30 @@ def main() -> None:
 
 def measured(wrk: Wrk, app: dict, seconds: float, script: str, tag: str) -> dict:
     """One wrk run against `app`, with the app's CPU time per request it cost."""
-    before = cpu_seconds(app["proc"].pid)
+    user0, sys0 = cpu_split(app["proc"].pid)
     res = wrk.run(app["url"], seconds, script, tag)
-    time.sleep(0.3)  # let the last responses and their spans finish
-    res["cpu_s"] = cpu_seconds(app["proc"].pid) - before
+    drained(app["url"])  # the run's spans exported, so their export is counted in this run
+    user1, sys1 = cpu_split(app["proc"].pid)
+    res["cpu_s"] = (user1 - user0) + (sys1 - sys0)
     res["cpu_us_per_req"] = res["cpu_s"] / res["requests"] * 1e6
+    res["user_us_per_req"] = (user1 - user0) / res["requests"] * 1e6
+    res["kernel_us_per_req"] = (sys1 - sys0) / res["requests"] * 1e6
     return res
+
+
+def drained(url: str, timeout: float = 120) -> None:
+    """Waits until the app has finished with every span it queued for export: its span counter
+    (exported, dropped or failed) stops moving. A cache-hit run makes spans faster than one
+    batch exporter sends them; without the wait, a round's export would be billed to the next."""
+    time.sleep(0.3)
+    last, deadline = None, time.time() + timeout
+    while time.time() < deadline:
+        m = get(url + "/metrics")
+        done = sum(metric(m, "ragtrace_telemetry_spans_total", outcome=o) for o in ("exported", "dropped", "failed"))
+        if done == last:
+            return
+        last = done
+        time.sleep(0.6)  # longer than the exporter's scheduled delay (500 ms)
 
 
 def soak(app: dict, args) -> None:
@@ -429,10 +461,17 @@ def report(apps, cached, args, received, exported, sink_cpu, sim_cpu, rss, trace
         for name, base_name in against:
             print(f"  {name:<6} {ratio_text(apps[name], apps[base_name])}")
     misses = sum(r["requests"] for a in apps.values() for r in a["rounds"])
-    traced_name = next(n for n, a in apps.items() if a is traced)
-    print(f"\ncache-hit path ({traced_name} app): "
-          f"{cached['cpu_us_per_req']:.1f} µs CPU/req, {cached['rps']:.0f} req/s, p50 {cached['p50_ms']:.2f} ms, "
-          f"{cached['hits']:.0f} hits of {cached['requests']} requests")
+    print(f"\ncache-hit path: one question over and over, {args.rounds} interleaved rounds of {args.seconds:g} s "
+          "(median of the rounds; user and kernel time apart)")
+    for name, rounds in cached.items():
+        med = {k: statistics.median(r[k] for r in rounds)
+               for k in ("cpu_us_per_req", "user_us_per_req", "kernel_us_per_req", "rps", "p50_ms")}
+        print(f"  {name:<9} {med['cpu_us_per_req']:5.1f} µs CPU/req (user {med['user_us_per_req']:.1f}, "
+              f"kernel {med['kernel_us_per_req']:.1f}), {med['rps']:.0f} req/s, p50 {med['p50_ms']:.2f} ms, "
+              f"{sum(r['hits'] for r in rounds):.0f} hits of {sum(r['requests'] for r in rounds)} requests")
+    if len(cached) == 2:
+        new, base = cached.values()
+        print(f"  this build against the baseline build: {ratio_text({'rounds': new}, {'rounds': base})}")
     print(f"spans: {exported:.0f} exported by the apps, {received} received by the sink, 0 dropped required")
     print(f"outside the apps: simulator {sim_cpu / max(misses, 1) * 1e6:.0f} µs CPU/req (miss rounds), "
           f"OTLP sink {sink_cpu:.1f} s CPU in all")

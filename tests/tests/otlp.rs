@@ -75,6 +75,20 @@ fn chat_request_exports_one_masked_trace() {
     let root = find(&spans, "POST /v1/chat");
     assert_eq!(root.parent_span_id, PARENT_ID);
     assert_eq!(root.kind, 2, "server span");
+    // tracing-actix-web's HTTP attributes, as the root span builder records them.
+    for (key, value) in [
+        ("http.method", "POST"),
+        ("http.route", "/v1/chat"),
+        ("http.target", "/v1/chat"),
+        ("http.flavor", "1.1"),
+        ("http.scheme", "http"),
+        ("http.client_ip", "127.0.0.1"),
+        ("http.status_code", "200"),
+    ] {
+        assert_eq!(root.attr(key), value, "{key}");
+    }
+    assert!(root.attr("http.host").starts_with("127.0.0.1:"));
+    assert_eq!(root.attr("request_id").len(), 36, "a UUID");
     let pipeline = find(&spans, "rag.pipeline");
     assert_eq!(pipeline.parent_span_id, root.span_id);
     for stage in [
