@@ -32,6 +32,8 @@ struct Cli {
 }
 
 fn main() -> anyhow::Result<()> {
+    // The trace store's byte cap counts its allocations as mimalloc's blocks, not as asked.
+    ragtrace_core::trace_store::count_allocations_as(ragtrace_core::trace_store::mimalloc_block);
     let cli = Cli::parse();
     let settings = Settings::load(&Overrides {
         file: cli.config,

@@ -27,7 +27,10 @@ pub mod summary;
 pub use breakdown::{Breakdown, StageBreakdown, breakdown};
 pub use critical::{CriticalPath, StageTime, critical_path};
 pub use import::{ImportError, TraceDetail, read_trace, trace_json};
-pub use model::{AttrValue, StoredEvent, StoredSpan, StoredTrace, TraceSummary};
+pub use model::{
+    AttrValue, StoredEvent, StoredSpan, StoredTrace, TraceSummary, count_allocations_as,
+    mimalloc_block,
+};
 pub use processor::{TraceStoreProcessor, sinks};
 pub use query::TraceQuery;
 pub use summary::{WindowSummary, summarize};
@@ -194,7 +197,9 @@ impl TraceStore {
             // A new trace's own cost: its map entry (the table is at most 7/8 full and grows by
             // doubling, so about two slots an entry), its slot in the eviction order, and its
             // id three times (the map's key, the order's, the trace's own).
-            size += 2 * size_of::<(String, StoredTrace)>() + 2 * size_of::<String>() + 3 * id.len();
+            size += 2 * size_of::<(String, StoredTrace)>()
+                + 2 * size_of::<String>()
+                + 3 * model::block(id.len());
         }
         let trace = inner
             .traces
@@ -207,7 +212,8 @@ impl TraceStore {
         // too (with about ten spans a trace, a sixth of a trace's spans' inline size).
         let before = trace.spans.capacity();
         trace.spans.push(span);
-        size += (trace.spans.capacity() - before) * size_of::<StoredSpan>();
+        size += model::block(trace.spans.capacity() * size_of::<StoredSpan>())
+            - model::block(before * size_of::<StoredSpan>());
         trace.bytes += size;
         inner.bytes += size;
         while inner.order.len() > self.max_traces

@@ -1,6 +1,7 @@
 //! What the store keeps: spans as the viewer shows them (attribute values typed, times in
 //! microseconds), traces, and the one-line summary of a trace.
 
+use std::sync::OnceLock;
 use std::time::UNIX_EPOCH;
 
 use opentelemetry::Value;
@@ -63,7 +64,7 @@ impl AttrValue {
     /// Heap bytes beyond the value itself (the string's buffer).
     fn heap(&self) -> usize {
         match self {
-            Self::Str(s) => s.capacity(),
+            Self::Str(s) => block(s.capacity()),
             _ => 0,
         }
     }
@@ -206,18 +207,19 @@ impl StoredSpan {
     pub(super) fn size(&self) -> usize {
         use std::mem::size_of;
         // Every allocation as the allocator sees it: the inline size of each element of a Vec's
-        // capacity and each string's buffer, so the byte cap bounds memory, not text.
+        // capacity and each string's buffer, rounded up to the allocator's block ([`block`]),
+        // so the byte cap bounds memory, not text.
         let pairs = |v: &Vec<(String, AttrValue)>| {
-            v.capacity() * size_of::<(String, AttrValue)>()
+            block(v.capacity() * size_of::<(String, AttrValue)>())
                 + v.iter()
-                    .map(|(k, v)| k.capacity() + v.heap())
+                    .map(|(k, v)| block(k.capacity()) + v.heap())
                     .sum::<usize>()
         };
-        let events = self.events.capacity() * size_of::<StoredEvent>()
+        let events = block(self.events.capacity() * size_of::<StoredEvent>())
             + self
                 .events
                 .iter()
-                .map(|e| e.name.capacity() + pairs(&e.attributes))
+                .map(|e| block(e.name.capacity()) + pairs(&e.attributes))
                 .sum::<usize>();
         let strings: usize = [
             &self.trace_id,
@@ -228,7 +230,7 @@ impl StoredSpan {
             &self.status_message,
         ]
         .iter()
-        .map(|s| s.capacity())
+        .map(|s| block(s.capacity()))
         .sum();
         size_of::<Self>() + strings + pairs(&self.attributes) + events
     }
@@ -336,9 +338,79 @@ fn hex(bytes: &[u8]) -> String {
     out
 }
 
+/// How the allocator rounds a request of `n` bytes up: set once by the binary that chose the
+/// global allocator ([`count_allocations_as`]); unset, a request counts as itself.
+static BLOCKS: OnceLock<fn(usize) -> usize> = OnceLock::new();
+
+/// Counts each allocation of the store as `blocks(requested bytes)`: the block the global
+/// allocator really hands out for it, such as [`mimalloc_block`]. Called once, by `main`, next
+/// to `#[global_allocator]`; later calls are ignored.
+pub fn count_allocations_as(blocks: fn(usize) -> usize) {
+    let _ = BLOCKS.set(blocks);
+}
+
+/// The bytes an allocation of `n` bytes takes (nothing for none).
+pub(super) fn block(n: usize) -> usize {
+    match n {
+        0 => 0,
+        n => BLOCKS.get().map_or(n, |blocks| blocks(n)),
+    }
+}
+
+/// The block mimalloc (v3, 64-bit, release build: no padding) hands out for `n` bytes: whole
+/// words up to 64 bytes, then four size classes per power of two (an eighth more than asked on
+/// average, a quarter at most) up to 512 KiB, then whole 4 KiB pages. `mi_bin` and `mi_good_size` in its
+/// `page-queue.c`, in safe Rust.
+pub fn mimalloc_block(n: usize) -> usize {
+    const WORD: usize = 8;
+    const LARGE_MAX: usize = 512 << 10;
+    if n > LARGE_MAX {
+        return n.div_ceil(4096) * 4096;
+    }
+    let words = n.div_ceil(WORD).max(1);
+    if words <= 8 {
+        return words * WORD;
+    }
+    // The top three bits of `words - 1` name the class; the class holds up to the next step.
+    let w = words - 1;
+    let shift = (usize::BITS - 1 - w.leading_zeros()) - 2;
+    (((w >> shift) + 1) << shift) * WORD
+}
+
 #[cfg(test)]
 mod tests {
     use opentelemetry::trace::{SpanId, TraceId};
+
+    /// mimalloc's blocks, worked out from its `mi_bin`: 8-byte steps to 64 bytes, four classes
+    /// per power of two above (10, 12, 14, 16 words; 20, 24, 28, 32; ...), pages past 512 KiB.
+    #[test]
+    fn mimalloc_blocks_round_up_to_the_size_class() {
+        for (asked, block) in [
+            (1, 8),
+            (8, 8),
+            (9, 16),
+            (64, 64),
+            (65, 80),
+            (80, 80),
+            (81, 96),
+            (100, 112),
+            (128, 128),
+            (129, 160),
+            (1000, 1024),
+            (1025, 1280),
+            (4097, 5120),
+            (6000, 6144),
+            (512 << 10, 512 << 10),
+            ((512 << 10) + 1, (512 << 10) + 4096),
+        ] {
+            assert_eq!(super::mimalloc_block(asked), block, "{asked} bytes");
+        }
+        // Never less than asked, never more than a quarter (and a word) over.
+        for n in 1..600_000 {
+            let b = super::mimalloc_block(n);
+            assert!(b >= n && b <= n + n / 4 + 8, "{n} -> {b}");
+        }
+    }
 
     /// The store writes ids exactly as the OpenTelemetry types display them (what the viewer's
     /// links, the logs and the chat answer's `trace_id` use).
