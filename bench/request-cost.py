@@ -363,10 +363,14 @@ def main() -> None:
         exported = sum(a["exported"] for a in apps.values())
         sink_cpu = cpu_seconds(sink.pid)
         rss = {n: rss_mib(a["proc"].pid) for n, a in apps.items()}
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            p.wait(timeout=30)
+        # The apps first (each flushes its last spans to the sink), then the simulator and the
+        # sink, which prints its count once its clients are gone.
+        app_procs = [a["proc"] for a in apps.values()]
+        for group in (app_procs, [p for p in procs if p not in app_procs]):
+            for p in group:
+                p.send_signal(signal.SIGTERM)
+            for p in group:
+                p.wait(timeout=120)
         # The sink prints its count when stopped. It got every span the apps had exported when
         # asked, plus the cache-hit run's and the flush at exit: at least `exported`.
         received = int((work / "sink.log").read_text().strip().splitlines()[-1])

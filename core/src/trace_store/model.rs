@@ -330,12 +330,13 @@ impl StoredTrace {
 /// Lower-case hex of `bytes` (a W3C trace or span id), as the ids' `Display` writes them.
 fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
+    // Bytes first, one string at the end: `String::push` encodes each char as UTF-8.
+    let mut out = Vec::with_capacity(bytes.len() * 2);
     for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+        out.push(DIGITS[usize::from(b >> 4)]);
+        out.push(DIGITS[usize::from(b & 0xf)]);
     }
-    out
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// How the allocator rounds a request of `n` bytes up: set once by the binary that chose the
