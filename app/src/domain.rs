@@ -366,7 +366,8 @@ impl CachedAnswer {
     }
 
     /// A stored entry, or `None` for one of another shape (written by an older version: a miss,
-    /// overwritten by the next answer).
+    /// overwritten by the next answer). Only the shape is checked: the entry is sent as the app
+    /// wrote it, so the cache (Redis in production) must be one only this app writes to.
     pub fn from_stored(json: String) -> Option<Self> {
         (json.starts_with(r#"{"answer":""#) && json.ends_with(Self::TAIL)).then_some(Self(json))
     }
