@@ -22,7 +22,9 @@ number of requests:
   question asked `--requests` times.
 
 Instructions are not time (a cache miss or a syscall costs more than its count says) but they
-resolve a change of well under 1 %: the runs repeat to within about 0.1 %.
+resolve a change of well under 1 %: the runs repeat to within about 0.3 %. At 10 % the sampler
+keeps a random share of the requests (30 +- 5 of 300), so the script also counts the spans the
+measured requests exported and scales the 10 % overhead to exactly one request in ten.
 
 Premises, checked or the run is refused: no answer-cache hit in the miss runs, every answer
 2xx, no span dropped, and the sink received every span the apps exported.
@@ -69,6 +71,12 @@ def total_ir(dump_dir: Path, pid: int, before: set[Path]) -> int:
     if not m:
         sys.exit(f"no instruction total in {new[-1]}")
     return int(m.group(1))
+
+
+def exported_spans(url: str) -> float:
+    """The spans the app has exported, once its export queue has drained."""
+    rc.drained(url, timeout=600, request_timeout=120)  # the app runs under callgrind
+    return rc.metric(rc.get(url + "/metrics", timeout=60), "ragtrace_telemetry_spans_total", outcome="exported")
 
 
 def control(*args: str) -> None:
@@ -148,6 +156,7 @@ def main() -> None:
                     warm = [questions[0]] * args.warmup  # the first asks, the others hit
                 for q in warm:
                     ask(url, q)
+                spans_before = exported_spans(url)
                 before = set(work.glob(f"callgrind.out.{p.pid}*"))
                 control("-z", str(p.pid))
                 started = time.time()
@@ -161,7 +170,8 @@ def main() -> None:
                     dump = max(set(work.glob(f"callgrind.out.{p.pid}*")) - before, key=lambda f: f.stat().st_mtime)
                     shutil.copy(dump, Path(args.keep) / f"{name.replace('%', '').replace(' ', '-')}.callgrind")
                 results[name] = {"requests": len(questions), "ir": ir, "ir_per_request": ir / len(questions),
-                                 "seconds": time.time() - started}
+                                 "seconds": time.time() - started,
+                                 "spans": exported_spans(url) - spans_before}
                 print(f"{name}: {ir / len(questions):,.0f} instructions per request "
                       f"({len(questions)} requests, {time.time() - started:.0f} s under callgrind)", file=sys.stderr)
             m = rc.get(url + "/metrics", timeout=60)
@@ -199,6 +209,19 @@ def main() -> None:
                 continue
             print(f"| {name} | {r['ir_per_request']:,.0f} | {vs(name, 'off')} | {vs(name, 'disabled')} |")
         print(f"\nspans exported {exported:.0f}, received by the sink {received}")
+        # At 10 % the sampler keeps a random share of the requests (30 +- 5 of 300), which moves
+        # the figure by about half a point: scaled to exactly one request in ten, by the spans
+        # the measured requests exported against the 100 % run's spans per request.
+        full, tenth, off = results.get("100%"), results.get("10%"), results.get("off")
+        if full and tenth and off and full["spans"]:
+            per_request = full["spans"] / full["requests"]
+            kept = tenth["spans"] / per_request
+            share = kept / tenth["requests"]
+            over = tenth["ir_per_request"] / off["ir_per_request"] - 1
+            print(f"10 %: {kept:.0f} of {tenth['requests']} requests sampled ({per_request:.1f} spans each); "
+                  f"vs off {over * 100:+.2f} %, scaled to exactly one in ten {over * 0.1 / share * 100:+.2f} %")
+            tenth["sampled_share"] = share
+            tenth["vs_off_at_exactly_10pct"] = over * 0.1 / share
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=2))
         if problems:

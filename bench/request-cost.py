@@ -402,14 +402,14 @@ def measured(wrk: Wrk, app: dict, seconds: float, script: str, tag: str) -> dict
     return res
 
 
-def drained(url: str, timeout: float = 120) -> None:
+def drained(url: str, timeout: float = 120, request_timeout: float = 5) -> None:
     """Waits until the app has finished with every span it queued for export: its span counter
     (exported, dropped or failed) stops moving. A cache-hit run makes spans faster than one
     batch exporter sends them; without the wait, a round's export would be billed to the next."""
     time.sleep(0.3)
     last, deadline = None, time.time() + timeout
     while time.time() < deadline:
-        m = get(url + "/metrics")
+        m = get(url + "/metrics", timeout=request_timeout)
         done = sum(metric(m, "ragtrace_telemetry_spans_total", outcome=o) for o in ("exported", "dropped", "failed"))
         if done == last:
             return
