@@ -344,6 +344,6 @@ impl Outcome {
 
 fn count_request(outcome: &'static str, cache_hit: bool) {
     let cache_hit = if cache_hit { "true" } else { "false" };
-    ragtrace_core::metrics::counter(&metric::CHAT_REQUESTS_TOTAL, [outcome, cache_hit])
+    ragtrace_core::metrics::counter_static(&metric::CHAT_REQUESTS_TOTAL, [outcome, cache_hit])
         .increment(1);
 }

@@ -8,6 +8,7 @@
 
 pub mod openmetrics;
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
@@ -140,6 +141,61 @@ pub fn histogram<const N: usize>(m: &Metric, values: [&str; N]) -> metrics::Hist
     metrics::histogram!(m.name, labels(m, values))
 }
 
+/// A series named by addresses: the metric's name and up to three label values, all `'static`
+/// strings, so the same addresses always mean the same text (the same text at two addresses is
+/// two entries for one series, which is harmless).
+type SeriesKey = ((usize, usize), [(usize, usize); 3]);
+
+thread_local! {
+    // Looking a series up in the registry builds its labels and key and hashes them (a few
+    // thousand instructions); these keep each thread's handles of the hot series.
+    static COUNTERS: RefCell<HashMap<SeriesKey, metrics::Counter>> = RefCell::new(HashMap::new());
+    static HISTOGRAMS: RefCell<HashMap<SeriesKey, metrics::Histogram>> = RefCell::new(HashMap::new());
+}
+
+/// The key of a series whose handle may be kept: only once the recorder is installed (a handle
+/// taken before is a no-op one), and only for up to three labels.
+fn series_key<const N: usize>(m: &Metric, values: &[&'static str; N]) -> Option<SeriesKey> {
+    if N > 3 || HANDLE.get().is_none() {
+        return None;
+    }
+    let at = |s: &str| (s.as_ptr().addr(), s.len());
+    let mut labels = [(0, 0); 3];
+    for (slot, v) in labels.iter_mut().zip(values) {
+        *slot = at(v);
+    }
+    Some((at(m.name), labels))
+}
+
+/// [`counter`] for label values fixed in the code: each thread looks the series up once.
+pub fn counter_static<const N: usize>(m: &Metric, values: [&'static str; N]) -> metrics::Counter {
+    match series_key(m, &values) {
+        Some(key) => COUNTERS.with(|c| {
+            c.borrow_mut()
+                .entry(key)
+                .or_insert_with(|| counter(m, values))
+                .clone()
+        }),
+        None => counter(m, values),
+    }
+}
+
+/// [`histogram`] for label values fixed in the code: each thread looks the series up once.
+pub fn histogram_static<const N: usize>(
+    m: &Metric,
+    values: [&'static str; N],
+) -> metrics::Histogram {
+    match series_key(m, &values) {
+        Some(key) => HISTOGRAMS.with(|c| {
+            c.borrow_mut()
+                .entry(key)
+                .or_insert_with(|| histogram(m, values))
+                .clone()
+        }),
+        None => histogram(m, values),
+    }
+}
+
 /// Installs the process's recorder (once) and registers every series the app exposes at zero:
 /// the chat series for the configured models and the ingest series (the app runs the embedded
 /// worker).
@@ -267,15 +323,51 @@ pub fn add_cost(model: &str, cost_usd: f64) {
 
 /// Records a stage's duration.
 pub fn record_stage(stage: Stage, seconds: f64) {
-    histogram(&metric::STAGE_DURATION, [stage.as_str()]).record(seconds);
+    histogram_static(&metric::STAGE_DURATION, [stage.as_str()]).record(seconds);
 }
 
 /// Counts an error of `kind` (one of [`metric::ERROR_TYPES`]).
 pub fn count_error(kind: &'static str) {
-    counter(&metric::ERRORS_TOTAL, [kind]).increment(1);
+    counter_static(&metric::ERRORS_TOTAL, [kind]).increment(1);
 }
 
 /// Counts a cache lookup.
 pub fn count_cache(cache: &'static str, result: &'static str) {
-    counter(&metric::CACHE_REQUESTS_TOTAL, [cache, result]).increment(1);
+    counter_static(&metric::CACHE_REQUESTS_TOTAL, [cache, result]).increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(text: &str, series: &str) -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    /// A kept handle counts in the series the registry shows, as a looked-up one does, on every
+    /// thread (each keeps its own handle of the same series).
+    #[test]
+    fn kept_handles_count_in_the_registrys_series() {
+        let label = "kept-handle-test";
+        let counted = r#"ragtrace_errors_total{type="kept-handle-test"}"#;
+        let timed = r#"ragtrace_stage_duration_seconds_count{stage="kept-handle-test"}"#;
+        let text = render();
+        let (counted0, timed0) = (sample(&text, counted), sample(&text, timed));
+        for _ in 0..2 {
+            counter_static(&metric::ERRORS_TOTAL, [label]).increment(1);
+            histogram_static(&metric::STAGE_DURATION, [label]).record(0.5);
+        }
+        std::thread::spawn(move || {
+            counter_static(&metric::ERRORS_TOTAL, [label]).increment(1);
+            histogram_static(&metric::STAGE_DURATION, [label]).record(0.5);
+        })
+        .join()
+        .unwrap();
+        counter(&metric::ERRORS_TOTAL, [label]).increment(1);
+        let text = render();
+        assert_eq!(sample(&text, counted), counted0 + 4.0, "{text}");
+        assert_eq!(sample(&text, timed), timed0 + 3.0, "{text}");
+    }
 }
