@@ -167,17 +167,28 @@ fn series_key<const N: usize>(m: &Metric, values: &[&'static str; N]) -> Option<
     Some((at(m.name), labels))
 }
 
-/// [`counter`] for label values fixed in the code: each thread looks the series up once.
-pub fn counter_static<const N: usize>(m: &Metric, values: [&'static str; N]) -> metrics::Counter {
+/// The handle of `m` with `values` from `kept` (this thread's handles), looked up with
+/// `look_up` the first time.
+fn kept<H: Clone, const N: usize>(
+    kept: &'static std::thread::LocalKey<RefCell<HashMap<SeriesKey, H>>>,
+    look_up: fn(&Metric, [&str; N]) -> H,
+    m: &Metric,
+    values: [&'static str; N],
+) -> H {
     match series_key(m, &values) {
-        Some(key) => COUNTERS.with(|c| {
-            c.borrow_mut()
+        Some(key) => kept.with(|k| {
+            k.borrow_mut()
                 .entry(key)
-                .or_insert_with(|| counter(m, values))
+                .or_insert_with(|| look_up(m, values))
                 .clone()
         }),
-        None => counter(m, values),
+        None => look_up(m, values),
     }
+}
+
+/// [`counter`] for label values fixed in the code: each thread looks the series up once.
+pub fn counter_static<const N: usize>(m: &Metric, values: [&'static str; N]) -> metrics::Counter {
+    kept(&COUNTERS, counter, m, values)
 }
 
 /// [`histogram`] for label values fixed in the code: each thread looks the series up once.
@@ -185,15 +196,7 @@ pub fn histogram_static<const N: usize>(
     m: &Metric,
     values: [&'static str; N],
 ) -> metrics::Histogram {
-    match series_key(m, &values) {
-        Some(key) => HISTOGRAMS.with(|c| {
-            c.borrow_mut()
-                .entry(key)
-                .or_insert_with(|| histogram(m, values))
-                .clone()
-        }),
-        None => histogram(m, values),
-    }
+    kept(&HISTOGRAMS, histogram, m, values)
 }
 
 /// Installs the process's recorder (once) and registers every series the app exposes at zero:
