@@ -271,14 +271,14 @@ pub async fn http_metrics(
     let route = req
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned());
-    let method = req.method().to_string();
+    // A standard method and a status code are kept inline: no string is made for them.
+    let method = req.method().clone();
     let root = req.extensions().get::<RootSpan>().cloned();
     let res = next.call(req).await;
     let status = match &res {
-        Ok(r) => r.status().as_u16(),
-        Err(e) => e.as_response_error().status_code().as_u16(),
+        Ok(r) => r.status(),
+        Err(e) => e.as_response_error().status_code(),
     };
-    let status = status.to_string();
     let labels = [route.as_str(), method.as_str(), status.as_str()];
     let seconds = started.elapsed().as_secs_f64();
     histogram(&metric::HTTP_SERVER_DURATION, labels).record(seconds);
