@@ -816,6 +816,11 @@ fn stem(w: String) -> String {
 mod tests {
     use super::*;
 
+    /// The answer to a whole prompt, as the simulator gives it.
+    fn answer_to(prompt: &str) -> String {
+        answer(extract_question(prompt), &parse_passages(prompt))
+    }
+
     const PROMPT: &str = "Context:\n\
         [1] Parental leave (hr-parental-leave.md)\nEmployees get 20 weeks of paid parental leave. \
         Leave can be split in two blocks.\n\n\
@@ -876,7 +881,7 @@ mod tests {
             The remote has four buttons. The remote works up to 10 m away. \
             It runs on one CR2032 coin cell for about two years.\n\n\
             Question: which coin cell does the remote take?";
-        let a = answer(extract_question(prompt), &parse_passages(prompt));
+        let a = answer_to(prompt);
         assert!(a.contains("It runs on one CR2032 coin cell"), "{a}");
         assert!(!a.contains("four buttons"), "{a}");
     }
@@ -889,7 +894,7 @@ mod tests {
             [2] Dimmer\nUse the dimmer with Beam bulbs only.\n\n\
             [P1] Product NL-0001: Beam White A60 costs $12.99, is in stock, and is rated 4.2 of 5. A warm white bulb.\n\n\
             Question: How much does a Beam bulb cost?";
-        let a = answer(extract_question(prompt), &parse_passages(prompt));
+        let a = answer_to(prompt);
         assert!(a.contains("$12.99") && a.contains("[P1]"), "{a}");
     }
 
@@ -902,7 +907,7 @@ mod tests {
             [P1] Product NL-0170: Plug P1 Mini EU costs $14.99, is in stock, and is rated 4.6 of 5. A compact plug.\n\n\
             [P2] Product NL-0161: Plug P1 EU costs $19.99, is in stock, and is rated 4.1 of 5. A smart plug.\n\n\
             Question: What's the cheapest smart plug you sell?";
-        let a = answer(extract_question(prompt), &parse_passages(prompt));
+        let a = answer_to(prompt);
         assert!(
             a.contains("Product NL-0170: Plug P1 Mini EU costs $14.99"),
             "{a}"
@@ -923,7 +928,7 @@ mod tests {
             asking_words("How close should a sensor be"),
             HashSet::from(["close".to_owned()])
         );
-        let a = answer(extract_question(prompt), &parse_passages(prompt));
+        let a = answer_to(prompt);
         assert!(
             a.starts_with("Pair the sensor within about 2 metres"),
             "{a}"
@@ -937,7 +942,7 @@ mod tests {
             Public AI chatbots may be used only with Public information. Never paste customer \
             data or contracts into them. New AI tools go through a software request.\n\n\
             Question: can i paste customer emails into chatgpt";
-        let a = answer(extract_question(prompt), &parse_passages(prompt));
+        let a = answer_to(prompt);
         assert!(
             a.starts_with(
                 "Public AI chatbots may be used only with Public information. Never paste"
@@ -954,7 +959,7 @@ mod tests {
             [P1] Product NL-0012: Beam White GU10 costs $11.99, is in stock. A spot smart bulb.\n\n\
             [P2] Product NL-0010: Beam White A60 costs $12.99, is in stock. A smart bulb.\n\n\
             Question: cheapest smart bulb?";
-        let a = answer(extract_question(prompt), &parse_passages(prompt));
+        let a = answer_to(prompt);
         assert!(a.contains("Beam White GU10 costs $11.99"), "{a}");
         assert!(!a.contains("$12.99"), "{a}");
     }
@@ -966,7 +971,7 @@ mod tests {
             [1] Lumen Hub 2\nFor LED colours and resets of the Lumen Hub 2, see Lumen Hub 2 Troubleshooting.\n\n\
             [2] Lumen Hub 2 Troubleshooting\nTo reset the Lumen Hub 2, press the pinhole for 10 seconds.\n\n\
             Question: How do I reset the Lumen Hub 2?";
-        let a = answer(extract_question(prompt), &parse_passages(prompt));
+        let a = answer_to(prompt);
         assert!(
             a.starts_with("To reset the Lumen Hub 2, press the pinhole"),
             "{a}"
@@ -982,7 +987,7 @@ mod tests {
             | Location | Limit |\n|---|---|\n| Lisbon | €140 |\n| Rotterdam | €165 |\n\n\
             Rotterdam staff can lease a bike worth up to €2,000.\n\n\
             Question: how much can I spend on a hotel in Rotterdam?";
-        let a = answer(extract_question(prompt), &parse_passages(prompt));
+        let a = answer_to(prompt);
         assert!(a.contains("Rotterdam: €165"), "{a}");
         assert!(!a.contains('|'), "{a}");
     }
@@ -1032,7 +1037,7 @@ mod tests {
             2. The bulb blinks twice when it has reset.\n\
             ## Colours\nBeam Colour bulbs show 16 million colours.\n\n\
             Question: how do i reset a bulb?";
-        let a = answer(extract_question(prompt), &parse_passages(prompt));
+        let a = answer_to(prompt);
         assert!(
             a.contains("to pair it with a new hub: 1. Turn the bulb off and on five times"),
             "{a}"
@@ -1056,7 +1061,7 @@ mod tests {
             The Tech Bar can send someone within 10 minutes during opening hours.\n\
             - Tech Bar: walk-up help. It is open Monday to Friday, 09:00 to 17:00 local time.\n\n\
             Question: What are the Tech Bar's opening hours?";
-        let a = answer(extract_question(prompt), &parse_passages(prompt));
+        let a = answer_to(prompt);
         assert!(
             a.contains("walk-up help. It is open Monday to Friday, 09:00 to 17:00 local time [1]."),
             "{a}"
@@ -1141,7 +1146,7 @@ mod tests {
         let prompt = "Context:\n[1] VPN\n\
             Connect with NL Connect. A session lasts ten hours. After that you have to authenticate again, even if the VPN session is active.\n\n\
             Question: why does the vpn session make me authenticate again?";
-        let a = answer(extract_question(prompt), &parse_passages(prompt));
+        let a = answer_to(prompt);
         assert!(
             a.starts_with("A session lasts ten hours. After that you have to authenticate"),
             "{a}"
@@ -1150,7 +1155,7 @@ mod tests {
         let prompt = "Context:\n[1] Vault\n\
             IT cannot reset your vault passphrase the usual way. A recovery needs two IT administrators. Items are lost.\n\n\
             Question: can IT reset my vault passphrase?";
-        let a = answer(extract_question(prompt), &parse_passages(prompt));
+        let a = answer_to(prompt);
         assert!(
             a.starts_with("IT cannot reset your vault passphrase the usual way. A recovery needs two IT administrators [1]."),
             "{a}"
