@@ -108,8 +108,11 @@ def wait_ready(url: str, proc: subprocess.Popen, what: str, seconds: float = 300
 # Each tracing config's sampler and its argument.
 # "disabled" is OTEL_SDK_DISABLED=true: no OpenTelemetry layer at all, the floor tracing is
 # measured against; "off" samples nothing but keeps the layer (a request's root span is made).
+# "100%-sdk" is "100%" with the `opentelemetry-otlp` crate's exporter instead of the built-in
+# one (`telemetry.otlp_exporter`), to compare the two in one run.
 SAMPLERS = {"disabled": ("always_off", ""), "off": ("always_off", ""),
-            "10%": ("traceidratio", "0.1"), "100%": ("always_on", "")}
+            "10%": ("traceidratio", "0.1"), "100%": ("always_on", ""),
+            "100%-sdk": ("always_on", "")}
 
 
 def app_env(sim_port: int, sink_port: int, config: str, queue: int, **extra: str) -> dict:
@@ -129,6 +132,8 @@ def app_env(sim_port: int, sink_port: int, config: str, queue: int, **extra: str
     )
     if config == "disabled":
         env["OTEL_SDK_DISABLED"] = "true"
+    if config.endswith("-sdk"):
+        env["RAGTRACE__TELEMETRY__OTLP_EXPORTER"] = "opentelemetry-otlp"
     for k in ("OPENAI_API_KEY", "QDRANT_URL", "REDIS_URL"):
         env.pop(k, None)
     return env
@@ -331,7 +336,7 @@ def main() -> None:
         # The cache-hit path: one question over and over, every request but the first a hit, on
         # the traced app of this build and of the baseline's, in interleaved rounds.
         traced_name = next(n for n, a in apps.items() if a is traced)
-        cached = {n: [] for n in (traced_name, traced_name + "@base") if n in apps}
+        cached = {n: [] for n in (traced_name, traced_name + "@base", "100%-sdk") if n in apps}
         for r in range(args.rounds):
             for name in (list(cached) if r % 2 == 0 else list(cached)[::-1]):
                 app = apps[name]
@@ -473,9 +478,12 @@ def report(apps, cached, args, received, exported, sink_cpu, sim_cpu, rss, trace
         print(f"  {name:<9} {med['cpu_us_per_req']:5.1f} µs CPU/req (user {med['user_us_per_req']:.1f}, "
               f"kernel {med['kernel_us_per_req']:.1f}), {med['rps']:.0f} req/s, p50 {med['p50_ms']:.2f} ms, "
               f"{sum(r['hits'] for r in rounds):.0f} hits of {sum(r['requests'] for r in rounds)} requests")
-    if len(cached) == 2:
-        new, base = cached.values()
-        print(f"  this build against the baseline build: {ratio_text({'rounds': new}, {'rounds': base})}")
+    names = list(cached)
+    for other in names[1:]:
+        print(f"  {names[0]} against {other}: {ratio_text({'rounds': cached[names[0]]}, {'rounds': cached[other]})}")
+    if "100%" in apps and "100%-sdk" in apps:
+        print("\nthe built-in OTLP exporter against opentelemetry-otlp's, app CPU per request, miss rounds: "
+              + ratio_text(apps["100%"], apps["100%-sdk"]))
     print(f"spans: {exported:.0f} exported by the apps, {received} received by the sink, 0 dropped required")
     print(f"outside the apps: simulator {sim_cpu / max(misses, 1) * 1e6:.0f} µs CPU/req (miss rounds), "
           f"OTLP sink {sink_cpu:.1f} s CPU in all")

@@ -476,6 +476,80 @@ fn http_protobuf_export_reaches_a_real_otlp_http_receiver() {
     }
 }
 
+/// Both exporters (`telemetry.otlp_exporter`: the built-in one and `opentelemetry-otlp`'s), over
+/// both transports, deliver the same spans with the same attributes and resource, and send
+/// `OTEL_EXPORTER_OTLP_HEADERS` with every request.
+#[test]
+fn both_exporters_deliver_the_same_spans_and_headers_over_both_transports() {
+    let mut seen: Vec<(String, Vec<(String, Vec<String>)>)> = Vec::new();
+    for exporter in ["builtin", "opentelemetry-otlp"] {
+        for (transport, protocol) in [
+            (Transport::Grpc, "grpc"),
+            (Transport::Http, "http/protobuf"),
+        ] {
+            let run = format!("{exporter} over {protocol}");
+            let receiver = OtlpReceiver::start_with(transport, false);
+            let trace_id = one_traced_chat(&[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.as_str()),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+                ("RAGTRACE__TELEMETRY__OTLP_EXPORTER", exporter),
+                ("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=k%2F1,x-team=lumen"),
+                (
+                    "OTEL_RESOURCE_ATTRIBUTES",
+                    "deployment.environment.name=workshop",
+                ),
+            ])
+            .expect("a traced answer");
+            let spans: Vec<ReceivedSpan> = receiver
+                .spans()
+                .into_iter()
+                .filter(|s| s.trace_id == trace_id)
+                .collect();
+            assert!(spans.len() >= 8, "{run}: {} spans", spans.len());
+            for span in &spans {
+                assert_eq!(span.service, "ragtrace", "{run}");
+                assert_eq!(
+                    span.resource["deployment.environment.name"], "workshop",
+                    "{run}"
+                );
+            }
+            let headers = receiver.headers();
+            assert!(!headers.is_empty(), "{run}");
+            for request in &headers {
+                let has = |k: &str, v: &str| request.iter().any(|(hk, hv)| hk == k && hv == v);
+                assert!(has("x-api-key", "k/1"), "{run}: {request:?}");
+                assert!(has("x-team", "lumen"), "{run}: {request:?}");
+                // The exporter that sent it: the built-in one names ragtrace.
+                let agent = request
+                    .iter()
+                    .find(|(k, _)| k == "user-agent")
+                    .map(|(_, v)| v);
+                assert_eq!(
+                    agent.is_some_and(|a| a.starts_with("ragtrace/")),
+                    exporter == "builtin",
+                    "{run}: user-agent {agent:?}"
+                );
+            }
+            // Ids, times and measured values differ from run to run; the span tree and the
+            // attribute keys do not.
+            let mut shape: Vec<(String, Vec<String>)> = spans
+                .iter()
+                .map(|s| {
+                    let mut keys: Vec<String> = s.attributes.keys().cloned().collect();
+                    keys.sort();
+                    (format!("{} (kind {})", s.name, s.kind), keys)
+                })
+                .collect();
+            shape.sort();
+            seen.push((run, shape));
+        }
+    }
+    let (first, expected) = &seen[0];
+    for (run, shape) in &seen[1..] {
+        assert_eq!(shape, expected, "{run} against {first}");
+    }
+}
+
 /// An `https://` endpoint is served over TLS by either transport: trusted with
 /// `OTEL_EXPORTER_OTLP_CERTIFICATE` (the receiver's self-signed certificate, made by the test),
 /// refused without it (nothing arrives: the certificate really is checked).

@@ -29,7 +29,7 @@ pub use ingest::{IngestSettings, QueueBackend};
 pub use llm::{LlmSettings, ModelPrice};
 pub use server::ServerSettings;
 pub use simulator::SimulatorSettings;
-pub use telemetry::{OtlpProtocol, TelemetrySettings};
+pub use telemetry::{OtlpExporterKind, OtlpProtocol, TelemetrySettings};
 pub use trace_store::{TraceKeep, TraceStoreSettings};
 pub use transcription::{TranscribeStrategy, TranscriptionSettings};
 pub use ui::UiSettings;

@@ -17,6 +17,9 @@ pub struct TelemetrySettings {
     pub otlp_traces_endpoint: String,
     /// How spans travel: gRPC or protobuf over HTTP.
     pub otlp_protocol: OtlpProtocol,
+    /// Which exporter encodes and sends them: ragtrace's own (one pass from the spans) or the
+    /// `opentelemetry-otlp` crate's.
+    pub otlp_exporter: OtlpExporterKind,
     /// PEM file of the certificate authority to trust for an `https://` endpoint; empty = the
     /// public web roots.
     pub otlp_certificate: String,
@@ -48,6 +51,17 @@ pub enum OtlpProtocol {
     /// and Phoenix take.
     #[serde(rename = "http/protobuf")]
     HttpProtobuf,
+}
+
+/// The OTLP span exporter (`telemetry.otlp_exporter`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum OtlpExporterKind {
+    /// ragtrace's exporter: writes each batch's protobuf straight from the spans.
+    #[serde(rename = "builtin")]
+    Builtin,
+    /// The `opentelemetry-otlp` crate's exporter, which copies each batch before encoding it.
+    #[serde(rename = "opentelemetry-otlp")]
+    OpentelemetryOtlp,
 }
 
 impl OtlpProtocol {

@@ -14,7 +14,8 @@ use opentelemetry_sdk::trace::{
 };
 
 use super::TelemetryError;
-use crate::config::{OtlpProtocol, TelemetrySettings};
+use super::otlp;
+use crate::config::{OtlpExporterKind, OtlpProtocol, TelemetrySettings};
 use crate::semconv::metric;
 
 /// The OTLP sink of the span pipeline and the runtime its exporter's connections live on (off
@@ -57,66 +58,200 @@ pub(super) fn otlp_sink(
     Ok((Box::new(sink), rt))
 }
 
-/// The OTLP span exporter the settings ask for: gRPC or HTTP/protobuf, with TLS for an
-/// `https://` URL (the given certificate authority or the public web roots, and a client
-/// certificate when one is set). `OTEL_EXPORTER_OTLP_[TRACES_]HEADERS` are read by the
-/// exporter itself.
+/// The OTLP span exporter the settings ask for: ragtrace's own ([`super::otlp`]) or
+/// `opentelemetry-otlp`'s, over gRPC or HTTP/protobuf, with TLS for an `https://` URL (the given
+/// certificate authority or the public web roots, and a client certificate when one is set).
+/// Both send `OTEL_EXPORTER_OTLP_[TRACES_]HEADERS` with every request.
 fn span_exporter(
     settings: &TelemetrySettings,
+    runtime: tokio::runtime::Handle,
+) -> Result<AnyExporter, TelemetryError> {
+    let url = settings.traces_url().unwrap_or_default();
+    let timeout = Duration::from_millis(settings.otlp_timeout_ms);
+    let tls = TlsFiles::read(settings)?;
+    if settings.otlp_exporter == OtlpExporterKind::OpentelemetryOtlp {
+        return upstream_exporter(settings, &url, timeout, &tls, runtime)
+            .map(AnyExporter::Upstream);
+    }
+    let headers = otlp::headers_from_env();
+    let transport = match settings.otlp_protocol {
+        OtlpProtocol::Grpc => {
+            let invalid = |reason: String| TelemetryError::Endpoint {
+                endpoint: url.clone(),
+                reason,
+            };
+            let mut endpoint = tonic::transport::Endpoint::from_shared(url.clone())
+                .map_err(|e| invalid(e.to_string()))?
+                .timeout(timeout)
+                .user_agent(USER_AGENT)
+                .map_err(|e| invalid(e.to_string()))?;
+            if url.starts_with("https://") {
+                endpoint = endpoint
+                    .tls_config(tonic_tls(&tls))
+                    .map_err(|e| invalid(e.to_string()))?;
+            }
+            let mut metadata = tonic::metadata::MetadataMap::new();
+            for (key, value) in headers {
+                match (
+                    tonic::metadata::MetadataKey::from_bytes(key.as_bytes()),
+                    value.parse::<tonic::metadata::MetadataValue<_>>(),
+                ) {
+                    (Ok(key), Ok(value)) => {
+                        metadata.append(key, value);
+                    }
+                    _ => eprintln!(
+                        "telemetry: OTLP header {key:?} is not a valid gRPC header; left out"
+                    ),
+                }
+            }
+            otlp::Transport::Grpc {
+                channel: endpoint.connect_lazy(),
+                metadata,
+            }
+        }
+        OtlpProtocol::HttpProtobuf => {
+            let mut map = http::HeaderMap::new();
+            for (key, value) in headers {
+                match (
+                    http::HeaderName::from_bytes(key.as_bytes()),
+                    http::HeaderValue::from_str(&value),
+                ) {
+                    (Ok(key), Ok(value)) => {
+                        map.append(key, value);
+                    }
+                    _ => eprintln!(
+                        "telemetry: OTLP header {key:?} is not a valid HTTP header; left out"
+                    ),
+                }
+            }
+            otlp::Transport::Http {
+                client: reqwest_client(settings, &tls, timeout)?,
+                url,
+                headers: map,
+            }
+        }
+    };
+    Ok(AnyExporter::Builtin(otlp::OtlpExporter {
+        encoder: otlp::Encoder::default(),
+        transport,
+        timeout,
+        runtime,
+    }))
+}
+
+/// Sent as `user-agent` by the built-in exporter.
+const USER_AGENT: &str = concat!("ragtrace/", env!("CARGO_PKG_VERSION"));
+
+/// The exporter that `telemetry.otlp_exporter` chose.
+#[derive(Debug)]
+enum AnyExporter {
+    Builtin(otlp::OtlpExporter),
+    Upstream(opentelemetry_otlp::SpanExporter),
+}
+
+impl SpanExporter for AnyExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        match self {
+            Self::Builtin(e) => e.export(batch).await,
+            Self::Upstream(e) => e.export(batch).await,
+        }
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        match self {
+            Self::Builtin(e) => e.shutdown_with_timeout(timeout),
+            Self::Upstream(e) => e.shutdown_with_timeout(timeout),
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        match self {
+            Self::Builtin(e) => e.force_flush(),
+            Self::Upstream(e) => e.force_flush(),
+        }
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        match self {
+            Self::Builtin(e) => e.set_resource(resource),
+            Self::Upstream(e) => e.set_resource(resource),
+        }
+    }
+}
+
+/// tonic's TLS settings for the certificate authority and client identity given.
+fn tonic_tls(tls: &TlsFiles) -> tonic::transport::ClientTlsConfig {
+    let mut config = tonic::transport::ClientTlsConfig::new();
+    config = match &tls.ca {
+        Some(pem) => config.ca_certificate(tonic::transport::Certificate::from_pem(pem)),
+        None => config.with_webpki_roots(),
+    };
+    if let Some((cert, key)) = &tls.identity {
+        config = config.identity(tonic::transport::Identity::from_pem(cert, key));
+    }
+    config
+}
+
+/// The HTTP client of OTLP/HTTP export, trusting the given authority and presenting the client
+/// certificate when one is set.
+fn reqwest_client(
+    settings: &TelemetrySettings,
+    tls: &TlsFiles,
+    timeout: Duration,
+) -> Result<reqwest::Client, TelemetryError> {
+    let mut client = reqwest::Client::builder()
+        .timeout(timeout)
+        .user_agent(USER_AGENT);
+    if let Some(pem) = &tls.ca {
+        let roots = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|e| certificate_error(&settings.otlp_certificate, e))?;
+        client = client.tls_certs_only(roots);
+    }
+    if let Some((cert, key)) = &tls.identity {
+        let identity = reqwest::Identity::from_pem(&[cert.as_slice(), key].concat())
+            .map_err(|e| certificate_error(&settings.otlp_client_certificate, e))?;
+        client = client.identity(identity);
+    }
+    client
+        .build()
+        .map_err(|e| certificate_error(&settings.otlp_certificate, e))
+}
+
+/// `opentelemetry-otlp`'s exporter (`telemetry.otlp_exporter = "opentelemetry-otlp"`), which
+/// reads `OTEL_EXPORTER_OTLP_[TRACES_]HEADERS` itself.
+fn upstream_exporter(
+    settings: &TelemetrySettings,
+    url: &str,
+    timeout: Duration,
+    tls: &TlsFiles,
     runtime: tokio::runtime::Handle,
 ) -> Result<opentelemetry_otlp::SpanExporter, TelemetryError> {
     use opentelemetry_otlp::{WithHttpConfig as _, WithTonicConfig as _};
 
-    let url = settings.traces_url().unwrap_or_default();
-    let timeout = Duration::from_millis(settings.otlp_timeout_ms);
-    let tls = TlsFiles::read(settings)?;
     let built = match settings.otlp_protocol {
         OtlpProtocol::Grpc => {
             let mut builder = opentelemetry_otlp::SpanExporter::builder()
                 .with_tonic()
-                .with_endpoint(url.clone())
+                .with_endpoint(url)
                 .with_timeout(timeout);
             if url.starts_with("https://") {
-                let mut config = tonic::transport::ClientTlsConfig::new();
-                config = match &tls.ca {
-                    Some(pem) => {
-                        config.ca_certificate(tonic::transport::Certificate::from_pem(pem))
-                    }
-                    None => config.with_webpki_roots(),
-                };
-                if let Some((cert, key)) = &tls.identity {
-                    config = config.identity(tonic::transport::Identity::from_pem(cert, key));
-                }
-                builder = builder.with_tls_config(config);
+                builder = builder.with_tls_config(tonic_tls(tls));
             }
             builder.build()
         }
-        OtlpProtocol::HttpProtobuf => {
-            let mut client = reqwest::Client::builder().timeout(timeout);
-            if let Some(pem) = &tls.ca {
-                let roots = reqwest::Certificate::from_pem_bundle(pem)
-                    .map_err(|e| certificate_error(&settings.otlp_certificate, e))?;
-                client = client.tls_certs_only(roots);
-            }
-            if let Some((cert, key)) = &tls.identity {
-                let identity = reqwest::Identity::from_pem(&[cert.as_slice(), key].concat())
-                    .map_err(|e| certificate_error(&settings.otlp_client_certificate, e))?;
-                client = client.identity(identity);
-            }
-            let client = client
-                .build()
-                .map_err(|e| certificate_error(&settings.otlp_certificate, e))?;
-            opentelemetry_otlp::SpanExporter::builder()
-                .with_http()
-                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                .with_endpoint(url.clone())
-                .with_timeout(timeout)
-                .with_http_client(OnRuntime { client, runtime })
-                .build()
-        }
+        OtlpProtocol::HttpProtobuf => opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+            .with_endpoint(url)
+            .with_timeout(timeout)
+            .with_http_client(OnRuntime {
+                client: reqwest_client(settings, tls, timeout)?,
+                runtime,
+            })
+            .build(),
     };
     built.map_err(|source| TelemetryError::Exporter {
-        endpoint: url,
+        endpoint: url.to_owned(),
         source,
     })
 }

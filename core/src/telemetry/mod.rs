@@ -16,6 +16,7 @@
 
 pub mod export;
 pub mod masking;
+pub mod otlp;
 pub mod propagation;
 
 pub use export::trace_id_sampled;
@@ -52,6 +53,14 @@ pub enum TelemetryError {
         endpoint: String,
         /// Why the builder refused it, typically an endpoint that is not a valid URL.
         source: opentelemetry_otlp::ExporterBuildError,
+    },
+    /// The built-in exporter cannot use the endpoint (not a URL, or TLS settings it refuses).
+    #[error("cannot export OTLP to {endpoint}: {reason}")]
+    Endpoint {
+        /// The URL traces were to go to.
+        endpoint: String,
+        /// What is wrong with it.
+        reason: String,
     },
     /// A certificate or key file named by the TLS settings cannot be read or parsed.
     #[error("cannot use the OTLP TLS file {path}: {reason}")]
