@@ -513,27 +513,41 @@ fn record_retrieved(span: &tracing::Span, mode: Retrieval, hits: &[Hit]) {
         let n = hits.iter().filter(|h| h.sparse.is_some()).count();
         span.record(attr::RETRIEVAL_SPARSE_HITS, n as i64);
     }
-    if span.is_disabled() {
-        return;
-    }
-    let leg = |l: Option<ragtrace_core::vector_store::LegHit>| {
-        l.map(|l| serde_json::json!([l.rank, round4(l.score)]))
-    };
-    let list: Vec<serde_json::Value> = hits
-        .iter()
-        .map(|h| {
-            serde_json::json!({
-                "source": h.field("source"),
-                "score": round4(h.score),
-                "dense": leg(h.dense),
-                "sparse": leg(h.sparse),
-            })
-        })
-        .collect();
+    // Written out only by a layer that records the field: an unsampled request whose log level
+    // hides the span never builds the JSON (the span itself exists whatever the filters say).
     span.record(
         attr::RETRIEVAL_HITS,
-        serde_json::Value::Array(list).to_string(),
+        tracing::field::display(HitsJson(hits)),
     );
+}
+
+/// The `ragtrace.retrieval.hits` attribute: every passage's source, fused score and each leg's
+/// `[rank, score]` (or `null`), best first, as JSON.
+struct HitsJson<'a>(&'a [Hit]);
+
+impl std::fmt::Display for HitsJson<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        #[derive(serde::Serialize)]
+        struct Row<'a> {
+            source: &'a str,
+            score: f64,
+            dense: Option<(u32, f64)>,
+            sparse: Option<(u32, f64)>,
+        }
+        let leg =
+            |l: Option<ragtrace_core::vector_store::LegHit>| l.map(|l| (l.rank, round4(l.score)));
+        let rows: Vec<Row<'_>> = self
+            .0
+            .iter()
+            .map(|h| Row {
+                source: h.field("source"),
+                score: round4(h.score),
+                dense: leg(h.dense),
+                sparse: leg(h.sparse),
+            })
+            .collect();
+        f.write_str(&serde_json::to_string(&rows).map_err(|_| std::fmt::Error)?)
+    }
 }
 
 fn round4(x: f32) -> f64 {

@@ -71,6 +71,8 @@ pub struct LlmClient {
     http: reqwest::Client,
     settings: LlmSettings,
     base_url: String,
+    // `server.address` of every GenAI span: the base URL's host, parsed once.
+    host: String,
     pricing: BTreeMap<String, ModelPrice>,
     record_content: bool,
     dimensions: Option<u32>,
@@ -134,6 +136,10 @@ impl LlmClient {
             http,
             settings: settings.clone(),
             base_url: base_url.to_owned(),
+            host: url::Url::parse(base_url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_default(),
             pricing,
             record_content,
             dimensions: None,
@@ -210,10 +216,6 @@ impl LlmClient {
     pub(super) fn genai_span(&self, op: Operation, model: &str, stream: bool) -> tracing::Span {
         let s = &self.settings;
         let stage = Stage::current();
-        let host = url::Url::parse(&self.base_url)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_owned))
-            .unwrap_or_default();
         tracing::info_span!(
             "gen_ai",
             { attr::OTEL_NAME } = crate::semconv::span::genai(op.as_str(), model),
@@ -235,7 +237,7 @@ impl LlmClient {
             { attr::GEN_AI_OUTPUT_MESSAGES } = tracing::field::Empty,
             { attr::COST_USD } = tracing::field::Empty,
             { attr::ATTEMPT } = tracing::field::Empty,
-            { attr::SERVER_ADDRESS } = host.as_str(),
+            { attr::SERVER_ADDRESS } = self.host.as_str(),
             { attr::ERROR_TYPE } = tracing::field::Empty,
             { attr::OTEL_STATUS_CODE } = tracing::field::Empty,
             { attr::OTEL_STATUS_DESCRIPTION } = tracing::field::Empty,
