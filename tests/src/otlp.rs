@@ -83,11 +83,26 @@ mod collector {
     pub struct Collector {
         pub spans: Arc<Mutex<Vec<ReceivedSpan>>>,
         pub headers: Arc<Mutex<Vec<Headers>>>,
+        /// Only count the spans (a benchmark's sink receives millions: keeping them all
+        /// would take gigabytes).
+        pub count_only: bool,
+        pub counted: Arc<std::sync::atomic::AtomicUsize>,
     }
 
     impl Collector {
         /// Records one export request: its headers and every span in it.
         pub fn record(&self, headers: Vec<(String, String)>, request: ExportTraceServiceRequest) {
+            if self.count_only {
+                let n: usize = request
+                    .resource_spans
+                    .iter()
+                    .flat_map(|rs| &rs.scope_spans)
+                    .map(|ss| ss.spans.len())
+                    .sum();
+                self.counted
+                    .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                return;
+            }
             self.headers.lock().expect("collector lock").push(headers);
             let mut out = self.spans.lock().expect("collector lock");
             for rs in request.resource_spans {
@@ -197,22 +212,39 @@ impl OtlpReceiver {
 
     /// Starts a plain gRPC one on `port` (0 = a free port).
     pub fn start_on(port: u16) -> Self {
-        Self::serve(Transport::Grpc, false, port)
+        Self::serve(Transport::Grpc, false, port, false)
+    }
+
+    /// A gRPC receiver on `port` that only counts the spans it is sent ([`Self::span_count`]):
+    /// what a benchmark's sink needs, in constant memory.
+    pub fn counting_on(port: u16) -> Self {
+        Self::serve(Transport::Grpc, false, port, true)
+    }
+
+    /// How many spans were received: counted, or kept.
+    pub fn span_count(&self) -> usize {
+        self.collector
+            .counted
+            .load(std::sync::atomic::Ordering::Relaxed)
+            + self.collector.spans.lock().expect("lock").len()
     }
 
     /// Starts one on a free port speaking `transport`, behind TLS with a certificate for
     /// 127.0.0.1 that it signs itself when `tls` is set.
     pub fn start_with(transport: Transport, tls: bool) -> Self {
-        Self::serve(transport, tls, 0)
+        Self::serve(transport, tls, 0, false)
     }
 
-    fn serve(transport: Transport, tls: bool, port: u16) -> Self {
+    fn serve(transport: Transport, tls: bool, port: u16, count_only: bool) -> Self {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .expect("receiver runtime");
-        let collector = collector::Collector::default();
+        let collector = collector::Collector {
+            count_only,
+            ..Default::default()
+        };
         let listener = rt
             .block_on(tokio::net::TcpListener::bind(("127.0.0.1", port)))
             .expect("bind");

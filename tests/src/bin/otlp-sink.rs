@@ -1,5 +1,6 @@
 //! `otlp-sink`: a real OTLP gRPC trace receiver that counts what it is sent, for benchmarks of
-//! the export path without a collector. Prints the span count when stopped (Ctrl-C / SIGTERM).
+//! the export path without a collector. Keeps no span, so its memory stays flat whatever it is
+//! sent. Prints the span count when stopped (Ctrl-C / SIGTERM).
 //!
 //! Usage: `otlp-sink [PORT]` (default 4317).
 
@@ -10,7 +11,7 @@ fn main() {
         .nth(1)
         .map(|p| p.parse().expect("PORT must be a number"))
         .unwrap_or(4317);
-    let receiver = ragtrace_tests::OtlpReceiver::start_on(port);
+    let receiver = ragtrace_tests::OtlpReceiver::counting_on(port);
     eprintln!("otlp-sink: receiving OTLP gRPC on {}", receiver.endpoint);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -25,5 +26,5 @@ fn main() {
         }
     });
     std::thread::sleep(Duration::from_millis(200));
-    println!("{}", receiver.spans().len());
+    println!("{}", receiver.span_count());
 }
