@@ -481,7 +481,9 @@ fn http_protobuf_export_reaches_a_real_otlp_http_receiver() {
 /// `OTEL_EXPORTER_OTLP_HEADERS` with every request.
 #[test]
 fn both_exporters_deliver_the_same_spans_and_headers_over_both_transports() {
-    let mut seen: Vec<(String, Vec<(String, Vec<String>)>)> = Vec::new();
+    // Per run: each span's name and kind with its sorted attribute keys.
+    type Shape = Vec<(String, Vec<String>)>;
+    let mut seen: Vec<(String, Shape)> = Vec::new();
     for exporter in ["builtin", "opentelemetry-otlp"] {
         for (transport, protocol) in [
             (Transport::Grpc, "grpc"),
@@ -532,7 +534,7 @@ fn both_exporters_deliver_the_same_spans_and_headers_over_both_transports() {
             }
             // Ids, times and measured values differ from run to run; the span tree and the
             // attribute keys do not.
-            let mut shape: Vec<(String, Vec<String>)> = spans
+            let mut shape: Shape = spans
                 .iter()
                 .map(|s| {
                     let mut keys: Vec<String> = s.attributes.keys().cloned().collect();

@@ -15,6 +15,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::{BufMut as _, Bytes};
 use opentelemetry::trace::{SpanId, SpanKind, Status};
 use opentelemetry::{Array, InstrumentationScope, KeyValue, StringValue, Value};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceResponse,
+};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
@@ -371,10 +374,7 @@ impl SpanExporter for OtlpExporter {
                         .unary(request, path, RawCodec)
                         .await
                         .map_err(|status| format!("OTLP gRPC export failed: {status}"))?;
-                    Ok::<_, String>(response.into_inner().partial_success.and_then(|p| {
-                        (p.rejected_spans > 0 || !p.error_message.is_empty())
-                            .then(|| (p.rejected_spans, p.error_message))
-                    }))
+                    Ok::<_, String>(response.into_inner().partial_success.and_then(rejected))
                 })
             }
             Transport::Http {
@@ -431,10 +431,14 @@ impl SpanExporter for OtlpExporter {
 /// partial success.
 fn partial_success(body: &[u8]) -> Option<(i64, String)> {
     use prost::Message as _;
-    let response =
-        opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse::decode(body)
-            .ok()?;
-    let p = response.partial_success?;
+    ExportTraceServiceResponse::decode(body)
+        .ok()?
+        .partial_success
+        .and_then(rejected)
+}
+
+/// A partial success that says something: spans rejected, or a message.
+fn rejected(p: ExportTracePartialSuccess) -> Option<(i64, String)> {
     (p.rejected_spans > 0 || !p.error_message.is_empty())
         .then_some((p.rejected_spans, p.error_message))
 }
@@ -445,7 +449,7 @@ struct RawCodec;
 
 impl tonic::codec::Codec for RawCodec {
     type Encode = Bytes;
-    type Decode = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+    type Decode = ExportTraceServiceResponse;
     type Encoder = RawEncoder;
     type Decoder = tonic_prost::ProstDecoder<Self::Decode>;
 
@@ -562,7 +566,7 @@ mod tests {
             span_context: SpanContext::new(
                 trace_id,
                 SpanId::from(0x1000 + n),
-                if n % 2 == 0 {
+                if n.is_multiple_of(2) {
                     TraceFlags::SAMPLED
                 } else {
                     TraceFlags::default()
