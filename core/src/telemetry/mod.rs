@@ -667,4 +667,66 @@ mod tests {
             }
         }
     }
+
+    /// Counts how often it is written out.
+    struct Formatted(Arc<AtomicUsize>);
+
+    impl std::fmt::Display for Formatted {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            f.write_str("[]")
+        }
+    }
+
+    /// A span inside an unsampled trace, below the log level, still exists
+    /// (`tracing-subscriber` creates a span every per-layer filter turned down, so
+    /// `Span::is_disabled` cannot tell), but a value recorded on it with `field::display` is
+    /// never formatted: what the retrieval span's hits JSON relies on. Sampled, it is formatted
+    /// once, for the OpenTelemetry layer.
+    #[test]
+    fn a_lazily_recorded_value_is_formatted_only_in_a_sampled_trace() {
+        for sample in [false, true] {
+            let calls = Arc::new(AtomicUsize::new(0));
+            let formatted = Arc::new(AtomicUsize::new(0));
+            let spans = Capture::default();
+            let provider = SdkTracerProvider::builder()
+                .with_sampler(Counting {
+                    calls: calls.clone(),
+                    sample,
+                })
+                .with_span_processor(spans.clone())
+                .build();
+            let logs = tracing_subscriber::fmt::layer()
+                .with_writer(std::io::sink)
+                .with_filter(LevelFilter::WARN);
+            let subscriber = tracing_subscriber::registry()
+                .with(logs)
+                .with(otel_layer(provider.tracer("test")));
+            let disabled = tracing::subscriber::with_default(subscriber, || {
+                let root = tracing::info_span!("root");
+                let _root = root.enter();
+                let child = tracing::info_span!("child", hits = tracing::field::Empty);
+                child.record(
+                    "hits",
+                    tracing::field::display(Formatted(formatted.clone())),
+                );
+                child.is_disabled()
+            });
+            assert!(!disabled, "the span exists either way");
+            let recorded = spans.0.lock().unwrap();
+            if sample {
+                assert_eq!(formatted.load(Ordering::SeqCst), 1);
+                let child = recorded.iter().find(|s| s.name == "child").unwrap();
+                assert!(
+                    child
+                        .attributes
+                        .iter()
+                        .any(|kv| kv.key.as_str() == "hits" && kv.value.as_str() == "[]")
+                );
+            } else {
+                assert_eq!(formatted.load(Ordering::SeqCst), 0, "never formatted");
+                assert!(recorded.is_empty());
+            }
+        }
+    }
 }

@@ -191,8 +191,9 @@ impl TraceStore {
         use std::mem::size_of;
         // What the span allocates beyond its slot in the trace's vector.
         let mut size = span.size() - size_of::<StoredSpan>();
-        let id = span.trace_id.clone();
-        if !inner.traces.contains_key(&id) {
+        // The id is copied only for a new trace: most spans join one the store holds.
+        if !inner.traces.contains_key(&span.trace_id) {
+            let id = span.trace_id.clone();
             inner.order.push_back(id.clone());
             // A new trace's own cost: its map entry (the table is at most 7/8 full and grows by
             // doubling, so about two slots an entry), its slot in the eviction order, and its
@@ -200,14 +201,17 @@ impl TraceStore {
             size += 2 * size_of::<(String, StoredTrace)>()
                 + 2 * size_of::<String>()
                 + 3 * model::block(id.len());
+            inner.traces.insert(
+                id.clone(),
+                StoredTrace {
+                    trace_id: id,
+                    ..StoredTrace::default()
+                },
+            );
         }
-        let trace = inner
-            .traces
-            .entry(id.clone())
-            .or_insert_with(|| StoredTrace {
-                trace_id: id,
-                ..StoredTrace::default()
-            });
+        let Some(trace) = inner.traces.get_mut(&span.trace_id) else {
+            return;
+        };
         // The spans' vector as allocated: it grows by doubling, and its spare slots are memory
         // too (with about ten spans a trace, a sixth of a trace's spans' inline size).
         let before = trace.spans.capacity();

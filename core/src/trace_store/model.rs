@@ -328,15 +328,19 @@ impl StoredTrace {
 }
 
 /// Lower-case hex of `bytes` (a W3C trace or span id), as the ids' `Display` writes them.
-fn hex(bytes: &[u8]) -> String {
+fn hex<const N: usize>(bytes: &[u8; N]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    // Bytes first, one string at the end: `String::push` encodes each char as UTF-8.
-    let mut out = Vec::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)]);
-        out.push(DIGITS[usize::from(b & 0xf)]);
+    // Into a fixed buffer (ids are 8 or 16 bytes), one string at the end: no growth checks per
+    // digit, and `String::push` would encode each char as UTF-8.
+    const { assert!(N <= 16, "trace and span ids are at most 16 bytes") };
+    let mut out = [0u8; 32];
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0xf)];
     }
-    String::from_utf8(out).unwrap_or_default()
+    std::str::from_utf8(&out[..2 * N])
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// How the allocator rounds a request of `n` bytes up: set once by the binary that chose the
