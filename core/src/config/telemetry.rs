@@ -39,6 +39,9 @@ pub struct TelemetrySettings {
     pub log_filter: String,
     /// `text` for people or `json` for log shippers; either way logs go to stderr, masked.
     pub log_format: String,
+    /// Text lines also show the fields of the spans they were logged in (every span's fields
+    /// are then formatted when it is made, whether a line is written or not).
+    pub log_span_fields: bool,
 }
 
 /// The OTLP transport (`OTEL_EXPORTER_OTLP_PROTOCOL`).

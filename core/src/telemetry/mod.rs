@@ -15,6 +15,7 @@
 //! - [`propagation`]: W3C trace context in and out.
 
 pub mod export;
+pub mod logs;
 pub mod masking;
 pub mod otlp;
 pub mod propagation;
@@ -252,11 +253,18 @@ pub fn init_logs(settings: &TelemetrySettings, tracer: SdkTracer) -> Result<(), 
     } else {
         // Colour only for a person at a terminal, and never with NO_COLOR (no-color.org): a
         // file or a pipe gets plain `key=value` text that tools and the masking rules can read.
-        tracing_subscriber::fmt::layer()
+        let text = tracing_subscriber::fmt::layer()
             .with_ansi(colour_logs(std::io::stderr().is_terminal()))
-            .with_writer(MaskingWriter)
-            .with_filter(filter)
-            .boxed()
+            .with_writer(MaskingWriter);
+        if settings.log_span_fields {
+            text.with_filter(filter).boxed()
+        } else {
+            // Lines name their spans; the spans' fields are not formatted for them.
+            logs::SkipSpanFields
+                .and_then(text.fmt_fields(logs::EventFieldsOnly::default()))
+                .with_filter(filter)
+                .boxed()
+        }
     };
     let otel_layer = otel_layer(tracer);
     // A second init (tests) keeps the first subscriber; that is not an error worth failing on.
