@@ -307,13 +307,19 @@ fn message(out: &mut Vec<u8>, field: u32, body: impl FnOnce(&mut Vec<u8>)) {
         out[at] = len as u8;
         return;
     }
-    let mut prefix = Vec::with_capacity(10);
-    varint(&mut prefix, len as u64);
-    let extra = prefix.len() - 1;
+    // The length as a varint, on the stack (a body's length fits in at most 10 bytes).
+    let (mut prefix, mut n, mut v) = ([0u8; 10], 0, len as u64);
+    while v >= 0x80 {
+        prefix[n] = v as u8 | 0x80;
+        v >>= 7;
+        n += 1;
+    }
+    prefix[n] = v as u8;
+    n += 1;
     let end = out.len();
-    out.resize(end + extra, 0);
-    out.copy_within(at + 1..end, at + 1 + extra);
-    out[at..at + prefix.len()].copy_from_slice(&prefix);
+    out.resize(end + n - 1, 0);
+    out.copy_within(at + 1..end, at + n);
+    out[at..at + n].copy_from_slice(&prefix[..n]);
 }
 
 /// Where [`OtlpExporter`] sends its requests.
