@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What one chat request costs ragtrace itself, with tracing off, at 10 % and at 100 %.
 
-    bench/request-cost.py [--rounds 9] [--seconds 4] [--connections 8] [--chunks N]
+    bench/request-cost.py [--rounds 9] [--seconds 4] [--warmup 20] [--connections 8] [--chunks N]
     bench/request-cost.py --baseline-bin-dir DIR   # this build against an older one, same rounds
 
 Release binaries, each service its own process, so each one's CPU is its own:
@@ -238,6 +238,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=9)
     ap.add_argument("--seconds", type=float, default=4)
+    ap.add_argument("--warmup", type=float, default=20,
+                    help="seconds of load per app before the rounds: long enough for the trace "
+                         "store to reach its cap at 10 %% sampling, so that no round pays for "
+                         "filling it (default 20)")
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--chunks", type=int, default=0,
                     help="index about this many chunks (copies of the demo corpus) instead of the demo corpus alone")
@@ -318,8 +322,11 @@ def main() -> None:
             soak(traced, args)
             return
         run_tag = f"r{int(time.time())}"
-        for name, app in apps.items():  # warm-up: connections, caches of the allocator, JIT-free
-            wrk.run(app["url"], 2, "question.lua", f"{run_tag}-warm-{name}")
+        # Warm-up: connections, the allocator's pages, and the trace store filled to its cap
+        # (2,000 traces: at 10 % sampling and ~1,200 req/s, about 17 s), so that the rounds
+        # measure the steady state.
+        for name, app in apps.items():
+            wrk.run(app["url"], args.warmup, "question.lua", f"{run_tag}-warm-{name}")
         order = list(apps)
         sim_before = cpu_seconds(sim.pid)
         for r in range(args.rounds):
@@ -455,15 +462,18 @@ def report(apps, cached, args, received, exported, sink_cpu, sim_cpu, rss, trace
 
     print(f"\n{args.rounds} interleaved rounds of {args.seconds:g} s per app, wrk -t2 -c{args.connections}, "
           f"{os.cpu_count()} CPUs; every miss-round request a new question\n")
-    print(f"{'tracing':<9} {'app CPU/req':>11} {'vs off (median, range)':>26} {'req/s':>8} {'p50':>8} {'p99':>8} {'RSS':>9}")
+    print(f"{'tracing':<9} {'app CPU/req':>11} {'user':>7} {'kernel':>7} {'vs off (median, range)':>26} {'req/s':>8} {'p50':>8} {'p99':>8} {'RSS':>9}")
     for name, app in apps.items():
         base = apps.get("off@base" if name.endswith("@base") else "off")
         cpu = statistics.median(r["cpu_us_per_req"] for r in app["rounds"])
         rps = statistics.median(r["rps"] for r in app["rounds"])
         p50 = statistics.median(r["p50_ms"] for r in app["rounds"])
         p99 = statistics.median(r["p99_ms"] for r in app["rounds"])
+        user = statistics.median(r["user_us_per_req"] for r in app["rounds"])
+        kernel = statistics.median(r["kernel_us_per_req"] for r in app["rounds"])
         rel = ratio_text(app, base) if base and app is not base else "—"
-        print(f"{name:<9} {cpu:>8.0f} µs {rel:>26} {rps:>8.0f} {p50:>6.2f}ms {p99:>6.2f}ms {rss[name]:>6.0f} MiB")
+        print(f"{name:<9} {cpu:>8.0f} µs {user:>7.0f} {kernel:>7.0f} {rel:>26} {rps:>8.0f} {p50:>6.2f}ms "
+              f"{p99:>6.2f}ms {rss[name]:>6.0f} MiB")
     against = [(n, n + "@base") for n in apps if n + "@base" in apps]
     if against:
         print("\nthis build against the baseline build, app CPU per request (median of the per-round ratios, range):")

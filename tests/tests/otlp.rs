@@ -414,6 +414,15 @@ fn the_store_keeps_failed_traces_under_the_tail_policy() {
     assert!(receiver.spans().is_empty(), "export stays sampled at 0 %");
 }
 
+/// The spans `receiver` got of the trace `trace_id`.
+fn spans_of(receiver: &OtlpReceiver, trace_id: &str) -> Vec<ReceivedSpan> {
+    receiver
+        .spans()
+        .into_iter()
+        .filter(|s| s.trace_id == trace_id)
+        .collect()
+}
+
 /// Asks one question of an app started with `env`, stops it (which flushes its spans) and
 /// returns the answer's trace id, or `None` when it is empty.
 fn one_traced_chat(env: &[(&str, &str)]) -> Option<String> {
@@ -457,11 +466,7 @@ fn http_protobuf_export_reaches_a_real_otlp_http_receiver() {
         ),
     ])
     .expect("a traced answer");
-    let spans: Vec<ReceivedSpan> = receiver
-        .spans()
-        .into_iter()
-        .filter(|s| s.trace_id == trace_id)
-        .collect();
+    let spans = spans_of(&receiver, &trace_id);
     let pipeline = find(&spans, "rag.pipeline");
     find(&spans, "POST /v1/chat");
     assert_eq!(pipeline.service, "ragtrace");
@@ -502,11 +507,7 @@ fn both_exporters_deliver_the_same_spans_and_headers_over_both_transports() {
                 ),
             ])
             .expect("a traced answer");
-            let spans: Vec<ReceivedSpan> = receiver
-                .spans()
-                .into_iter()
-                .filter(|s| s.trace_id == trace_id)
-                .collect();
+            let spans = spans_of(&receiver, &trace_id);
             assert!(spans.len() >= 8, "{run}: {} spans", spans.len());
             for span in &spans {
                 assert_eq!(span.service, "ragtrace", "{run}");

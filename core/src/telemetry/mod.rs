@@ -623,6 +623,20 @@ mod tests {
         }
     }
 
+    /// A provider whose sampler says `sample` and counts its calls, and the spans it ended.
+    fn counted_provider(sample: bool) -> (SdkTracerProvider, Arc<AtomicUsize>, Capture) {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let spans = Capture::default();
+        let provider = SdkTracerProvider::builder()
+            .with_sampler(Counting {
+                calls: calls.clone(),
+                sample,
+            })
+            .with_span_processor(spans.clone())
+            .build();
+        (provider, calls, spans)
+    }
+
     /// A trace the sampler drops costs one sampler call, at its root: the spans made inside it
     /// never reach the OpenTelemetry layer (without `RecordedTraces` the sampler is asked once a
     /// span, and every span's attributes are converted). Their context is the root's, not
@@ -631,15 +645,7 @@ mod tests {
     #[test]
     fn spans_of_an_unsampled_trace_never_reach_the_opentelemetry_layer() {
         for sample in [false, true] {
-            let calls = Arc::new(AtomicUsize::new(0));
-            let spans = Capture::default();
-            let provider = SdkTracerProvider::builder()
-                .with_sampler(Counting {
-                    calls: calls.clone(),
-                    sample,
-                })
-                .with_span_processor(spans.clone())
-                .build();
+            let (provider, calls, spans) = counted_provider(sample);
             let subscriber =
                 tracing_subscriber::registry().with(otel_layer(provider.tracer("test")));
             let (root, grandchild) = tracing::subscriber::with_default(subscriber, || {
@@ -694,16 +700,8 @@ mod tests {
     #[test]
     fn a_lazily_recorded_value_is_formatted_only_in_a_sampled_trace() {
         for sample in [false, true] {
-            let calls = Arc::new(AtomicUsize::new(0));
+            let (provider, _, spans) = counted_provider(sample);
             let formatted = Arc::new(AtomicUsize::new(0));
-            let spans = Capture::default();
-            let provider = SdkTracerProvider::builder()
-                .with_sampler(Counting {
-                    calls: calls.clone(),
-                    sample,
-                })
-                .with_span_processor(spans.clone())
-                .build();
             let logs = tracing_subscriber::fmt::layer()
                 .with_writer(std::io::sink)
                 .with_filter(LevelFilter::WARN);
