@@ -141,32 +141,36 @@ fn might_hold_secret(input: &str) -> bool {
     let mut digits = 0;
     let mut prev = 0u8;
     for &b in bytes {
-        match b {
-            b'@' | 0x80.. => return true,
-            b'-' if prev == b'k' => return true,
-            b'K' if prev == b'A' => return true,
-            b'J' if prev == b'y' => return true,
-            b'0'..=b'9' => {
+        // One table lookup per byte; most bytes (letters, most punctuation) are `OTHER`.
+        match CLASS[usize::from(b)] {
+            OTHER => digits = 0,
+            ALWAYS => return true,
+            DASH if prev == b'k' => return true,
+            // A card number's groups are split by one space or dash: the count goes on.
+            DASH if prev.is_ascii_digit() => {}
+            DASH => digits = 0,
+            UPPER_K if prev == b'A' => return true,
+            UPPER_J if prev == b'y' => return true,
+            UPPER_K | UPPER_J => digits = 0,
+            DIGIT => {
                 digits += 1;
                 if digits >= 13 {
                     return true;
                 }
             }
-            // A card number's groups are split by one space or dash: the count goes on.
-            b' ' | b'-' if prev.is_ascii_digit() => space |= b == b' ',
-            b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => {
+            SPACE if prev.is_ascii_digit() => space = true,
+            SPACE | WHITE => {
                 space = true;
                 digits = 0;
             }
-            b':' | b'=' => {
+            ASSIGN => {
                 assign = true;
                 digits = 0;
             }
-            b'_' => {
+            _ => {
                 underscore = true;
                 digits = 0;
             }
-            _ => digits = 0,
         }
         prev = b;
     }
@@ -183,23 +187,86 @@ fn might_hold_secret(input: &str) -> bool {
     const PAS: u32 = word(b"pas");
     const SEC: u32 = word(b"sec");
     const TOK: u32 = word(b"tok");
-    // The last three bytes, lower-cased.
-    let mut last3 = 0u32;
-    let mut prev = 0u8;
-    for &b in bytes {
-        if underscore && prev == b'g' && matches!(b, b'h' | b'i') {
+    // The words are looked for only at a byte that can end one (`a`, `s`, `y`, `d`, `c`, `k`
+    // in any case, `h` or `i` for `gh`/`gi`), by reading the two bytes before it.
+    for (i, &b) in bytes.iter().enumerate().skip(1) {
+        if !WORD_END[usize::from(b)] {
+            continue;
+        }
+        let lower = |at: usize| u32::from(bytes[at].to_ascii_lowercase());
+        let last2 = lower(i - 1) << 8 | u32::from(b.to_ascii_lowercase());
+        // `gh` or `gi` (with the `g` in either case: a superset is safe).
+        if underscore && matches!(last2, 0x6768 | 0x6769) {
             return true;
         }
-        last3 = (last3 << 8 | u32::from(b.to_ascii_lowercase())) & 0x00ff_ffff;
-        if (space && matches!(last3, BEA | BAS))
-            || (assign && matches!(last3, KEY | PWD | PAS | SEC | TOK))
-        {
-            return true;
+        if i >= 2 {
+            let last3 = lower(i - 2) << 16 | last2;
+            if (space && matches!(last3, BEA | BAS))
+                || (assign && matches!(last3, KEY | PWD | PAS | SEC | TOK))
+            {
+                return true;
+            }
         }
-        prev = b;
     }
     false
 }
+
+// The prefilter's classes of bytes.
+const OTHER: u8 = 0;
+/// `@` or any non-ASCII byte: straight to the regexes.
+const ALWAYS: u8 = 1;
+const DASH: u8 = 2;
+const UPPER_K: u8 = 3;
+const UPPER_J: u8 = 4;
+const DIGIT: u8 = 5;
+const SPACE: u8 = 6;
+/// White space other than the space: tab, line feed, vertical tab, form feed, carriage return.
+const WHITE: u8 = 7;
+/// `:` or `=`.
+const ASSIGN: u8 = 8;
+const UNDERSCORE: u8 = 9;
+
+/// Each byte's class for [`might_hold_secret`].
+static CLASS: [u8; 256] = {
+    let mut class = [OTHER; 256];
+    let mut b = 0x80;
+    while b < 256 {
+        class[b] = ALWAYS;
+        b += 1;
+    }
+    let mut d = b'0';
+    while d <= b'9' {
+        class[d as usize] = DIGIT;
+        d += 1;
+    }
+    class[b'@' as usize] = ALWAYS;
+    class[b'-' as usize] = DASH;
+    class[b'K' as usize] = UPPER_K;
+    class[b'J' as usize] = UPPER_J;
+    class[b' ' as usize] = SPACE;
+    class[b'\t' as usize] = WHITE;
+    class[b'\n' as usize] = WHITE;
+    class[0x0b] = WHITE;
+    class[0x0c] = WHITE;
+    class[b'\r' as usize] = WHITE;
+    class[b':' as usize] = ASSIGN;
+    class[b'=' as usize] = ASSIGN;
+    class[b'_' as usize] = UNDERSCORE;
+    class
+};
+
+/// Bytes that can end a word the second pass looks for: `bea`, `bas`, `key`, `pwd`, `pas`,
+/// `sec`, `tok` (in any case) and `gh`, `gi` (as written).
+static WORD_END: [bool; 256] = {
+    let mut end = [false; 256];
+    let letters = b"asydckASYDCKhi";
+    let mut i = 0;
+    while i < letters.len() {
+        end[letters[i] as usize] = true;
+        i += 1;
+    }
+    end
+};
 
 /// [`mask`] without the prefilter: every input goes through the regex set.
 fn mask_scanned(input: &str) -> Cow<'_, str> {
