@@ -3,10 +3,11 @@
 //!
 //! `tracing-subscriber`'s `fmt` layer writes a span's fields into a string when the span is made
 //! and again at every `record`, so that a line logged inside it can show them. A chat request
-//! makes a dozen spans and, healthy, logs no line: at the `info` level that formatting cost
-//! about 200,000 instructions a request, a sixth of an untraced one (`docs/benchmarks.md`). With `telemetry.log_span_fields = false` (the
-//! default) [`SkipSpanFields`] hands each span empty fields before the `fmt` layer formats them,
-//! and [`EventFieldsOnly`] writes a line's own fields but adds nothing to a span's: a line reads
+//! makes a dozen spans and, healthy, logs no line: at the `info` level that formatting cost about
+//! 160,000 instructions a request, an eighth of an untraced one (`docs/benchmarks.md`). With
+//! `telemetry.log_span_fields = false` (the default) [`SkipSpanFields`] hands each span fields
+//! holding only its `otel.name` before the `fmt` layer formats its own, and [`EventFieldsOnly`]
+//! writes a line's own fields but adds nothing to a span's: a line reads
 //! `HTTP request{POST /v1/chat}:pipeline{rag.pipeline}:stage{retrieval}: message`, each span by
 //! its name and the name it is exported under, and the trace viewer has their fields.
 
