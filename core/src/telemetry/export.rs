@@ -90,46 +90,26 @@ fn span_exporter(
                     .tls_config(tonic_tls(&tls))
                     .map_err(|e| invalid(e.to_string()))?;
             }
-            let mut metadata = tonic::metadata::MetadataMap::new();
-            for (key, value) in headers {
-                match (
-                    tonic::metadata::MetadataKey::from_bytes(key.as_bytes()),
-                    value.parse::<tonic::metadata::MetadataValue<_>>(),
-                ) {
-                    (Ok(key), Ok(value)) => {
-                        metadata.append(key, value);
-                    }
-                    _ => eprintln!(
+            // gRPC metadata are HTTP/2 headers; a `-bin` name would mark a binary value.
+            let metadata = header_map(headers.into_iter().filter(|(key, _)| {
+                let binary = key.to_ascii_lowercase().ends_with("-bin");
+                if binary {
+                    eprintln!(
                         "telemetry: OTLP header {key:?} is not a valid gRPC header; left out"
-                    ),
+                    );
                 }
-            }
+                !binary
+            }));
             otlp::Transport::Grpc {
                 channel: endpoint.connect_lazy(),
-                metadata,
+                metadata: tonic::metadata::MetadataMap::from_headers(metadata),
             }
         }
-        OtlpProtocol::HttpProtobuf => {
-            let mut map = http::HeaderMap::new();
-            for (key, value) in headers {
-                match (
-                    http::HeaderName::from_bytes(key.as_bytes()),
-                    http::HeaderValue::from_str(&value),
-                ) {
-                    (Ok(key), Ok(value)) => {
-                        map.append(key, value);
-                    }
-                    _ => eprintln!(
-                        "telemetry: OTLP header {key:?} is not a valid HTTP header; left out"
-                    ),
-                }
-            }
-            otlp::Transport::Http {
-                client: reqwest_client(settings, &tls, timeout)?,
-                url,
-                headers: map,
-            }
-        }
+        OtlpProtocol::HttpProtobuf => otlp::Transport::Http {
+            client: reqwest_client(settings, &tls, timeout)?,
+            url,
+            headers: header_map(headers),
+        },
     };
     Ok(AnyExporter::Builtin(otlp::OtlpExporter {
         encoder: otlp::Encoder::default(),
@@ -137,6 +117,23 @@ fn span_exporter(
         timeout,
         runtime,
     }))
+}
+
+/// The OTLP headers as HTTP headers; a name or value HTTP refuses is left out, with a message.
+fn header_map(headers: impl IntoIterator<Item = (String, String)>) -> http::HeaderMap {
+    let mut map = http::HeaderMap::new();
+    for (key, value) in headers {
+        match (
+            http::HeaderName::from_bytes(key.as_bytes()),
+            http::HeaderValue::from_str(&value),
+        ) {
+            (Ok(key), Ok(value)) => {
+                map.append(key, value);
+            }
+            _ => eprintln!("telemetry: OTLP header {key:?} is not a valid HTTP header; left out"),
+        }
+    }
+    map
 }
 
 /// Sent as `user-agent` by the built-in exporter.

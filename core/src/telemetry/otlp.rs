@@ -245,12 +245,21 @@ fn tag(out: &mut Vec<u8>, field: u32, wire: u8) {
     varint(out, u64::from(field << 3 | u32::from(wire)));
 }
 
-fn varint(out: &mut Vec<u8>, mut v: u64) {
+fn varint(out: &mut Vec<u8>, v: u64) {
+    let (bytes, n) = varint_bytes(v);
+    out.extend_from_slice(&bytes[..n]);
+}
+
+/// `v` as a varint, on the stack: its bytes and how many of them there are (at most 10).
+fn varint_bytes(mut v: u64) -> ([u8; 10], usize) {
+    let (mut bytes, mut n) = ([0u8; 10], 0);
     while v >= 0x80 {
-        out.push(v as u8 | 0x80);
+        bytes[n] = v as u8 | 0x80;
         v >>= 7;
+        n += 1;
     }
-    out.push(v as u8);
+    bytes[n] = v as u8;
+    (bytes, n + 1)
 }
 
 /// A scalar field, left out at zero (proto3).
@@ -307,15 +316,7 @@ fn message(out: &mut Vec<u8>, field: u32, body: impl FnOnce(&mut Vec<u8>)) {
         out[at] = len as u8;
         return;
     }
-    // The length as a varint, on the stack (a body's length fits in at most 10 bytes).
-    let (mut prefix, mut n, mut v) = ([0u8; 10], 0, len as u64);
-    while v >= 0x80 {
-        prefix[n] = v as u8 | 0x80;
-        v >>= 7;
-        n += 1;
-    }
-    prefix[n] = v as u8;
-    n += 1;
+    let (prefix, n) = varint_bytes(len as u64);
     let end = out.len();
     out.resize(end + n - 1, 0);
     out.copy_within(at + 1..end, at + n);
