@@ -304,25 +304,26 @@ pub async fn send(queue: &dyn JobQueue, mut job: Job) -> Result<JobStatus, Queue
 /// The consumer span of a delivered job (`process ragtrace.ingest`): the upload's trace
 /// continues here, as a child of the producer span the job carries.
 pub fn consumer_span(queue: &dyn JobQueue, job: &Job) -> tracing::Span {
-    // Made outside whatever trace is current here, so that the span is recorded or not by the
-    // sampler's answer for the trace it continues (`RecordedTraces` judges a new span by the
-    // current trace).
-    let _outside = opentelemetry::Context::new().attach();
-    let span = tracing::info_span!(
-        "queue.process",
-        { attr::OTEL_NAME } = span::INGEST_PROCESS,
-        { attr::OTEL_KIND } = "consumer",
-        { attr::MESSAGING_SYSTEM } = queue.backend(),
-        { attr::MESSAGING_OPERATION_TYPE } = "process",
-        { attr::MESSAGING_OPERATION_NAME } = "process",
-        { attr::MESSAGING_DESTINATION_NAME } = span::INGEST_DESTINATION,
-        { attr::MESSAGING_MESSAGE_ID } = %job.id,
-        { attr::INGEST_SOURCE } = job.source.as_str(),
-        { attr::INGEST_QUEUE_WAIT_MS } = now_ms().saturating_sub(job.submitted_at_ms) as i64,
-        { attr::ERROR_TYPE } = tracing::field::Empty,
-        { attr::OTEL_STATUS_CODE } = tracing::field::Empty,
-        { attr::OTEL_STATUS_DESCRIPTION } = tracing::field::Empty,
-    );
+    // Made as a trace's first span here, whatever span is current, so that the span is recorded
+    // or not by the sampler's answer for the trace it continues.
+    let span = crate::telemetry::new_trace(|| {
+        tracing::info_span!(
+            parent: None,
+            "queue.process",
+            { attr::OTEL_NAME } = span::INGEST_PROCESS,
+            { attr::OTEL_KIND } = "consumer",
+            { attr::MESSAGING_SYSTEM } = queue.backend(),
+            { attr::MESSAGING_OPERATION_TYPE } = "process",
+            { attr::MESSAGING_OPERATION_NAME } = "process",
+            { attr::MESSAGING_DESTINATION_NAME } = span::INGEST_DESTINATION,
+            { attr::MESSAGING_MESSAGE_ID } = %job.id,
+            { attr::INGEST_SOURCE } = job.source.as_str(),
+            { attr::INGEST_QUEUE_WAIT_MS } = now_ms().saturating_sub(job.submitted_at_ms) as i64,
+            { attr::ERROR_TYPE } = tracing::field::Empty,
+            { attr::OTEL_STATUS_CODE } = tracing::field::Empty,
+            { attr::OTEL_STATUS_DESCRIPTION } = tracing::field::Empty,
+        )
+    });
     let _ = span.set_parent(crate::telemetry::extract(&job.carrier()));
     span
 }

@@ -226,6 +226,20 @@ impl<K: std::hash::Hash + Eq> Throttle<K> {
 /// The subscriber: the log layer (text or JSON on stderr, masked, filtered by
 /// `settings.log_filter`) and the OpenTelemetry layer over `tracer`.
 pub fn init_logs(settings: &TelemetrySettings, tracer: SdkTracer) -> Result<(), TelemetryError> {
+    // A second init (tests) keeps the first subscriber; that is not an error worth failing on.
+    let _ = subscriber(settings, tracer, MaskingWriter)?.try_init();
+    Ok(())
+}
+
+/// The subscriber [`init_logs`] installs, with its log lines written to `writer`.
+fn subscriber<W>(
+    settings: &TelemetrySettings,
+    tracer: SdkTracer,
+    writer: W,
+) -> Result<tracing::Dispatch, TelemetryError>
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let mut filter = settings.log_filter.clone();
     // async-openai logs whole response bodies at ERROR/WARN; ragtrace reports those errors itself.
     if !filter.contains("async_openai") {
@@ -249,13 +263,13 @@ pub fn init_logs(settings: &TelemetrySettings, tracer: SdkTracer) -> Result<(), 
     });
     let filter = env_filter.and(quiet_sdk);
     let log_layer = if settings.log_format == "json" {
-        json_log_layer(MaskingWriter).with_filter(filter).boxed()
+        json_log_layer(writer).with_filter(filter).boxed()
     } else {
         // Colour only for a person at a terminal, and never with NO_COLOR (no-color.org): a
         // file or a pipe gets plain `key=value` text that tools and the masking rules can read.
         let text = tracing_subscriber::fmt::layer()
             .with_ansi(colour_logs(std::io::stderr().is_terminal()))
-            .with_writer(MaskingWriter);
+            .with_writer(writer);
         if settings.log_span_fields {
             text.with_filter(filter).boxed()
         } else {
@@ -266,19 +280,25 @@ pub fn init_logs(settings: &TelemetrySettings, tracer: SdkTracer) -> Result<(), 
                 .boxed()
         }
     };
-    let otel_layer = otel_layer(tracer);
-    // A second init (tests) keeps the first subscriber; that is not an error worth failing on.
-    let _ = tracing_subscriber::registry()
-        .with(log_layer)
-        // OTEL_SDK_DISABLED: no OpenTelemetry layer at all, so spans cost only `tracing` itself.
-        .with((!settings.sdk_disabled).then_some(otel_layer))
-        .try_init();
-    Ok(())
+    let logs = tracing_subscriber::registry().with(log_layer);
+    // OTEL_SDK_DISABLED: no OpenTelemetry layer at all, so spans cost only `tracing` itself. (Not
+    // an `Option` layer: that would not pass on the dispatch the layer reads contexts through.)
+    Ok(if settings.sdk_disabled {
+        tracing::Dispatch::new(logs)
+    } else {
+        tracing::Dispatch::new(logs.with(otel_layer(tracer)))
+    })
 }
 
 /// The OpenTelemetry layer as ragtrace installs it: spans at INFO and above whatever the log
 /// level (a quiet log never breaks a trace), transport crates excluded (exporting never traces
 /// itself), and only the spans of traces that are being recorded ([`RecordedTraces`]).
+///
+/// Entering a span does not make its OpenTelemetry context the current one (the layer's
+/// "context activation"): that costs a context copy and a guard at every poll of every
+/// instrumented future, and nothing in ragtrace reads `opentelemetry::Context::current()`. A
+/// span's context is read from the span itself ([`propagation::context_of`]), and a new span's
+/// parent is the current `tracing` span, which is what the layer then uses.
 pub fn otel_layer<S>(tracer: SdkTracer) -> impl tracing_subscriber::Layer<S>
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
@@ -292,48 +312,97 @@ where
         .with_target("tower", LevelFilter::OFF)
         .with_target("reqwest", LevelFilter::OFF)
         .with_target("opentelemetry_sdk", LevelFilter::OFF);
-    tracing_opentelemetry::layer()
+    let registered = Registered::default();
+    let layer = tracing_opentelemetry::layer()
         .with_tracer(tracer)
+        .with_context_activation(false)
         .with_tracked_inactivity(false)
         .with_threads(false)
-        .with_location(false)
-        .with_filter(span_filter.and(RecordedTraces))
+        .with_location(false);
+    // Behind the same filter as the layer: an unfiltered layer beside filtered ones would make
+    // every call site of every level interesting to the subscriber.
+    let filter = span_filter.and(RecordedTraces {
+        registered: registered.clone(),
+    });
+    registered.and_then(layer).with_filter(filter)
+}
+
+thread_local! {
+    /// Set while [`new_trace`] makes a span: the span starts (or continues) a trace of its own.
+    static NEW_TRACE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Makes a span with `make` as the first span of a trace in this process, whatever span is
+/// current: [`RecordedTraces`] lets it through to the sampler, as it does a request's root. The
+/// caller gives it its parent (a queued job's producer, with `set_parent`) or none.
+pub fn new_trace(make: impl FnOnce() -> tracing::Span) -> tracing::Span {
+    NEW_TRACE.with(|flag| {
+        let before = flag.replace(true);
+        let span = make();
+        flag.set(before);
+        span
+    })
 }
 
 /// Lets a span through to the OpenTelemetry layer only when its trace is being recorded.
 ///
 /// `tracing-opentelemetry` converts a span's attributes when the span is made and asks the
-/// sampler only when it is first entered, so without this filter every span of a trace the
+/// sampler only when the span is started, so without this filter every span of a trace the
 /// sampler dropped would still pay for its attributes, a sampler call and an SDK span. The
 /// sampler decides once, at a trace's first span in this process; a span made inside a trace
 /// that is not recorded never reaches the layer, and its OpenTelemetry context is its nearest
 /// recorded ancestor's ([`propagation::context_of`]), so `traceparent` still carries the trace
 /// id and the not-sampled flag downstream.
 ///
-/// The parent consulted is the current OpenTelemetry context, which is what the layer itself
-/// makes a contextual span's parent (context activation); a span with an explicit parent is
-/// judged by the current context too, which is the same trace in ragtrace's code (a transcription
-/// chunk names its batch, inside the job's span). Events are always let through: they are rare
-/// on the request path, and the layer files an event under its nearest recorded span.
-#[derive(Debug, Clone, Copy)]
-pub struct RecordedTraces;
+/// The parent consulted is the nearest current `tracing` span this filter let through, which is
+/// what the layer itself makes a contextual span's parent; a span with an explicit parent is
+/// judged by the current span too, which is the same trace in ragtrace's code (a transcription
+/// chunk names its batch, inside the job's span), and a span that starts a trace of its own is
+/// made inside [`new_trace`]. Events are always let through: they are rare on the request path,
+/// and the layer files an event under its nearest recorded span.
+#[derive(Debug, Clone)]
+pub struct RecordedTraces {
+    /// The dispatch the layer is registered with: the parent's OpenTelemetry context is read
+    /// through it.
+    registered: Registered,
+}
 
-impl<S> tracing_subscriber::layer::Filter<S> for RecordedTraces {
+/// Whether the children of a span the OpenTelemetry layer was given are recorded: the sampler's
+/// answer for its trace, kept in the span once [`RecordedTraces`] has asked for it.
+struct Recorded(bool);
+
+impl<S> tracing_subscriber::layer::Filter<S> for RecordedTraces
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
     fn enabled(
         &self,
         meta: &tracing::Metadata<'_>,
-        _: &tracing_subscriber::layer::Context<'_, S>,
+        cx: &tracing_subscriber::layer::Context<'_, S>,
     ) -> bool {
-        if !meta.is_span() {
+        use opentelemetry::trace::TraceContextExt as _;
+        if !meta.is_span() || NEW_TRACE.get() {
             return true;
         }
-        opentelemetry::Context::map_current(|cx| {
-            use opentelemetry::trace::TraceContextExt as _;
-            let parent = cx.span();
-            let sc = parent.span_context();
-            // No parent here: a new trace, for the sampler to decide.
-            !sc.is_valid() || sc.is_sampled() || parent.is_recording()
-        })
+        // No recorded span is current: a new trace, for the sampler to decide.
+        let Some(parent) = cx.lookup_current() else {
+            return true;
+        };
+        // Asked once a parent: its children have the same answer.
+        if let Some(Recorded(recorded)) = parent.extensions().get::<Recorded>() {
+            return *recorded;
+        }
+        let Some(dispatch) = self.registered.dispatch() else {
+            return true;
+        };
+        let recorded =
+            tracing_opentelemetry::get_otel_context(&parent.id(), &dispatch).is_none_or(|cx| {
+                let parent = cx.span();
+                let sc = parent.span_context();
+                !sc.is_valid() || sc.is_sampled() || parent.is_recording()
+            });
+        parent.extensions_mut().insert(Recorded(recorded));
+        recorded
     }
 
     fn callsite_enabled(
@@ -358,22 +427,16 @@ where
 {
     use opentelemetry::trace::TraceContextExt as _;
 
-    // The OpenTelemetry context of a span is read through the dispatch that holds the
-    // OpenTelemetry layer; inside an event the current dispatch is out of reach, so the one this
-    // layer is registered with is kept.
-    let dispatch = Arc::new(OnceLock::new());
+    let registered = Registered::default();
     let mut layer = json_subscriber::fmt::layer().with_writer(writer);
-    let registered = dispatch.clone();
+    let contexts = registered.clone();
     layer
         .inner_layer_mut()
         .add_multiple_dynamic_fields(move |event, ctx, out| {
             let Some(span) = ctx.event_span(event) else {
                 return;
             };
-            let Some(d) = registered
-                .get()
-                .and_then(tracing::dispatcher::WeakDispatch::upgrade)
-            else {
+            let Some(d) = contexts.dispatch() else {
                 return;
             };
             // The nearest span the OpenTelemetry layer records (one inside an unsampled trace
@@ -387,13 +450,27 @@ where
                 let _ = out.write_field("span_id", sc.span_id().to_string());
             }
         });
-    DispatchCell(dispatch).and_then(layer)
+    registered.and_then(layer)
 }
 
-/// Keeps the dispatch its layer stack is registered with.
-struct DispatchCell(Arc<OnceLock<tracing::dispatcher::WeakDispatch>>);
+/// The dispatch a subscriber is registered with, kept by a layer of it: the OpenTelemetry
+/// context of a span is read through the dispatch that holds the OpenTelemetry layer, and where
+/// a span is being made or an event written, the current dispatch is out of reach. An `Option`
+/// layer does not pass the dispatch on to the layer inside it. It goes behind its neighbour's
+/// filter: on its own it would let every call site through.
+#[derive(Debug, Clone, Default)]
+struct Registered(Arc<OnceLock<tracing::dispatcher::WeakDispatch>>);
 
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for DispatchCell {
+impl Registered {
+    /// The dispatch, while the subscriber exists.
+    fn dispatch(&self) -> Option<tracing::Dispatch> {
+        self.0
+            .get()
+            .and_then(tracing::dispatcher::WeakDispatch::upgrade)
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Registered {
     fn on_register_dispatch(&self, dispatch: &tracing::Dispatch) {
         let _ = self.0.set(dispatch.downgrade());
     }
@@ -414,7 +491,8 @@ mod tests {
     use super::*;
 
     /// A JSON log line logged inside a traced span carries that span's W3C trace and span ids
-    /// as top-level `trace_id` and `span_id`; a line outside any span carries neither.
+    /// as top-level `trace_id` and `span_id`; a line outside any span carries neither. The
+    /// subscriber is the one `init_logs` installs, filter included.
     #[test]
     fn json_logs_carry_the_trace_and_span_ids() {
         use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
@@ -435,10 +513,22 @@ mod tests {
         let out = Capture::default();
         let sink = out.clone();
         let provider = SdkTracerProvider::builder().build();
-        let subscriber = tracing_subscriber::registry()
-            .with(json_log_layer(move || sink.clone()))
-            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
-        let (trace_id, span_id) = tracing::subscriber::with_default(subscriber, || {
+        // The subscriber `init_logs` installs, JSON lines at `info`.
+        let env = std::collections::BTreeMap::from([
+            (
+                "RAGTRACE__TELEMETRY__LOG_FORMAT".to_owned(),
+                "json".to_owned(),
+            ),
+            ("RUST_LOG".to_owned(), "info".to_owned()),
+        ]);
+        let settings =
+            crate::config::Settings::load_from(&crate::config::Overrides::default(), &env)
+                .unwrap()
+                .telemetry;
+        assert_eq!(settings.log_format, "json");
+        let subscriber =
+            subscriber(&settings, provider.tracer("test"), move || sink.clone()).unwrap();
+        let (trace_id, span_id) = tracing::dispatcher::with_default(&subscriber, || {
             tracing::info!("outside any span");
             let span = tracing::info_span!("rag.pipeline");
             let _entered = span.enter();
@@ -646,9 +736,15 @@ mod tests {
     fn spans_of_an_unsampled_trace_never_reach_the_opentelemetry_layer() {
         for sample in [false, true] {
             let (provider, calls, spans) = counted_provider(sample);
-            let subscriber =
-                tracing_subscriber::registry().with(otel_layer(provider.tracer("test")));
-            let (root, grandchild) = tracing::subscriber::with_default(subscriber, || {
+            // The subscriber `init_logs` installs (text logs, to nowhere).
+            let settings = crate::config::Settings::load_from(
+                &crate::config::Overrides::default(),
+                &std::collections::BTreeMap::new(),
+            )
+            .unwrap()
+            .telemetry;
+            let subscriber = subscriber(&settings, provider.tracer("test"), std::io::sink).unwrap();
+            let (root, grandchild) = tracing::dispatcher::with_default(&subscriber, || {
                 let root = tracing::info_span!("root", http.route = "/v1/chat");
                 let _root = root.enter();
                 let child = tracing::info_span!("child", n = 1, q = "a question");
