@@ -778,6 +778,43 @@ mod tests {
         }
     }
 
+    /// A span made with `new_trace` is recorded or not by the trace it continues, whatever span
+    /// is current where it is made: a queued job continues its upload's sampled trace even when
+    /// the worker is inside a trace the sampler dropped. The same span made without it is judged
+    /// by the current, unsampled trace, and never reaches the OpenTelemetry layer.
+    #[test]
+    fn a_new_trace_is_judged_by_its_own_parent_not_by_the_current_span() {
+        use opentelemetry::trace::TraceContextExt as _;
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        let spans = Capture::default();
+        let provider = SdkTracerProvider::builder()
+            .with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOff)))
+            .with_span_processor(spans.clone())
+            .build();
+        let upload = SpanContext::new(
+            TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap(),
+            SpanId::from_hex("00f067aa0ba902b7").unwrap(),
+            TraceFlags::SAMPLED,
+            true,
+            TraceState::default(),
+        );
+        let subscriber = tracing_subscriber::registry().with(otel_layer(provider.tracer("test")));
+        tracing::subscriber::with_default(subscriber, || {
+            let dropped = tracing::info_span!("worker loop");
+            let _dropped = dropped.enter();
+            let judged_by_current = tracing::info_span!(parent: None, "judged by current");
+            let _ = judged_by_current
+                .set_parent(Context::new().with_remote_span_context(upload.clone()));
+            let job = new_trace(|| tracing::info_span!(parent: None, "job"));
+            let _ = job.set_parent(Context::new().with_remote_span_context(upload.clone()));
+        });
+        let recorded = spans.0.lock().unwrap();
+        let names: Vec<&str> = recorded.iter().map(|s| s.name.as_ref()).collect();
+        assert_eq!(names, ["job"]);
+        assert_eq!(recorded[0].span_context.trace_id(), upload.trace_id());
+        assert_eq!(recorded[0].parent_span_id, upload.span_id());
+    }
+
     /// Counts how often it is written out.
     struct Formatted(Arc<AtomicUsize>);
 
