@@ -178,13 +178,13 @@ impl Pipeline {
         };
         // The request's outcome goes on its span once, whichever way it ended.
         Box::pin(events.inspect(move |event| match event {
-            ChatEvent::Done(resp) => {
-                span.record(attr::CACHE_HIT, resp.cache_hit);
-                span.record(attr::COST_USD, resp.cost_usd);
-            }
+            ChatEvent::Done(resp) => tracing::record_all!(
+                span,
+                { attr::CACHE_HIT } = resp.cache_hit,
+                { attr::COST_USD } = resp.cost_usd,
+            ),
             ChatEvent::Cached(_) => {
-                span.record(attr::CACHE_HIT, true);
-                span.record(attr::COST_USD, 0.0);
+                tracing::record_all!(span, { attr::CACHE_HIT } = true, { attr::COST_USD } = 0.0,)
             }
             ChatEvent::Failed(e) => mark_failed(&span, e.kind(), &e.to_string()),
             ChatEvent::Sources(_) | ChatEvent::Delta(_) => {}
@@ -301,8 +301,11 @@ impl Pipeline {
     async fn lookup(&self, key: &str, stream: bool, trace_id: &str) -> Option<Prepare> {
         let timer = StageTimer::own(Stage::Cache, span::CACHE_LOOKUP);
         let span = timer.span();
-        span.record(attr::CACHE_BACKEND, self.cache.backend());
-        span.record(attr::CACHE_NAME, "answer");
+        tracing::record_all!(
+            span,
+            { attr::CACHE_BACKEND } = self.cache.backend(),
+            { attr::CACHE_NAME } = "answer",
+        );
         let found = match timer.run(self.cache.get(key)).await {
             // An entry of another shape is from an older version: a miss, overwritten later.
             Ok(Some(json)) => CachedAnswer::from_stored(json).and_then(|cached| {
@@ -368,20 +371,18 @@ impl Pipeline {
     async fn retrieve(&self, query: Query, expected: &[String]) -> Result<Vec<Hit>, ApiError> {
         let timer = StageTimer::own(Stage::Retrieval, span::RETRIEVAL);
         let span = timer.span();
-        span.record(attr::GEN_AI_OPERATION_NAME, "retrieval");
-        span.record(attr::GEN_AI_DATA_SOURCE_ID, self.store.collection());
-        span.record(attr::GEN_AI_RETRIEVAL_TOP_K, self.chat.top_k as i64);
-        span.record(attr::RETRIEVAL_MODE, self.chat.retrieval.as_str());
-        if self.chat.retrieval == Retrieval::Hybrid {
-            span.record(attr::RETRIEVAL_FUSION, self.chat.fusion.as_str());
-        }
-        span.record(
-            attr::RETRIEVAL_SCORE_THRESHOLD,
-            f64::from(self.chat.score_threshold),
+        tracing::record_all!(
+            span,
+            { attr::GEN_AI_OPERATION_NAME } = "retrieval",
+            { attr::GEN_AI_DATA_SOURCE_ID } = self.store.collection(),
+            { attr::GEN_AI_RETRIEVAL_TOP_K } = self.chat.top_k as i64,
+            { attr::RETRIEVAL_MODE } = self.chat.retrieval.as_str(),
+            { attr::RETRIEVAL_FUSION } =
+                (self.chat.retrieval == Retrieval::Hybrid).then(|| self.chat.fusion.as_str()),
+            { attr::RETRIEVAL_SCORE_THRESHOLD } = f64::from(self.chat.score_threshold),
+            { attr::RETRIEVAL_SPARSE_TERMS } =
+                query.sparse.as_ref().map(|t| t.indices.len() as i64),
         );
-        if let Some(terms) = &query.sparse {
-            span.record(attr::RETRIEVAL_SPARSE_TERMS, terms.indices.len() as i64);
-        }
         let result = timer.run(self.store.search(query)).await;
         match result {
             Ok(hits) => {
@@ -408,15 +409,19 @@ impl Pipeline {
     async fn search_products(&self, query: &str, order: Order) -> Vec<ScoredProduct> {
         let timer = StageTimer::own(Stage::ExternalApi, span::TOOL_PRODUCT_SEARCH);
         let span = timer.span();
-        span.record(attr::GEN_AI_OPERATION_NAME, "execute_tool");
-        span.record(attr::GEN_AI_TOOL_NAME, span::PRODUCT_SEARCH_TOOL);
-        span.record(attr::GEN_AI_TOOL_TYPE, "function");
+        tracing::record_all!(
+            span,
+            { attr::GEN_AI_OPERATION_NAME } = "execute_tool",
+            { attr::GEN_AI_TOOL_NAME } = span::PRODUCT_SEARCH_TOOL,
+            { attr::GEN_AI_TOOL_TYPE } = "function",
+        );
         match timer.run(self.catalog.search(query, order)).await {
             Ok(found) => {
-                if let Some(hit) = found.cache_hit {
-                    span.record(attr::CACHE_HIT, hit);
-                }
-                span.record(attr::TOOL_RESULTS, found.products.len() as i64);
+                tracing::record_all!(
+                    span,
+                    { attr::CACHE_HIT } = found.cache_hit,
+                    { attr::TOOL_RESULTS } = found.products.len() as i64,
+                );
                 found.products
             }
             Err(e) => {
@@ -442,9 +447,12 @@ impl Pipeline {
                 hits,
                 products,
             );
-            span.record(attr::PROMPT_TOKENS, built.tokens as i64);
-            span.record(attr::PROMPT_PASSAGES_KEPT, built.sources.len() as i64);
-            span.record(attr::PROMPT_PASSAGES_DROPPED, built.dropped as i64);
+            tracing::record_all!(
+                span,
+                { attr::PROMPT_TOKENS } = built.tokens as i64,
+                { attr::PROMPT_PASSAGES_KEPT } = built.sources.len() as i64,
+                { attr::PROMPT_PASSAGES_DROPPED } = built.dropped as i64,
+            );
             (built.prompt, built.sources)
         })
     }
@@ -486,8 +494,11 @@ impl Pipeline {
     async fn store(&self, key: &str, resp: &ChatResponse) {
         let timer = StageTimer::own(Stage::Cache, span::CACHE_STORE);
         let span = timer.span();
-        span.record(attr::CACHE_BACKEND, self.cache.backend());
-        span.record(attr::CACHE_NAME, "answer");
+        tracing::record_all!(
+            span,
+            { attr::CACHE_BACKEND } = self.cache.backend(),
+            { attr::CACHE_NAME } = "answer",
+        );
         let value = CachedAnswer::of(resp);
         let ttl = Duration::from_secs(self.chat.answer_cache_ttl_secs);
         if let Err(e) = timer.run(self.cache.set(key, value.as_str(), ttl)).await {
@@ -501,23 +512,22 @@ impl Pipeline {
 /// Records what a search returned on its retrieval span: how many passages, the best score,
 /// which leg found each, and every passage's scores.
 fn record_retrieved(span: &tracing::Span, mode: Retrieval, hits: &[Hit]) {
-    span.record(attr::DB_RESPONSE_RETURNED_ROWS, hits.len() as i64);
-    if let Some(top) = hits.first() {
-        span.record(attr::RETRIEVAL_TOP_SCORE, f64::from(top.score));
-    }
-    if mode.uses_dense() {
-        let n = hits.iter().filter(|h| h.dense.is_some()).count();
-        span.record(attr::RETRIEVAL_DENSE_HITS, n as i64);
-    }
-    if mode.uses_sparse() {
-        let n = hits.iter().filter(|h| h.sparse.is_some()).count();
-        span.record(attr::RETRIEVAL_SPARSE_HITS, n as i64);
-    }
-    // Written out only by a layer that records the field: an unsampled request whose log level
-    // hides the span never builds the JSON (the span itself exists whatever the filters say).
-    span.record(
-        attr::RETRIEVAL_HITS,
-        tracing::field::display(HitsJson(hits)),
+    let dense = mode
+        .uses_dense()
+        .then(|| hits.iter().filter(|h| h.dense.is_some()).count() as i64);
+    let sparse = mode
+        .uses_sparse()
+        .then(|| hits.iter().filter(|h| h.sparse.is_some()).count() as i64);
+    // The hits JSON is written out only by a layer that records the field: an unsampled request
+    // whose log level hides the span never builds it (the span itself exists whatever the
+    // filters say).
+    tracing::record_all!(
+        span,
+        { attr::DB_RESPONSE_RETURNED_ROWS } = hits.len() as i64,
+        { attr::RETRIEVAL_TOP_SCORE } = hits.first().map(|top| f64::from(top.score)),
+        { attr::RETRIEVAL_DENSE_HITS } = dense,
+        { attr::RETRIEVAL_SPARSE_HITS } = sparse,
+        { attr::RETRIEVAL_HITS } = tracing::field::display(HitsJson(hits)),
     );
 }
 

@@ -80,26 +80,30 @@ impl LlmClient {
     }
 
     fn record_prompt(&self, span: &tracing::Span, prompt: &Prompt, max_tokens: u32) {
-        span.record(attr::GEN_AI_REQUEST_MAX_TOKENS, i64::from(max_tokens));
-        if self.record_content {
-            let messages = serde_json::json!([
+        let messages = self.record_content.then(|| {
+            serde_json::json!([
                 {"role": "system", "content": prompt.system},
                 {"role": "user", "content": prompt.user},
-            ]);
-            span.record(attr::GEN_AI_INPUT_MESSAGES, messages.to_string().as_str());
-        }
+            ])
+            .to_string()
+        });
+        tracing::record_all!(
+            span,
+            { attr::GEN_AI_REQUEST_MAX_TOKENS } = i64::from(max_tokens),
+            { attr::GEN_AI_INPUT_MESSAGES } = messages.as_deref(),
+        );
     }
 
     fn record_completion(&self, span: &tracing::Span, c: &Completion) {
-        span.record(attr::GEN_AI_RESPONSE_MODEL, c.model.as_str());
-        span.record(
-            attr::GEN_AI_RESPONSE_FINISH_REASONS,
-            c.finish_reason.as_str(),
+        let out = self
+            .record_content
+            .then(|| serde_json::json!([{"role": "assistant", "content": c.text}]).to_string());
+        tracing::record_all!(
+            span,
+            { attr::GEN_AI_RESPONSE_MODEL } = c.model.as_str(),
+            { attr::GEN_AI_RESPONSE_FINISH_REASONS } = c.finish_reason.as_str(),
+            { attr::GEN_AI_OUTPUT_MESSAGES } = out.as_deref(),
         );
-        if self.record_content {
-            let out = serde_json::json!([{"role": "assistant", "content": c.text}]);
-            span.record(attr::GEN_AI_OUTPUT_MESSAGES, out.to_string().as_str());
-        }
     }
 
     /// One chat completion, not streamed.

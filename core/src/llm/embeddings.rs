@@ -79,10 +79,12 @@ impl LlmClient {
                     output_tokens: 0,
                 };
                 let cost = self.cost(&model, usage);
-                span.record(attr::GEN_AI_RESPONSE_MODEL, resp_model.as_str());
-                if let Some(v) = vectors.first() {
-                    span.record(attr::GEN_AI_EMBEDDINGS_DIMENSION_COUNT, v.len() as i64);
-                }
+                tracing::record_all!(
+                    span,
+                    { attr::GEN_AI_RESPONSE_MODEL } = resp_model.as_str(),
+                    { attr::GEN_AI_EMBEDDINGS_DIMENSION_COUNT } =
+                        vectors.first().map(|v| v.len() as i64),
+                );
                 self.record_success(&span, Operation::Embeddings, &model, usage, cost, started);
                 Ok(Embeddings {
                     vectors,

@@ -44,13 +44,13 @@ pub(super) fn http_service(
         let span2 = span.clone();
         async move {
             let mut req = factory.build().await?;
-            span.record(attr::URL_FULL, req.url().as_str());
-            if let Some(host) = req.url().host_str() {
-                span.record(attr::SERVER_ADDRESS, host);
-            }
-            if let Some(port) = req.url().port_or_known_default() {
-                span.record(attr::SERVER_PORT, i64::from(port));
-            }
+            let url = req.url();
+            tracing::record_all!(
+                span,
+                { attr::URL_FULL } = url.as_str(),
+                { attr::SERVER_ADDRESS } = url.host_str(),
+                { attr::SERVER_PORT } = url.port_or_known_default().map(i64::from),
+            );
             if let Some(tp) =
                 traceparent.and_then(|t| reqwest::header::HeaderValue::from_str(&t).ok())
             {

@@ -272,15 +272,12 @@ impl LlmClient {
         cost: f64,
         started: Instant,
     ) {
-        span.record(
-            attr::GEN_AI_USAGE_INPUT_TOKENS,
-            i64::from(usage.input_tokens),
+        tracing::record_all!(
+            span,
+            { attr::GEN_AI_USAGE_INPUT_TOKENS } = i64::from(usage.input_tokens),
+            { attr::GEN_AI_USAGE_OUTPUT_TOKENS } = i64::from(usage.output_tokens),
+            { attr::COST_USD } = cost,
         );
-        span.record(
-            attr::GEN_AI_USAGE_OUTPUT_TOKENS,
-            i64::from(usage.output_tokens),
-        );
-        span.record(attr::COST_USD, cost);
         histogram(
             &metric::GEN_AI_OPERATION_DURATION,
             [op.as_str(), PROVIDER, model, ""],

@@ -480,9 +480,13 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Registered {
 /// a description. Every span of ragtrace records a failure this way, so the viewer, Jaeger and
 /// the error filters all see the same three fields.
 pub fn mark_failed(span: &tracing::Span, kind: &str, description: &str) {
-    span.record(crate::semconv::attr::ERROR_TYPE, kind);
-    span.record(crate::semconv::attr::OTEL_STATUS_CODE, "error");
-    span.record(crate::semconv::attr::OTEL_STATUS_DESCRIPTION, description);
+    use crate::semconv::attr;
+    tracing::record_all!(
+        span,
+        { attr::ERROR_TYPE } = kind,
+        { attr::OTEL_STATUS_CODE } = "error",
+        { attr::OTEL_STATUS_DESCRIPTION } = description,
+    );
 }
 
 #[cfg(test)]
