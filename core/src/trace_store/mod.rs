@@ -98,14 +98,14 @@ impl TailPolicy {
 
 #[derive(Debug, Default)]
 struct Inner {
-    traces: HashMap<String, StoredTrace>,
+    traces: HashMap<String, StoredTrace, foldhash::quality::RandomState>,
     // Trace ids by first arrival; the front is evicted first.
     order: VecDeque<String>,
     bytes: usize,
     evicted: u64,
     // With a tail policy: the spans of traces whose local root has not ended yet, by first
     // arrival (bounded by max_traces, the oldest dropped first).
-    pending: HashMap<String, Vec<StoredSpan>>,
+    pending: HashMap<String, Vec<StoredSpan>, foldhash::quality::RandomState>,
     pending_order: VecDeque<String>,
     not_kept: u64,
 }
