@@ -281,8 +281,10 @@ where
         }
     };
     let logs = tracing_subscriber::registry().with(log_layer);
-    // OTEL_SDK_DISABLED: no OpenTelemetry layer at all, so spans cost only `tracing` itself. (Not
-    // an `Option` layer: that would not pass on the dispatch the layer reads contexts through.)
+    // OTEL_SDK_DISABLED: no OpenTelemetry layer at all, and then no span is made. (Not an
+    // `Option` layer: an empty one is interested in every call site, so every span would still
+    // be made for nobody, and a full one does not pass on the dispatch the layer reads contexts
+    // through.)
     Ok(if settings.sdk_disabled {
         tracing::Dispatch::new(logs)
     } else {
