@@ -821,6 +821,30 @@ mod tests {
         assert_eq!(recorded[0].parent_span_id, upload.span_id());
     }
 
+    /// With `OTEL_SDK_DISABLED=true` and a log level that hides a span, the span is not made at
+    /// all (an empty `Option` layer in the OpenTelemetry layer's place would have made every
+    /// span for nobody). With the SDK on, the same span is made, for the sampler.
+    #[test]
+    fn without_the_sdk_a_span_nobody_wants_is_never_made() {
+        for disabled in [true, false] {
+            let env = std::collections::BTreeMap::from([
+                ("OTEL_SDK_DISABLED".to_owned(), disabled.to_string()),
+                ("RUST_LOG".to_owned(), "warn".to_owned()),
+            ]);
+            let settings =
+                crate::config::Settings::load_from(&crate::config::Overrides::default(), &env)
+                    .unwrap()
+                    .telemetry;
+            assert_eq!(settings.sdk_disabled, disabled);
+            let provider = SdkTracerProvider::builder().build();
+            let subscriber = subscriber(&settings, provider.tracer("test"), std::io::sink).unwrap();
+            let made = tracing::dispatcher::with_default(&subscriber, || {
+                !tracing::info_span!("rag.pipeline").is_disabled()
+            });
+            assert_eq!(made, !disabled, "OTEL_SDK_DISABLED={disabled}");
+        }
+    }
+
     /// Counts how often it is written out.
     struct Formatted(Arc<AtomicUsize>);
 
