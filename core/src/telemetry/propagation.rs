@@ -37,6 +37,25 @@ where
     })
 }
 
+/// Lower-case hex of `bytes` (a W3C trace or span id), as the ids' `Display` writes them.
+pub fn hex<const N: usize>(bytes: &[u8; N]) -> String {
+    const { assert!(N <= 16, "trace and span ids are at most 16 bytes") };
+    let mut out = [0u8; 32];
+    write_hex(&mut out, bytes);
+    String::from_utf8_lossy(&out[..2 * N]).into_owned()
+}
+
+/// Writes `bytes` as lower-case hex at the start of `out` (twice their length). Into a fixed
+/// buffer, one string at the end: no growth checks per digit, and no formatter (`Display` of an
+/// id goes through one per id).
+fn write_hex(out: &mut [u8], bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0xf)];
+    }
+}
+
 /// The W3C trace id of the current span, if it is being traced.
 pub fn current_trace_id() -> Option<String> {
     trace_id_of(&tracing::Span::current())
@@ -46,7 +65,7 @@ pub fn current_trace_id() -> Option<String> {
 pub fn trace_id_of(span: &tracing::Span) -> Option<String> {
     let cx = context_of(span);
     let sc = cx.span().span_context().clone();
-    sc.is_valid().then(|| sc.trace_id().to_string())
+    sc.is_valid().then(|| hex(&sc.trace_id().to_bytes()))
 }
 
 /// The W3C trace id of `span` when its trace is sampled (recorded and exported), the only
@@ -54,7 +73,7 @@ pub fn trace_id_of(span: &tracing::Span) -> Option<String> {
 pub fn sampled_trace_id_of(span: &tracing::Span) -> Option<String> {
     let cx = context_of(span);
     let sc = cx.span().span_context().clone();
-    (sc.is_valid() && sc.is_sampled()).then(|| sc.trace_id().to_string())
+    (sc.is_valid() && sc.is_sampled()).then(|| hex(&sc.trace_id().to_bytes()))
 }
 
 /// The `traceparent` value for the current span, if it is being traced.
@@ -66,14 +85,16 @@ pub fn current_traceparent() -> Option<String> {
 pub fn traceparent_of(span: &tracing::Span) -> Option<String> {
     let cx = context_of(span);
     let sc = cx.span().span_context().clone();
-    sc.is_valid().then(|| {
-        format!(
-            "00-{}-{}-{:02x}",
-            sc.trace_id(),
-            sc.span_id(),
-            sc.trace_flags().to_u8()
-        )
-    })
+    sc.is_valid().then(|| traceparent(&sc))
+}
+
+/// The W3C `traceparent` of `sc`: `00-{trace id}-{span id}-{flags}`, 55 bytes.
+fn traceparent(sc: &opentelemetry::trace::SpanContext) -> String {
+    let mut out = *b"00-00000000000000000000000000000000-0000000000000000-00";
+    write_hex(&mut out[3..35], &sc.trace_id().to_bytes());
+    write_hex(&mut out[36..52], &sc.span_id().to_bytes());
+    write_hex(&mut out[53..55], &[sc.trace_flags().to_u8()]);
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Adds W3C trace context headers for the current span to an outgoing request's headers.
@@ -105,4 +126,49 @@ pub fn extract(headers: &http::HeaderMap) -> Context {
         }
     }
     global::get_text_map_propagator(|p| p.extract(&Extractor(headers)))
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::propagation::TextMapPropagator as _;
+    use opentelemetry::trace::TraceContextExt as _;
+    use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+    use opentelemetry_sdk::propagation::TraceContextPropagator;
+
+    /// Ids are written exactly as the OpenTelemetry types display them (what the viewer's
+    /// links, the logs and the chat answer's `trace_id` use).
+    #[test]
+    fn ids_are_written_as_their_display_writes_them() {
+        for v in [
+            0_u128,
+            1,
+            0x0af7_6519_16cd_43dd_8448_eb21_1c80_319c,
+            u128::MAX,
+        ] {
+            let id = TraceId::from(v);
+            assert_eq!(super::hex(&id.to_bytes()), id.to_string());
+        }
+        for v in [0_u64, 0x00f0_67aa_0ba9_02b7, u64::MAX] {
+            let id = SpanId::from(v);
+            assert_eq!(super::hex(&id.to_bytes()), id.to_string());
+        }
+    }
+
+    /// The `traceparent` written here is the one the W3C propagator injects, sampled or not.
+    #[test]
+    fn traceparent_is_what_the_w3c_propagator_writes() {
+        for flags in [TraceFlags::SAMPLED, TraceFlags::NOT_SAMPLED] {
+            let sc = SpanContext::new(
+                TraceId::from(0x0af7_6519_16cd_43dd_8448_eb21_1c80_319c_u128),
+                SpanId::from(0x00f0_67aa_0ba9_02b7_u64),
+                flags,
+                false,
+                TraceState::default(),
+            );
+            let cx = opentelemetry::Context::new().with_remote_span_context(sc.clone());
+            let mut injected = std::collections::HashMap::new();
+            TraceContextPropagator::new().inject_context(&cx, &mut injected);
+            assert_eq!(Some(&super::traceparent(&sc)), injected.get("traceparent"));
+        }
+    }
 }

@@ -10,6 +10,7 @@ use opentelemetry_sdk::trace::SpanData;
 use serde::Serialize;
 
 use crate::semconv::{Stage, attr};
+use crate::telemetry::propagation::hex;
 
 /// A stored attribute value.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -327,22 +328,6 @@ impl StoredTrace {
     }
 }
 
-/// Lower-case hex of `bytes` (a W3C trace or span id), as the ids' `Display` writes them.
-fn hex<const N: usize>(bytes: &[u8; N]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    // Into a fixed buffer (ids are 8 or 16 bytes), one string at the end: no growth checks per
-    // digit, and `String::push` would encode each char as UTF-8.
-    const { assert!(N <= 16, "trace and span ids are at most 16 bytes") };
-    let mut out = [0u8; 32];
-    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
-        pair[0] = DIGITS[usize::from(b >> 4)];
-        pair[1] = DIGITS[usize::from(b & 0xf)];
-    }
-    std::str::from_utf8(&out[..2 * N])
-        .unwrap_or_default()
-        .to_owned()
-}
-
 /// How the allocator rounds a request of `n` bytes up: set once by the binary that chose the
 /// global allocator ([`count_allocations_as`]); unset, a request counts as itself.
 static BLOCKS: OnceLock<fn(usize) -> usize> = OnceLock::new();
@@ -384,8 +369,6 @@ pub fn mimalloc_block(n: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use opentelemetry::trace::{SpanId, TraceId};
-
     /// mimalloc's blocks, worked out from its `mi_bin`: 8-byte steps to 64 bytes, four classes
     /// per power of two above (10, 12, 14, 16 words; 20, 24, 28, 32; ...), pages past 512 KiB.
     #[test]
@@ -414,25 +397,6 @@ mod tests {
         for n in 1..600_000 {
             let b = super::mimalloc_block(n);
             assert!(b >= n && b <= n + n / 4 + 8, "{n} -> {b}");
-        }
-    }
-
-    /// The store writes ids exactly as the OpenTelemetry types display them (what the viewer's
-    /// links, the logs and the chat answer's `trace_id` use).
-    #[test]
-    fn ids_are_written_as_their_display_writes_them() {
-        for v in [
-            0_u128,
-            1,
-            0x0af7_6519_16cd_43dd_8448_eb21_1c80_319c,
-            u128::MAX,
-        ] {
-            let id = TraceId::from(v);
-            assert_eq!(super::hex(&id.to_bytes()), id.to_string());
-        }
-        for v in [0_u64, 0x00f0_67aa_0ba9_02b7, u64::MAX] {
-            let id = SpanId::from(v);
-            assert_eq!(super::hex(&id.to_bytes()), id.to_string());
         }
     }
 }
