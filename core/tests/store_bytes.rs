@@ -26,24 +26,18 @@ fn trace(n: usize, spans: usize, content: usize) -> Vec<StoredSpan> {
     (0..spans)
         .map(|i| {
             let mut attributes = vec![
+                ("ragtrace.stage".into(), AttrValue::Str("retrieval".into())),
                 (
-                    "ragtrace.stage".to_owned(),
-                    AttrValue::Str("retrieval".into()),
-                ),
-                (
-                    "gen_ai.request.model".to_owned(),
+                    "gen_ai.request.model".into(),
                     AttrValue::Str("gpt-4o-mini".into()),
                 ),
-                ("gen_ai.usage.input_tokens".to_owned(), AttrValue::Int(812)),
-                ("ragtrace.cost_usd".to_owned(), AttrValue::Float(0.000_18)),
+                ("gen_ai.usage.input_tokens".into(), AttrValue::Int(812)),
+                ("ragtrace.cost_usd".into(), AttrValue::Float(0.000_18)),
             ];
             if i == 0 {
                 let text = "how do I reset the hub? ".repeat(content / 24 + 1);
-                attributes.push((
-                    "gen_ai.input.messages".to_owned(),
-                    AttrValue::Str(text.clone()),
-                ));
-                attributes.push(("gen_ai.output.messages".to_owned(), AttrValue::Str(text)));
+                attributes.push(("gen_ai.input.messages".into(), AttrValue::Str(text.clone())));
+                attributes.push(("gen_ai.output.messages".into(), AttrValue::Str(text)));
             }
             StoredSpan {
                 trace_id: trace_id.clone(),

@@ -5,6 +5,7 @@
 
 use serde_json::Value;
 
+use super::model::{AttrKey, attr_key};
 use super::{
     AttrValue, CriticalPath, StoredEvent, StoredSpan, StoredTrace, TraceSummary, critical_path,
 };
@@ -173,7 +174,7 @@ fn span(s: &Value, at: &str) -> Result<StoredSpan, ImportError> {
 }
 
 /// `[[key, value], …]`, the way the store writes attributes.
-fn attributes(v: Option<&Value>, at: &str) -> Result<Vec<(String, AttrValue)>, ImportError> {
+fn attributes(v: Option<&Value>, at: &str) -> Result<Vec<(AttrKey, AttrValue)>, ImportError> {
     let Some(v) = v else {
         return Ok(Vec::new());
     };
@@ -193,7 +194,7 @@ fn attributes(v: Option<&Value>, at: &str) -> Result<Vec<(String, AttrValue)>, I
                     "must be a [key, value] pair, the value a string, number or boolean",
                 ));
             };
-            Ok((key.to_owned(), value))
+            Ok((attr_key(key), value))
         })
         .collect()
 }

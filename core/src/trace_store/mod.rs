@@ -353,7 +353,10 @@ mod tests {
             duration_us: dur_ms * 1000,
             status: "unset",
             status_message: String::new(),
-            attributes: attrs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            attributes: attrs
+                .into_iter()
+                .map(|(k, v)| (model::attr_key(k), v))
+                .collect(),
             events: vec![],
             local_root: parent.is_empty(),
         }

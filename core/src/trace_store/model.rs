@@ -1,6 +1,7 @@
 //! What the store keeps: spans as the viewer shows them (attribute values typed, times in
 //! microseconds), traces, and the one-line summary of a trace.
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 use std::time::UNIX_EPOCH;
 
@@ -81,6 +82,50 @@ impl AttrValue {
     }
 }
 
+/// An attribute's key. A span's keys are the names of `tracing` fields and of semantic
+/// conventions: a few hundred distinct strings in a process's life, which the store keeps once
+/// each ([`attr_key`]) rather than once per span.
+pub type AttrKey = Cow<'static, str>;
+
+/// How many distinct keys the store keeps once; past that (imported traces can bring any
+/// keys), a key is a string of its own, and counted as such.
+const MAX_SHARED_KEYS: usize = 4096;
+
+/// The key `key` as the store keeps it: the shared copy, made on first sight.
+pub fn attr_key(key: &str) -> AttrKey {
+    type Keys = std::collections::HashSet<&'static str, foldhash::fast::RandomState>;
+    static KEYS: OnceLock<std::sync::RwLock<Keys>> = OnceLock::new();
+    let keys = KEYS.get_or_init(Default::default);
+    if let Some(k) = keys
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(key)
+    {
+        return Cow::Borrowed(k);
+    }
+    let mut keys = keys
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(k) = keys.get(key) {
+        return Cow::Borrowed(k);
+    }
+    if keys.len() >= MAX_SHARED_KEYS {
+        return Cow::Owned(key.to_owned());
+    }
+    // Kept for the process's life: at most MAX_SHARED_KEYS short strings.
+    let shared: &'static str = Box::leak(key.into());
+    keys.insert(shared);
+    Cow::Borrowed(shared)
+}
+
+/// Heap bytes a key holds of its own (a shared one holds none).
+fn key_heap(key: &AttrKey) -> usize {
+    match key {
+        Cow::Borrowed(_) => 0,
+        Cow::Owned(s) => block(s.capacity()),
+    }
+}
+
 /// An event recorded inside a span, such as a log line emitted while it was current.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StoredEvent {
@@ -89,7 +134,8 @@ pub struct StoredEvent {
     /// Time since the span started, microseconds.
     pub offset_us: u64,
     /// The event's fields, typed like span attributes, in recording order.
-    pub attributes: Vec<(String, AttrValue)>,
+    #[schema(value_type = Vec<(String, AttrValue)>)]
+    pub attributes: Vec<(AttrKey, AttrValue)>,
 }
 
 /// A finished span as the store keeps it.
@@ -116,7 +162,8 @@ pub struct StoredSpan {
     /// Error description, when the status is `error`.
     pub status_message: String,
     /// Attributes, in recording order.
-    pub attributes: Vec<(String, AttrValue)>,
+    #[schema(value_type = Vec<(String, AttrValue)>)]
+    pub attributes: Vec<(AttrKey, AttrValue)>,
     /// Events recorded while the span was open (its log lines, for one), in order.
     pub events: Vec<StoredEvent>,
     /// Whether this is the local root of the trace (no parent, or a parent in another process):
@@ -183,7 +230,7 @@ impl StoredSpan {
             attributes: span
                 .attributes
                 .iter()
-                .map(|kv| (kv.key.as_str().to_owned(), AttrValue::from_otel(&kv.value)))
+                .map(|kv| (attr_key(kv.key.as_str()), AttrValue::from_otel(&kv.value)))
                 .collect(),
             events: span
                 .events
@@ -198,7 +245,7 @@ impl StoredSpan {
                     attributes: e
                         .attributes
                         .iter()
-                        .map(|kv| (kv.key.as_str().to_owned(), AttrValue::from_otel(&kv.value)))
+                        .map(|kv| (attr_key(kv.key.as_str()), AttrValue::from_otel(&kv.value)))
                         .collect(),
                 })
                 .collect(),
@@ -210,11 +257,9 @@ impl StoredSpan {
         // Every allocation as the allocator sees it: the inline size of each element of a Vec's
         // capacity and each string's buffer, rounded up to the allocator's block ([`block`]),
         // so the byte cap bounds memory, not text.
-        let pairs = |v: &Vec<(String, AttrValue)>| {
-            block(v.capacity() * size_of::<(String, AttrValue)>())
-                + v.iter()
-                    .map(|(k, v)| block(k.capacity()) + v.heap())
-                    .sum::<usize>()
+        let pairs = |v: &Vec<(AttrKey, AttrValue)>| {
+            block(v.capacity() * size_of::<(AttrKey, AttrValue)>())
+                + v.iter().map(|(k, v)| key_heap(k) + v.heap()).sum::<usize>()
         };
         let events = block(self.events.capacity() * size_of::<StoredEvent>())
             + self
