@@ -28,8 +28,8 @@ pub use breakdown::{Breakdown, StageBreakdown, breakdown};
 pub use critical::{CriticalPath, StageTime, critical_path};
 pub use import::{ImportError, TraceDetail, read_trace, trace_json};
 pub use model::{
-    AttrValue, StoredEvent, StoredSpan, StoredTrace, TraceSummary, count_allocations_as,
-    mimalloc_block,
+    AttrKey, AttrValue, StoredEvent, StoredSpan, StoredTrace, TraceSummary, attr_key,
+    count_allocations_as, mimalloc_block,
 };
 pub use processor::{TraceStoreProcessor, sinks};
 pub use query::TraceQuery;
