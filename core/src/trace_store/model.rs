@@ -414,6 +414,23 @@ pub fn mimalloc_block(n: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use std::borrow::Cow;
+
+    /// A key is kept once: two spans' copies of it are the same string, and it costs a span no
+    /// heap of its own; a key of its own (past the shared set) is counted.
+    #[test]
+    fn attribute_keys_are_kept_once_and_cost_a_span_nothing() {
+        let a = super::attr_key(&String::from("ragtrace.test.shared_key"));
+        let b = super::attr_key(&String::from("ragtrace.test.shared_key"));
+        let (Cow::Borrowed(a), Cow::Borrowed(b)) = (&a, &b) else {
+            panic!("not shared: {a:?} {b:?}");
+        };
+        assert!(std::ptr::eq(*a, *b), "one copy for both");
+        assert_eq!(super::key_heap(&Cow::Borrowed(a)), 0);
+        let own: super::AttrKey = Cow::Owned("x".repeat(40));
+        assert_eq!(super::key_heap(&own), super::block(40));
+    }
+
     /// mimalloc's blocks, worked out from its `mi_bin`: 8-byte steps to 64 bytes, four classes
     /// per power of two above (10, 12, 14, 16 words; 20, 24, 28, 32; ...), pages past 512 KiB.
     #[test]
