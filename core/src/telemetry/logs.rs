@@ -76,7 +76,7 @@ impl tracing::field::Visit for OtelName {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::sync::{Arc, Mutex};
 
     use tracing_subscriber::Layer as _;
@@ -84,9 +84,9 @@ mod tests {
 
     use super::*;
 
-    /// Everything written, as one string.
+    /// Everything written, as one string (the telemetry tests' log writer).
     #[derive(Clone, Default)]
-    struct Lines(Arc<Mutex<Vec<u8>>>);
+    pub(in crate::telemetry) struct Lines(pub(in crate::telemetry) Arc<Mutex<Vec<u8>>>);
 
     impl std::io::Write for Lines {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

@@ -502,21 +502,9 @@ mod tests {
     #[test]
     fn json_logs_carry_the_trace_and_span_ids() {
         use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
-        use std::sync::{Arc, Mutex};
         use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-        #[derive(Clone, Default)]
-        struct Capture(Arc<Mutex<Vec<u8>>>);
-        impl std::io::Write for Capture {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(buf);
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let out = Capture::default();
+        let out = logs::tests::Lines::default();
         let sink = out.clone();
         let provider = SdkTracerProvider::builder().build();
         // The subscriber `init_logs` installs, JSON lines at `info`.
