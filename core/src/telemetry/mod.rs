@@ -260,7 +260,10 @@ where
     let quiet_sdk = tracing_subscriber::filter::dynamic_filter_fn(move |meta, _| {
         !(meta.is_event() && meta.target().starts_with("opentelemetry"))
             || throttle.allow(meta.callsite(), std::time::Instant::now())
-    });
+    })
+    // It only ever turns lines down: the level filter beside it says how verbose logs can be.
+    .with_max_level_hint(LevelFilter::TRACE);
+    let log_level = env_filter.max_level_hint().unwrap_or(LevelFilter::TRACE);
     let filter = env_filter.and(quiet_sdk);
     let log_layer = if settings.log_format == "json" {
         json_log_layer(writer).with_filter(filter).boxed()
@@ -288,8 +291,94 @@ where
     Ok(if settings.sdk_disabled {
         tracing::Dispatch::new(logs)
     } else {
-        tracing::Dispatch::new(logs.with(otel_layer(tracer)))
+        tracing::Dispatch::new(logs.with(otel_layer(tracer)).with(SpanGate::new(log_level)))
     })
+}
+
+/// Keeps a span that neither layer takes from being made at all.
+///
+/// `tracing-subscriber` makes every span that a per-layer filter was asked about, even when
+/// every filter turned it down: its registry treats a span as wanted unless all 64 filters it
+/// can hold said no. So a span inside an unsampled trace, below the log level, was still made,
+/// entered and left at every poll of its future, and closed, for nobody: about 100,000
+/// instructions of every unsampled chat request (docs/benchmarks.md). This layer sits outside
+/// both filters and says no for both at once: a span is made when the log layer could name it
+/// in a line (its level is within the log filter's most verbose level) or when the
+/// OpenTelemetry layer would take it ([`otel_targets`] and [`RecordedTraces`]). Both answers are
+/// supersets of the per-layer filters' own, so no span a layer wants is ever turned down; the
+/// filters still decide which layer sees which span.
+#[derive(Debug, Clone)]
+struct SpanGate {
+    /// The log filter's most verbose level.
+    log_level: LevelFilter,
+    /// The spans the OpenTelemetry layer takes by target and level.
+    targets: Targets,
+    /// Whether the span's trace is recorded, asked as the OpenTelemetry layer's filter asks.
+    recorded: RecordedTraces,
+}
+
+impl SpanGate {
+    fn new(log_level: LevelFilter) -> Self {
+        Self {
+            log_level,
+            targets: otel_targets(),
+            recorded: RecordedTraces {
+                registered: Registered::default(),
+            },
+        }
+    }
+}
+
+impl<S> tracing_subscriber::Layer<S> for SpanGate
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_register_dispatch(&self, dispatch: &tracing::Dispatch) {
+        let _ = self.recorded.registered.0.set(dispatch.downgrade());
+    }
+
+    /// No opinion on a call site: the layers' filters decide which ones are asked about.
+    fn register_callsite(
+        &self,
+        _: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        tracing::subscriber::Interest::always()
+    }
+
+    fn enabled(
+        &self,
+        meta: &tracing::Metadata<'_>,
+        cx: tracing_subscriber::layer::Context<'_, S>,
+    ) -> bool {
+        use tracing_subscriber::layer::Filter as _;
+        // The current span here is the current span of either layer. When it is one only the
+        // log layer has, the OpenTelemetry layer has no context for it, and the span is let
+        // through: a superset again.
+        !meta.is_span()
+            || *meta.level() <= self.log_level
+            || (self.targets.would_enable(meta.target(), meta.level())
+                && self.recorded.enabled(meta, &cx))
+    }
+
+    /// What the two layers below can take at most. Without a hint of its own, a layer in front
+    /// of filtered layers would make every level of every call site worth asking about.
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(self.log_level.max(LevelFilter::INFO))
+    }
+}
+
+/// The spans the OpenTelemetry layer takes by target and level: INFO and above whatever the
+/// log level, except the transport crates' (exporting never traces itself).
+fn otel_targets() -> Targets {
+    Targets::new()
+        .with_default(LevelFilter::INFO)
+        .with_target("h2", LevelFilter::OFF)
+        .with_target("hyper", LevelFilter::OFF)
+        .with_target("hyper_util", LevelFilter::OFF)
+        .with_target("tonic", LevelFilter::OFF)
+        .with_target("tower", LevelFilter::OFF)
+        .with_target("reqwest", LevelFilter::OFF)
+        .with_target("opentelemetry_sdk", LevelFilter::OFF)
 }
 
 /// The OpenTelemetry layer as ragtrace installs it: spans at INFO and above whatever the log
@@ -305,15 +394,7 @@ pub fn otel_layer<S>(tracer: SdkTracer) -> impl tracing_subscriber::Layer<S>
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
-    let span_filter = Targets::new()
-        .with_default(LevelFilter::INFO)
-        .with_target("h2", LevelFilter::OFF)
-        .with_target("hyper", LevelFilter::OFF)
-        .with_target("hyper_util", LevelFilter::OFF)
-        .with_target("tonic", LevelFilter::OFF)
-        .with_target("tower", LevelFilter::OFF)
-        .with_target("reqwest", LevelFilter::OFF)
-        .with_target("opentelemetry_sdk", LevelFilter::OFF);
+    let span_filter = otel_targets();
     let registered = Registered::default();
     let layer = tracing_opentelemetry::layer()
         .with_tracer(tracer)
@@ -417,6 +498,12 @@ where
         } else {
             tracing::subscriber::Interest::always()
         }
+    }
+
+    /// No opinion on levels: the level filter it is combined with has one (`And` takes the
+    /// stricter hint, and none at all when either side has none).
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(LevelFilter::TRACE)
     }
 }
 
@@ -833,6 +920,46 @@ mod tests {
         }
     }
 
+    /// A span of an unsampled trace below the log level is never made: neither layer would
+    /// see it, and `tracing-subscriber` alone would make it anyway (see `SpanGate`). A log level
+    /// that reaches it (a line inside could name it) or a sampled trace makes it, and the root
+    /// is always made, for the sampler.
+    #[test]
+    fn a_span_neither_layer_takes_is_never_made() {
+        for (sampled, log, made) in [
+            (false, "warn", false),
+            (false, "info", true),
+            (true, "warn", true),
+            (true, "info", true),
+        ] {
+            let env = std::collections::BTreeMap::from([("RUST_LOG".to_owned(), log.to_owned())]);
+            let settings =
+                crate::config::Settings::load_from(&crate::config::Overrides::default(), &env)
+                    .unwrap()
+                    .telemetry;
+            let sampler = if sampled {
+                Sampler::AlwaysOn
+            } else {
+                Sampler::AlwaysOff
+            };
+            let provider = SdkTracerProvider::builder().with_sampler(sampler).build();
+            let subscriber = subscriber(&settings, provider.tracer("test"), std::io::sink).unwrap();
+            let (root, child, grandchild) = tracing::dispatcher::with_default(&subscriber, || {
+                let root = tracing::info_span!("request");
+                let (child, grandchild) = root.in_scope(|| {
+                    let child = tracing::info_span!("rag.pipeline");
+                    let grandchild = child.in_scope(|| tracing::info_span!("rag.retrieve"));
+                    (child, grandchild)
+                });
+                (root, child, grandchild)
+            });
+            let case = format!("sampled {sampled}, logs at {log}");
+            assert!(!root.is_disabled(), "{case}: the root");
+            assert_eq!(!child.is_disabled(), made, "{case}: a child");
+            assert_eq!(!grandchild.is_disabled(), made, "{case}: a grandchild");
+        }
+    }
+
     /// Counts how often it is written out.
     struct Formatted(Arc<AtomicUsize>);
 
@@ -843,11 +970,12 @@ mod tests {
         }
     }
 
-    /// A span inside an unsampled trace, below the log level, still exists
-    /// (`tracing-subscriber` creates a span every per-layer filter turned down, so
-    /// `Span::is_disabled` cannot tell), but a value recorded on it with `field::display` is
-    /// never formatted: what the retrieval span's hits JSON relies on. Sampled, it is formatted
-    /// once, for the OpenTelemetry layer.
+    /// A span inside an unsampled trace, below the log level, exists in a subscriber made of
+    /// the two filtered layers alone (`tracing-subscriber` creates a span every per-layer filter
+    /// turned down, so `Span::is_disabled` cannot tell; the production subscriber's `SpanGate`
+    /// does not make it at all), but a value recorded on it with `field::display` is never
+    /// formatted: what the retrieval span's hits JSON relies on when logs reach its level.
+    /// Sampled, it is formatted once, for the OpenTelemetry layer.
     #[test]
     fn a_lazily_recorded_value_is_formatted_only_in_a_sampled_trace() {
         for sample in [false, true] {
