@@ -3,7 +3,7 @@
 sampling nothing, 10 %, 100 %.
 
     bench/instructions.py [--requests 200] [--configs disabled,off,10%,100%] [--hit-configs disabled,100%]
-                          [--bin-dir DIR] [--keep DIR]
+                          [--chunks N] [--bin-dir DIR] [--keep DIR]
 
 bench/request-cost.py measures CPU time under load, which on two shared cores scatters by
 ±10-15 % from round to round: too coarse to say whether 10 % sampling costs 1 %. Instruction
@@ -19,7 +19,13 @@ number of requests:
   `--requests` chat requests one at a time (every question new), dumps the counters and reads
   the total instruction count (Ir) of the whole process: every thread, the exporter's included;
 - then the answer-cache hit path on the apps of `--hit-configs` (`disabled` and `100%`): one
-  question asked `--requests` times.
+  question asked `--requests` times;
+- with `--chunks N`, the data directory holds about N chunks instead (the demo corpus copied,
+  indexed natively with ragtrace-ingest, its HNSW index built natively with `POST /admin/index`).
+
+Each figure comes with the part of it that is the vector store's own work: everything the app
+runs on tokio's blocking pool, which on a chat request is the embedded store's search (both
+legs, the fusion and the payloads of the hits) and nothing else.
 
 Instructions are not time (a cache miss or a syscall costs more than its count says) but they
 resolve a change of well under 1 %: the runs repeat to within about 0.3 %. At 10 % the sampler
@@ -73,6 +79,22 @@ def total_ir(dump_dir: Path, pid: int, before: set[Path]) -> int:
     return int(m.group(1))
 
 
+def blocking_ir(dump: Path) -> int:
+    """The instructions run on tokio's blocking pool in `dump` (inclusive): the vector store's."""
+    out = subprocess.run(["callgrind_annotate", "--auto=no", "--threshold=100", "--inclusive=yes", str(dump)],
+                         check=True, capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if "BlockingTask<T> as core::future::future::Future>::poll" in line:
+            return int(line.split()[0].replace(",", ""))
+    return 0
+
+
+def post_json(url: str, timeout: float) -> dict:
+    req = urllib.request.Request(url, data=b"", method="POST")
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return json.loads(r.read())
+
+
 def exported_spans(url: str) -> float:
     """The spans the app has exported, once its export queue has drained."""
     rc.drained(url, timeout=600, request_timeout=120)  # the app runs under callgrind
@@ -91,6 +113,8 @@ def main() -> None:
     ap.add_argument("--configs", default="disabled,off,10%,100%")
     ap.add_argument("--hit-configs", default="disabled,100%",
                     help="the configurations whose answer-cache hit path is measured too")
+    ap.add_argument("--chunks", type=int, default=0,
+                    help="index about this many chunks (copies of the demo corpus) instead of the demo corpus alone")
     ap.add_argument("--bin-dir", help="use the release binaries here instead of building them")
     ap.add_argument("--json", help="also write the results here")
     ap.add_argument("--keep", help="copy each run's callgrind dump here (CONFIG.callgrind), for callgrind_annotate")
@@ -119,12 +143,24 @@ def main() -> None:
             return rc.app_env(sim_port, sink_port, config, queue=32768,
                               RAGTRACE__CHAT__DEADLINE_MS="600000", RAGTRACE__LLM__TIMEOUT_MS="300000")
 
-        # One seeded data directory (the demo corpus indexed natively), copied for every app.
+        # One seeded data directory (the demo corpus indexed natively, or --chunks copies of it
+        # with their HNSW index), copied for every app.
         seed_dir = work / "seed"
+        if args.chunks:
+            env = dict(os.environ, OPENAI_BASE_URL=f"http://127.0.0.1:{sim_port}/v1",
+                       RAGTRACE__TELEMETRY__LOG_FILTER="warn", OTEL_SDK_DISABLED="true")
+            for k in ("OPENAI_API_KEY", "QDRANT_URL"):
+                env.pop(k, None)
+            seed_dir = rc.index_copies(bin_dir, env, work, args.chunks)
         port = rc.free_port()
         seeder = spawn([bin_dir / "ragtrace", "--addr", f"127.0.0.1:{port}", "--data-dir", seed_dir],
                        env=app_env("off"), name="seed")
         rc.wait_ready(f"http://127.0.0.1:{port}/readyz", seeder, "the seeding app")
+        if args.chunks:
+            started = time.time()
+            built = post_json(f"http://127.0.0.1:{port}/admin/index", timeout=3600)
+            print(f"HNSW index built in {time.time() - started:.0f} s: "
+                  f"{built['after']['indexed_vectors']} of {built['after']['points']} vectors", file=sys.stderr)
         seeder.send_signal(signal.SIGTERM)
         seeder.wait(timeout=60)
 
@@ -144,6 +180,13 @@ def main() -> None:
                    bin_dir / "ragtrace", "--addr", f"127.0.0.1:{port}", "--data-dir", data]
             p = spawn(cmd, env=app_env(config), name=f"app-{slug}")
             rc.wait_ready(url + "/readyz", p, f"app {config} under callgrind", seconds=900)
+            if args.chunks:
+                # The index built by the seeding app, as this app found it on disk: nothing to
+                # build (the call is made before the counters are zeroed).
+                status = post_json(url + "/admin/index", timeout=3600)
+                if status["changed"] or status["before"]["indexed_vectors"] < status["before"]["points"] // 2:
+                    problems.append(f"{config}: the collection was not indexed when the app started "
+                                    f"({status['before']['indexed_vectors']} of {status['before']['points']} vectors)")
             control("-i", "on", str(p.pid))
             runs = {"miss": [f"{tag} {config} question {i}: how do I reset the Lumen Hub 2?"
                              for i in range(args.requests)]}
@@ -165,15 +208,18 @@ def main() -> None:
                 control("-d", str(p.pid))
                 ir = total_ir(work, p.pid, before)
                 name = config if kind == "miss" else f"{config} cache hit"
+                dump = max(set(work.glob(f"callgrind.out.{p.pid}*")) - before, key=lambda f: f.stat().st_mtime)
                 if args.keep:
                     Path(args.keep).mkdir(parents=True, exist_ok=True)
-                    dump = max(set(work.glob(f"callgrind.out.{p.pid}*")) - before, key=lambda f: f.stat().st_mtime)
                     shutil.copy(dump, Path(args.keep) / f"{name.replace('%', '').replace(' ', '-')}.callgrind")
+                store = blocking_ir(dump)
                 results[name] = {"requests": len(questions), "ir": ir, "ir_per_request": ir / len(questions),
+                                 "store_ir_per_request": store / len(questions),
                                  "seconds": time.time() - started,
                                  "spans": exported_spans(url) - spans_before}
-                print(f"{name}: {ir / len(questions):,.0f} instructions per request "
-                      f"({len(questions)} requests, {time.time() - started:.0f} s under callgrind)", file=sys.stderr)
+                print(f"{name}: {ir / len(questions):,.0f} instructions per request, of which the vector store "
+                      f"{store / len(questions):,.0f} ({len(questions)} requests, "
+                      f"{time.time() - started:.0f} s under callgrind)", file=sys.stderr)
             m = rc.get(url + "/metrics", timeout=60)
             hits = rc.metric(m, "ragtrace_cache_requests_total", cache="answer", result="hit")
             expected_hits = args.warmup - 1 + args.requests if hit_run else 0
@@ -202,12 +248,14 @@ def main() -> None:
             r = results[name]["ir_per_request"]
             return f"{(r / b - 1) * 100:+.2f} %" if b and "hit" not in name else "—"
 
-        print("\n| tracing | instructions / request | vs off | vs disabled |")
-        print("|---|---:|---:|---:|")
+        print("\n| tracing | instructions / request | vs off | vs disabled | of which the vector store |")
+        print("|---|---:|---:|---:|---:|")
         for name, r in results.items():
             if "ir_per_request" not in r:
                 continue
-            print(f"| {name} | {r['ir_per_request']:,.0f} | {vs(name, 'off')} | {vs(name, 'disabled')} |")
+            share = r["store_ir_per_request"] / r["ir_per_request"] * 100
+            print(f"| {name} | {r['ir_per_request']:,.0f} | {vs(name, 'off')} | {vs(name, 'disabled')} "
+                  f"| {r['store_ir_per_request']:,.0f} ({share:.0f} %) |")
         print(f"\nspans exported {exported:.0f}, received by the sink {received}")
         # At 10 % the sampler keeps a random share of the requests (30 +- 5 of 300), which moves
         # the figure by about half a point: scaled to exactly one request in ten, by the spans

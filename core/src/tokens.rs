@@ -31,7 +31,20 @@ pub struct Message<'a> {
 pub struct Tokenizer {
     bpe: &'static Bpe,
     name: &'static str,
+    kept: &'static Kept,
 }
+
+/// The counts [`Tokenizer::count_kept`] keeps, by text, for one encoding.
+type Kept =
+    std::sync::RwLock<std::collections::HashMap<Box<str>, u32, foldhash::fast::RandomState>>;
+
+/// How many texts [`Tokenizer::count_kept`] keeps per encoding; past it, it starts over. A
+/// passage header's text is one per document, so this holds the headers of 4,096 documents
+/// (about half a megabyte).
+pub const MAX_KEPT_COUNTS: usize = 4096;
+
+static KEPT_O200K: std::sync::LazyLock<Kept> = std::sync::LazyLock::new(Kept::default);
+static KEPT_CL100K: std::sync::LazyLock<Kept> = std::sync::LazyLock::new(Kept::default);
 
 impl std::fmt::Debug for Tokenizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -49,10 +62,12 @@ impl Tokenizer {
             "cl100k_base" => Self {
                 bpe: bpe_openai::cl100k_base(),
                 name: "cl100k_base",
+                kept: &KEPT_CL100K,
             },
             _ => Self {
                 bpe: bpe_openai::o200k_base(),
                 name: "o200k_base",
+                kept: &KEPT_O200K,
             },
         }
     }
@@ -65,6 +80,40 @@ impl Tokenizer {
     /// Tokens in `text` (special-token strings count as ordinary text, as user input must).
     pub fn count(&self, text: &str) -> usize {
         self.bpe.count(text)
+    }
+
+    /// [`Tokenizer::count`] of a text that recurs from request to request (a passage header's
+    /// title and source, which every chunk of a document shares; a citation marker), counted
+    /// once and kept: the count of a text never changes. Up to [`MAX_KEPT_COUNTS`] texts per
+    /// encoding are kept; a text that is new on every request (a question) is better counted
+    /// with `count`.
+    pub fn count_kept(&self, text: &str) -> usize {
+        let read = self
+            .kept
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(&n) = read.get(text) {
+            return n as usize;
+        }
+        drop(read);
+        let n = self.count(text);
+        let mut kept = self
+            .kept
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if kept.len() >= MAX_KEPT_COUNTS {
+            kept.clear();
+        }
+        kept.insert(text.into(), u32::try_from(n).unwrap_or(u32::MAX));
+        n
+    }
+
+    /// Whether [`Tokenizer::count_kept`] holds a count for `text`.
+    pub fn is_kept(&self, text: &str) -> bool {
+        self.kept
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains_key(text)
     }
 
     /// What a chat message costs beyond its content's tokens: the message framing
@@ -127,6 +176,27 @@ mod tests {
         assert_eq!(t.count(&cut), 5);
         assert!(text.starts_with(&cut));
         assert_eq!(t.truncate(text, 1000), text);
+    }
+
+    /// A kept count is the count, is kept after the first call, and the store of them stays
+    /// within its bound.
+    #[test]
+    fn kept_counts_are_counts_and_stay_bounded() {
+        for encoding in ["o200k_base", "cl100k_base"] {
+            let t = Tokenizer::by_name(encoding);
+            let text = format!(" Lumen Hub 2 — Quick Start ({encoding}/quick-start.md)\n");
+            assert_eq!(t.count_kept(&text), t.count(&text), "{encoding}");
+            assert!(t.is_kept(&text), "{encoding}");
+            assert_eq!(t.count_kept(&text), t.count(&text), "{encoding}, kept");
+            for i in 0..=MAX_KEPT_COUNTS {
+                let text = format!("[{encoding} bound test {i}]");
+                assert_eq!(t.count_kept(&text), t.count(&text));
+            }
+            assert!(
+                t.kept.read().unwrap().len() <= MAX_KEPT_COUNTS,
+                "{encoding}"
+            );
+        }
     }
 
     /// Token ids equal the ones OpenAI publishes: tiktoken's own tests (cl100k_base) and the

@@ -66,6 +66,26 @@ fn passage_tokens(tokenizer: Tokenizer, hit: &Hit, text: &str) -> usize {
     }
 }
 
+/// Writes a source's line into `context`: its marker in brackets, then `rest` (which starts with
+/// a space), and returns its tokens. Both parts recur from request to request (every chunk of a
+/// document has the same title and source; a product, the same line) and are counted once
+/// ([`Tokenizer::count_kept`]). Counting them apart gives the count of the whole line: no token,
+/// nor the pieces the encodings split text into before merging, spans a `]` and the space
+/// after it (`a_lines_count_is_its_marker_and_its_rest`).
+fn header(
+    tokenizer: Tokenizer,
+    context: &mut String,
+    marker: &str,
+    rest: std::fmt::Arguments<'_>,
+) -> usize {
+    use std::fmt::Write as _;
+    let start = context.len();
+    let _ = write!(context, "[{marker}]");
+    let mid = context.len();
+    let _ = context.write_fmt(rest);
+    tokenizer.count_kept(&context[start..mid]) + tokenizer.count_kept(&context[mid..])
+}
+
 /// A prompt and what the pipeline records about it.
 #[derive(Debug, Clone)]
 pub struct BuiltPrompt {
@@ -115,9 +135,12 @@ pub fn build(
             continue;
         };
         used += text_tokens;
-        let start = context.len();
-        context.push_str(&format!("[{marker}] {title} ({})\n", hit.field("source")));
-        tokens += tokenizer.count(&context[start..]) + text_tokens;
+        tokens += header(
+            tokenizer,
+            &mut context,
+            &marker,
+            format_args!(" {title} ({})\n", hit.field("source")),
+        ) + text_tokens;
         context.push_str(&text);
         context.push_str(PASSAGE_END);
         tokens += PASSAGE_END_TOKENS;
@@ -133,21 +156,24 @@ pub fn build(
     for (i, p) in products.iter().enumerate() {
         let marker = format!("P{}", i + 1);
         let prod = &p.product;
-        let start = context.len();
-        context.push_str(&format!(
-            "[{marker}] Product {}: {} costs ${:.2}, is {}, and is rated {:.1} of 5. {}\n\n",
-            prod.id,
-            prod.name,
-            prod.price_usd,
-            if prod.in_stock {
-                "in stock"
-            } else {
-                "out of stock"
-            },
-            prod.rating,
-            prod.description
-        ));
-        tokens += tokenizer.count(&context[start..]);
+        tokens += header(
+            tokenizer,
+            &mut context,
+            &marker,
+            format_args!(
+                " Product {}: {} costs ${:.2}, is {}, and is rated {:.1} of 5. {}\n\n",
+                prod.id,
+                prod.name,
+                prod.price_usd,
+                if prod.in_stock {
+                    "in stock"
+                } else {
+                    "out of stock"
+                },
+                prod.rating,
+                prod.description
+            ),
+        );
         sources.push(Source {
             marker,
             id: prod.id.clone(),
@@ -265,6 +291,52 @@ mod tests {
             // Without passages the count is exact.
             let empty = build(t, 1000, "How do I reset the hub?", &[], &[]);
             assert_eq!(empty.tokens, exact_count(t, &empty), "{encoding}");
+        }
+    }
+
+    /// A source line's tokens are its marker's plus the rest's, whatever the title, source or
+    /// product line after it starts with: what lets `header` count the two apart and keep them.
+    #[test]
+    fn a_lines_count_is_its_marker_and_its_rest() {
+        let titles = [
+            "Lumen Hub 2 — Quick Start",
+            "2024 travel policy",
+            "(draft) Parental leave",
+            "'s-Hertogenbosch office",
+            "[internal] Expenses",
+            "   spaced out",
+            "",
+            "Ünïcode Tïtle",
+            "お誕生日おめでとう",
+            "-dash first",
+            "\ttabbed",
+            "\nnew line",
+            "!!! urgent",
+            "42",
+        ];
+        let sources = [
+            "docs/lumen-hub-2/quick-start.md",
+            "uploads/x.pdf",
+            "",
+            "catalog",
+        ];
+        let markers: Vec<String> = (1..=30)
+            .map(|i| i.to_string())
+            .chain((1..=12).map(|i| format!("P{i}")))
+            .collect();
+        for encoding in ["o200k_base", "cl100k_base"] {
+            let t = Tokenizer::by_name(encoding);
+            for marker in &markers {
+                for title in titles {
+                    for source in sources {
+                        let mut line = String::new();
+                        let counted =
+                            header(t, &mut line, marker, format_args!(" {title} ({source})\n"));
+                        assert_eq!(line, format!("[{marker}] {title} ({source})\n"));
+                        assert_eq!(counted, t.count(&line), "{encoding}: {line:?}");
+                    }
+                }
+            }
         }
     }
 
