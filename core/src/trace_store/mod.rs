@@ -58,9 +58,10 @@ pub struct TracePage {
 pub struct StoreStats {
     /// Traces held now; past `max_traces`, each new trace evicts the oldest.
     pub traces: usize,
-    /// Approximate bytes held: what the spans allocate (strings' and vectors' capacities and the
-    /// structs themselves), without the allocator's rounding or the index maps (about 1.27x this
-    /// in resident memory, docs/benchmarks.md).
+    /// Approximate bytes held: every allocation of the stored spans and of each trace's index
+    /// entries, rounded up to the allocator's block. The process's resident memory grows by
+    /// 1.0 to 1.17 times this, the rest being the allocator's retained pages
+    /// (docs/benchmarks.md).
     pub bytes: usize,
     /// The trace cap (`trace_store.max_traces`, at least 1).
     pub max_traces: usize,
