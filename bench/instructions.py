@@ -67,15 +67,19 @@ def ask(url: str, question: str) -> None:
         r.read()
 
 
-def total_ir(dump_dir: Path, pid: int, before: set[Path]) -> int:
-    """The instruction count of the newest callgrind dump of `pid`."""
+def newest_dump(dump_dir: Path, pid: int, before: set[Path]) -> Path:
+    """The callgrind dump of `pid` written since `before` was listed."""
     new = sorted(set(dump_dir.glob(f"callgrind.out.{pid}*")) - before, key=lambda p: p.stat().st_mtime)
     if not new:
         sys.exit(f"no callgrind dump for {pid} in {dump_dir}")
-    text = new[-1].read_text(errors="replace")
-    m = re.search(r"^(?:summary|totals):\s+(\d+)", text, re.M)
+    return new[-1]
+
+
+def total_ir(dump: Path) -> int:
+    """The instruction count of a callgrind dump."""
+    m = re.search(r"^(?:summary|totals):\s+(\d+)", dump.read_text(errors="replace"), re.M)
     if not m:
-        sys.exit(f"no instruction total in {new[-1]}")
+        sys.exit(f"no instruction total in {dump}")
     return int(m.group(1))
 
 
@@ -87,12 +91,6 @@ def blocking_ir(dump: Path) -> int:
         if "BlockingTask<T> as core::future::future::Future>::poll" in line:
             return int(line.split()[0].replace(",", ""))
     return 0
-
-
-def post_json(url: str, timeout: float) -> dict:
-    req = urllib.request.Request(url, data=b"", method="POST")
-    with urllib.request.urlopen(req, timeout=timeout) as r:
-        return json.loads(r.read())
 
 
 def exported_spans(url: str) -> float:
@@ -147,18 +145,14 @@ def main() -> None:
         # with their HNSW index), copied for every app.
         seed_dir = work / "seed"
         if args.chunks:
-            env = dict(os.environ, OPENAI_BASE_URL=f"http://127.0.0.1:{sim_port}/v1",
-                       RAGTRACE__TELEMETRY__LOG_FILTER="warn", OTEL_SDK_DISABLED="true")
-            for k in ("OPENAI_API_KEY", "QDRANT_URL"):
-                env.pop(k, None)
-            seed_dir = rc.index_copies(bin_dir, env, work, args.chunks)
+            seed_dir = rc.index_copies(bin_dir, rc.ingest_env(sim_port), work, args.chunks)
         port = rc.free_port()
         seeder = spawn([bin_dir / "ragtrace", "--addr", f"127.0.0.1:{port}", "--data-dir", seed_dir],
                        env=app_env("off"), name="seed")
         rc.wait_ready(f"http://127.0.0.1:{port}/readyz", seeder, "the seeding app")
         if args.chunks:
             started = time.time()
-            built = post_json(f"http://127.0.0.1:{port}/admin/index", timeout=3600)
+            built = rc.post_json(f"http://127.0.0.1:{port}/admin/index", timeout=3600)
             print(f"HNSW index built in {time.time() - started:.0f} s: "
                   f"{built['after']['indexed_vectors']} of {built['after']['points']} vectors", file=sys.stderr)
         seeder.send_signal(signal.SIGTERM)
@@ -183,7 +177,7 @@ def main() -> None:
             if args.chunks:
                 # The index built by the seeding app, as this app found it on disk: nothing to
                 # build (the call is made before the counters are zeroed).
-                status = post_json(url + "/admin/index", timeout=3600)
+                status = rc.post_json(url + "/admin/index", timeout=3600)
                 if status["changed"] or status["before"]["indexed_vectors"] < status["before"]["points"] // 2:
                     problems.append(f"{config}: the collection was not indexed when the app started "
                                     f"({status['before']['indexed_vectors']} of {status['before']['points']} vectors)")
@@ -206,9 +200,9 @@ def main() -> None:
                 for q in questions:
                     ask(url, q)
                 control("-d", str(p.pid))
-                ir = total_ir(work, p.pid, before)
+                dump = newest_dump(work, p.pid, before)
+                ir = total_ir(dump)
                 name = config if kind == "miss" else f"{config} cache hit"
-                dump = max(set(work.glob(f"callgrind.out.{p.pid}*")) - before, key=lambda f: f.stat().st_mtime)
                 if args.keep:
                     Path(args.keep).mkdir(parents=True, exist_ok=True)
                     shutil.copy(dump, Path(args.keep) / f"{name.replace('%', '').replace(' ', '-')}.callgrind")

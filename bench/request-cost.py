@@ -274,11 +274,7 @@ def main() -> None:
 
         store = None
         if args.chunks:
-            env = dict(os.environ, OPENAI_BASE_URL=f"http://127.0.0.1:{sim_port}/v1",
-                       RAGTRACE__TELEMETRY__LOG_FILTER="warn", OTEL_SDK_DISABLED="true")
-            env.pop("OPENAI_API_KEY", None)
-            env.pop("QDRANT_URL", None)
-            store = index_copies(bin_dir, env, work, args.chunks)
+            store = index_copies(bin_dir, ingest_env(sim_port), work, args.chunks)
 
         configs = [c for c in args.configs.split(",") if c]
         if args.baseline_bin_dir:
@@ -309,9 +305,7 @@ def main() -> None:
             url = f"http://127.0.0.1:{port}"
             wait_ready(url + "/readyz", p, f"app {name}")
             if store:  # the search index (HNSW), as a production collection of this size has
-                req = urllib.request.Request(url + "/admin/index", data=b"", method="POST")
-                with urllib.request.urlopen(req, timeout=3600) as r:
-                    r.read()
+                post_json(url + "/admin/index", timeout=3600)
             apps[name] = {"proc": p, "url": url, "rounds": []}
         ready = ", ".join(f"{n} ({points(a['url']):.0f} chunks)" for n, a in apps.items())
         print(f"apps ready: {ready}", file=sys.stderr)
@@ -449,6 +443,22 @@ def soak(app: dict, args) -> None:
     print(re.search(r"Requests/sec:\s+\S+", out).group(0))
     if args.json:
         Path(args.json).write_text(json.dumps(curve))
+
+
+def post_json(url: str, timeout: float) -> dict:
+    """POSTs an empty body to `url` and returns the JSON answer."""
+    req = urllib.request.Request(url, data=b"", method="POST")
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return json.loads(r.read())
+
+
+def ingest_env(sim_port: int) -> dict:
+    """ragtrace-ingest's environment for index_copies: the simulator's embeddings, no tracing."""
+    env = dict(os.environ, OPENAI_BASE_URL=f"http://127.0.0.1:{sim_port}/v1",
+               RAGTRACE__TELEMETRY__LOG_FILTER="warn", OTEL_SDK_DISABLED="true")
+    for k in ("OPENAI_API_KEY", "QDRANT_URL"):
+        env.pop(k, None)
+    return env
 
 
 def points(url: str) -> float:
