@@ -334,7 +334,7 @@ where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
     fn on_register_dispatch(&self, dispatch: &tracing::Dispatch) {
-        let _ = self.recorded.registered.0.set(dispatch.downgrade());
+        self.recorded.registered.register(dispatch);
     }
 
     /// No opinion on a call site: the layers' filters decide which ones are asked about.
@@ -557,11 +557,16 @@ impl Registered {
             .get()
             .and_then(tracing::dispatcher::WeakDispatch::upgrade)
     }
+
+    /// Keeps `dispatch` (the first one only: a layer is registered with one subscriber).
+    fn register(&self, dispatch: &tracing::Dispatch) {
+        let _ = self.0.set(dispatch.downgrade());
+    }
 }
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Registered {
     fn on_register_dispatch(&self, dispatch: &tracing::Dispatch) {
-        let _ = self.0.set(dispatch.downgrade());
+        self.register(dispatch);
     }
 }
 
