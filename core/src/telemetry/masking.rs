@@ -123,7 +123,7 @@ pub fn mask(input: &str) -> Cow<'_, str> {
 /// for the word. A rule can match only where the input holds
 ///
 /// - `@` (an e-mail address, credentials in a URL);
-/// - `k-` (`sk-`, `rk-`, `pk-` keys), `AK` (`AKIA...`), `yJ` (a JWT's `eyJ`);
+/// - `sk-`, `rk-` or `pk-` (prefixed keys), `AK` (`AKIA...`), `yJ` (a JWT's `eyJ`);
 /// - `_` and `gh` or `gi` (GitHub tokens: `ghp_...`, `github_pat_...`);
 /// - white space and `bea` or `bas` in any case (`Bearer ...`, `Basic ...`);
 /// - `:` or `=` and `key`, `pwd`, `pas`, `sec` or `tok` in any case (a `key=value` pair naming
@@ -139,13 +139,14 @@ fn might_hold_secret(input: &str) -> bool {
     let bytes = input.as_bytes();
     let (mut space, mut assign, mut underscore) = (false, false, false);
     let mut digits = 0;
-    let mut prev = 0u8;
+    let (mut prev, mut prev2) = (0u8, 0u8);
     for &b in bytes {
         // One table lookup per byte; most bytes (letters, most punctuation) are `OTHER`.
         match CLASS[usize::from(b)] {
             OTHER => digits = 0,
             ALWAYS => return true,
-            DASH if prev == b'k' => return true,
+            // Only `sk-`, `rk-` and `pk-`: a file name such as `quick-reference.pdf` is not one.
+            DASH if prev == b'k' && matches!(prev2, b's' | b'r' | b'p') => return true,
             // A card number's groups are split by one space or dash: the count goes on.
             DASH if prev.is_ascii_digit() => {}
             DASH => digits = 0,
@@ -172,7 +173,7 @@ fn might_hold_secret(input: &str) -> bool {
                 digits = 0;
             }
         }
-        prev = b;
+        (prev2, prev) = (prev, b);
     }
     if !(space || assign || underscore) {
         return false;
@@ -559,6 +560,10 @@ mod tests {
             "\u{2003}",
             // Single letters, so the rules' literals also arise split across fragments.
             "k",
+            "s",
+            "r",
+            "p",
+            "c",
             "A",
             "K",
             "e",
@@ -571,6 +576,8 @@ mod tests {
             "ana@northwind.example",
             "a@b",
             "sk-proj-",
+            "desk-",
+            "quick-",
             "ghp_",
             "github_pat_",
             ".eyJ",
@@ -617,6 +624,8 @@ mod tests {
             "curl/8.5.0",
             "67e55044-10b1-426f-9247-bb680e5fe0c8",
             "How do I reset the Lumen Hub 2?",
+            "docs/product-lumen-hub-2-installer-quick-reference.pdf",
+            r#"[{"source":"docs/product-lumen-hub-2-installer-quick-reference.pdf","score":1.4234,"dense":[4,0.4415],"sparse":[3,8.8116]}]"#,
             "chat pipeline",
             "sim-gpt-4o-mini",
             "2026-12-04T22:06:44Z",
