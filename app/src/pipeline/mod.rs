@@ -37,20 +37,40 @@ use crate::error::ApiError;
 
 /// What a chat request produces, in order: `Sources`, any number of `Delta`s, then one `Done`
 /// or one `Failed`. A request that fails before the LLM has started answering yields only
-/// `Failed`, and one that is not streamed only `Done`, `Cached` or `Failed`.
+/// `Failed`, and one that is not streamed only `Done` or `Failed`.
 #[derive(Debug)]
 pub enum ChatEvent {
     /// The passages and products the model was given.
     Sources(Vec<Source>),
     /// The next piece of the answer (a cached answer is one piece).
     Delta(String),
-    /// The whole response, as the plain endpoint returns it.
-    Done(ChatResponse),
-    /// A cached answer to a request that is not streamed: the plain endpoint's JSON body, ready
-    /// to send (see [`CachedAnswer`]).
-    Cached(String),
+    /// The whole response, serialised as the plain endpoint returns it.
+    Done(Answer),
     /// The request failed: always the last event, sent as an HTTP error or an SSE `error` event.
     Failed(ApiError),
+}
+
+/// A finished answer: the `ChatResponse` as JSON, ready to send (the plain endpoint's body, the
+/// `done` event's data), and what the request's outcome records of it.
+#[derive(Debug)]
+pub struct Answer {
+    /// Whether it came from the answer cache.
+    pub cache_hit: bool,
+    /// Its estimated cost in USD (zero for a cache hit).
+    pub cost_usd: f64,
+    /// The `ChatResponse`, serialised once (see [`CachedAnswer::of`]).
+    pub body: String,
+}
+
+impl Answer {
+    /// A cache hit's answer: its body, as [`CachedAnswer::body`] wrote it.
+    fn cached(body: String) -> Self {
+        Self {
+            cache_hit: true,
+            cost_usd: 0.0,
+            body,
+        }
+    }
 }
 
 /// The events of one chat request.
@@ -92,8 +112,8 @@ struct Prepared {
 enum Prepare {
     /// A cached answer as the plain endpoint's body.
     CachedBody(String),
-    /// A cached answer, parsed: a streamed answer sends its parts as events.
-    Cached(ChatResponse),
+    /// A cached answer, parsed (a streamed answer sends its parts as events), and its body.
+    Cached(ChatResponse, String),
     Ready(Prepared),
 }
 
@@ -157,11 +177,11 @@ impl Pipeline {
                 .instrument(request.span.clone())
                 .await;
             match prepared {
-                Ok(Prepare::CachedBody(body)) => yield ChatEvent::Cached(body),
-                Ok(Prepare::Cached(resp)) => {
-                    yield ChatEvent::Sources(resp.sources.clone());
-                    yield ChatEvent::Delta(resp.answer.clone());
-                    yield ChatEvent::Done(resp);
+                Ok(Prepare::CachedBody(body)) => yield ChatEvent::Done(Answer::cached(body)),
+                Ok(Prepare::Cached(resp, body)) => {
+                    yield ChatEvent::Sources(resp.sources);
+                    yield ChatEvent::Delta(resp.answer);
+                    yield ChatEvent::Done(Answer::cached(body));
                 }
                 Ok(Prepare::Ready(prepared)) if stream => {
                     let mut events = Box::pin(self.streamed(prepared, &request));
@@ -170,7 +190,7 @@ impl Pipeline {
                     }
                 }
                 Ok(Prepare::Ready(prepared)) => match Box::pin(self.whole(prepared, &request)).await {
-                    Ok(resp) => yield ChatEvent::Done(resp),
+                    Ok(answer) => yield ChatEvent::Done(answer),
                     Err(e) => yield ChatEvent::Failed(e),
                 },
                 Err(e) => yield ChatEvent::Failed(e),
@@ -178,21 +198,18 @@ impl Pipeline {
         };
         // The request's outcome goes on its span once, whichever way it ended.
         Box::pin(events.inspect(move |event| match event {
-            ChatEvent::Done(resp) => tracing::record_all!(
+            ChatEvent::Done(answer) => tracing::record_all!(
                 span,
-                { attr::CACHE_HIT } = resp.cache_hit,
-                { attr::COST_USD } = resp.cost_usd,
+                { attr::CACHE_HIT } = answer.cache_hit,
+                { attr::COST_USD } = answer.cost_usd,
             ),
-            ChatEvent::Cached(_) => {
-                tracing::record_all!(span, { attr::CACHE_HIT } = true, { attr::COST_USD } = 0.0,)
-            }
             ChatEvent::Failed(e) => mark_failed(&span, e.kind(), &e.to_string()),
             ChatEvent::Sources(_) | ChatEvent::Delta(_) => {}
         }))
     }
 
     /// The LLM called once, then post-processing: the whole answer.
-    async fn whole(&self, prepared: Prepared, request: &Request) -> Result<ChatResponse, ApiError> {
+    async fn whole(&self, prepared: Prepared, request: &Request) -> Result<Answer, ApiError> {
         let llm = StageTimer::adapter(Stage::Llm);
         let completion = request
             .budget
@@ -242,11 +259,11 @@ impl Pipeline {
                     Ok(StreamEvent::Delta(text)) => yield ChatEvent::Delta(text),
                     Ok(StreamEvent::Done(completion)) => {
                         drop(llm);
-                        let resp = self
+                        let answer = self
                             .finish(prepared, completion, &request.trace_id)
                             .instrument(request.span.clone())
                             .await;
-                        yield ChatEvent::Done(resp);
+                        yield ChatEvent::Done(answer);
                         return;
                     }
                     Err(e) => {
@@ -309,10 +326,12 @@ impl Pipeline {
         let found = match timer.run(self.cache.get(key)).await {
             // An entry of another shape is from an older version: a miss, overwritten later.
             Ok(Some(json)) => CachedAnswer::from_stored(json).and_then(|cached| {
+                let body = cached.body(trace_id);
                 if stream {
-                    cached.response(trace_id).map(Prepare::Cached)
+                    let resp = serde_json::from_str(&body).ok()?;
+                    Some(Prepare::Cached(resp, body))
                 } else {
-                    Some(Prepare::CachedBody(cached.body(trace_id)))
+                    Some(Prepare::CachedBody(body))
                 }
             }),
             Ok(None) => None,
@@ -463,7 +482,7 @@ impl Pipeline {
         mut prepared: Prepared,
         completion: Completion,
         trace_id: &str,
-    ) -> ChatResponse {
+    ) -> Answer {
         let timer = StageTimer::own(Stage::Postprocess, span::POSTPROCESS);
         let answer = timer.run_sync(|span| {
             let (answer, citations) = prompt::postprocess(&completion.text, &mut prepared.sources);
@@ -485,13 +504,18 @@ impl Pipeline {
             model: completion.model,
             trace_id: trace_id.to_owned(),
         };
-        self.store(&prepared.cache_key, &resp).await;
-        resp
+        let (body, entry) = CachedAnswer::of(&resp);
+        self.store(&prepared.cache_key, &entry).await;
+        Answer {
+            cache_hit: false,
+            cost_usd: resp.cost_usd,
+            body,
+        }
     }
 
     /// Stores an answer in the cache. A cache that fails costs the next asker time, not this one
     /// an answer.
-    async fn store(&self, key: &str, resp: &ChatResponse) {
+    async fn store(&self, key: &str, value: &CachedAnswer) {
         let timer = StageTimer::own(Stage::Cache, span::CACHE_STORE);
         let span = timer.span();
         tracing::record_all!(
@@ -499,7 +523,6 @@ impl Pipeline {
             { attr::CACHE_BACKEND } = self.cache.backend(),
             { attr::CACHE_NAME } = "answer",
         );
-        let value = CachedAnswer::of(resp);
         let ttl = Duration::from_secs(self.chat.answer_cache_ttl_secs);
         if let Err(e) = timer.run(self.cache.set(key, value.as_str(), ttl)).await {
             count_error("cache");

@@ -130,15 +130,11 @@ pub async fn chat(
     if !stream {
         while let Some(event) = events.next().await {
             match event {
-                ChatEvent::Done(resp) => {
-                    outcome.answered(resp.cache_hit, resp.cost_usd);
-                    return Ok(HttpResponse::Ok().json(resp));
-                }
-                ChatEvent::Cached(body) => {
-                    outcome.answered(true, 0.0);
+                ChatEvent::Done(answer) => {
+                    outcome.answered(answer.cache_hit, answer.cost_usd);
                     return Ok(HttpResponse::Ok()
                         .content_type(ContentType::json())
-                        .body(body));
+                        .body(answer.body));
                 }
                 ChatEvent::Failed(e) => return Err(outcome.failed(e)),
                 ChatEvent::Sources(_) | ChatEvent::Delta(_) => {}
@@ -158,15 +154,11 @@ pub async fn chat(
             Ok::<_, actix_web::Error>(match event {
                 ChatEvent::Sources(sources) => sse(Sse::Sources, &ChatStreamSources { sources }),
                 ChatEvent::Delta(text) => sse(Sse::Delta, &ChatStreamDelta { text }),
-                ChatEvent::Done(resp) => {
-                    outcome.answered(resp.cache_hit, resp.cost_usd);
-                    sse(Sse::Done, &resp)
-                }
-                ChatEvent::Cached(body) => {
-                    outcome.answered(true, 0.0);
+                ChatEvent::Done(answer) => {
+                    outcome.answered(answer.cache_hit, answer.cost_usd);
                     ChatStreamEvent {
                         event: Sse::Done,
-                        data: body,
+                        data: answer.body,
                     }
                     .frame()
                 }
