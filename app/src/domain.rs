@@ -339,11 +339,11 @@ impl CachedAnswer {
     /// How every entry ends: the empty trace id, and the end of the object.
     const TAIL: &'static str = r#","trace_id":""}"#;
 
-    /// The JSON body of `resp` and its cache entry (`resp` as a later hit answers it, without a
+    /// The JSON body of `resp`, and its cache entry (`resp` as a later hit answers it, without a
     /// trace id). The two share their answer and sources, most of their bytes: serialised once,
     /// then each given its own usage, cost, hit flag, model and trace id (serialising each
     /// whole cost a miss about 21,000 instructions more, `bench/instructions.py`).
-    pub fn of(resp: &ChatResponse) -> (String, Self) {
+    pub fn with_body(resp: &ChatResponse) -> (String, Self) {
         // `ChatResponse`'s fields, in its order: the shared head, then each one's tail.
         #[derive(Serialize)]
         struct Head<'a> {
@@ -441,6 +441,17 @@ pub struct ChatStreamDelta {
 mod tests {
     use super::*;
 
+    /// `answered` as a later cache hit in the trace `trace_id` answers it.
+    fn hit_of(answered: &ChatResponse, trace_id: &str) -> ChatResponse {
+        ChatResponse {
+            usage: TokenUsage::default(),
+            cost_usd: 0.0,
+            cache_hit: true,
+            trace_id: trace_id.to_owned(),
+            ..answered.clone()
+        }
+    }
+
     /// A hit's body is exactly what serialising the hit's response would give (field for
     /// field, in order), with the hit's trace id; entries of another shape are misses.
     #[test]
@@ -465,15 +476,9 @@ mod tests {
             model: "sim-gpt-4o-mini".to_owned(),
             trace_id: "0af7651916cd43dd8448eb211c80319c".to_owned(),
         };
-        let (body, stored) = CachedAnswer::of(&answered);
+        let (body, stored) = CachedAnswer::with_body(&answered);
         assert_eq!(body, serde_json::to_string(&answered).unwrap());
-        let hit = ChatResponse {
-            usage: TokenUsage::default(),
-            cost_usd: 0.0,
-            cache_hit: true,
-            trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".to_owned(),
-            ..answered.clone()
-        };
+        let hit = hit_of(&answered, "4bf92f3577b34da6a3ce929d0e0e4736");
         let read = CachedAnswer::from_stored(stored.as_str().to_owned()).expect("its own shape");
         assert_eq!(
             read.body(&hit.trace_id),
@@ -534,14 +539,9 @@ mod tests {
                     model: "m\"odel".to_owned(),
                     trace_id: String::new(),
                 };
-                let (body, entry) = CachedAnswer::of(&resp);
+                let (body, entry) = CachedAnswer::with_body(&resp);
                 assert_eq!(body, serde_json::to_string(&resp).unwrap());
-                let hit = ChatResponse {
-                    usage: TokenUsage::default(),
-                    cost_usd: 0.0,
-                    cache_hit: true,
-                    ..resp.clone()
-                };
+                let hit = hit_of(&resp, "");
                 assert_eq!(entry.as_str(), serde_json::to_string(&hit).unwrap());
                 assert!(CachedAnswer::from_stored(entry.as_str().to_owned()).is_some());
             }

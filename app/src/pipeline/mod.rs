@@ -58,7 +58,7 @@ pub struct Answer {
     pub cache_hit: bool,
     /// Its estimated cost in USD (zero for a cache hit).
     pub cost_usd: f64,
-    /// The `ChatResponse`, serialised once (see [`CachedAnswer::of`]).
+    /// The `ChatResponse`, serialised once (see [`CachedAnswer::with_body`]).
     pub body: String,
 }
 
@@ -504,7 +504,7 @@ impl Pipeline {
             model: completion.model,
             trace_id: trace_id.to_owned(),
         };
-        let (body, entry) = CachedAnswer::of(&resp);
+        let (body, entry) = CachedAnswer::with_body(&resp);
         self.store(&prepared.cache_key, &entry).await;
         Answer {
             cache_hit: false,
