@@ -350,26 +350,14 @@ where
         meta: &tracing::Metadata<'_>,
         cx: tracing_subscriber::layer::Context<'_, S>,
     ) -> bool {
-        if !meta.is_span() {
-            return true;
-        }
-        GATE_ANSWER.set(None);
-        if *meta.level() <= self.log_level {
-            return true;
-        }
-        if !self.targets.would_enable(meta.target(), meta.level()) {
-            return false;
-        }
+        use tracing_subscriber::layer::Filter as _;
         // The current span here is the current span of either layer. When it is one only the
         // log layer has, the OpenTelemetry layer has no context for it, and the span is let
-        // through: a superset again. When it is one the OpenTelemetry layer has, it is also
-        // the parent that layer's filter is about to judge the span by, so a yes is handed
-        // to it (about 600 instructions a span it need not spend again).
-        let (recorded, from_otel) = self.recorded.judge(meta, &cx);
-        if recorded && from_otel {
-            GATE_ANSWER.set(Some(std::ptr::from_ref(meta).addr()));
-        }
-        recorded
+        // through: a superset again.
+        !meta.is_span()
+            || *meta.level() <= self.log_level
+            || (self.targets.would_enable(meta.target(), meta.level())
+                && self.recorded.enabled(meta, &cx))
     }
 
     /// What the two layers below can take at most. Without a hint of its own, a layer in front
@@ -432,11 +420,6 @@ where
 thread_local! {
     /// Set while [`new_trace`] makes a span: the span starts (or continues) a trace of its own.
     static NEW_TRACE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-    /// Set by [`SpanGate`] when it let a span through because its trace is recorded, judged by
-    /// a parent the OpenTelemetry layer has (or no parent at all): the span's call site (its
-    /// metadata's address), for [`RecordedTraces`] in that layer's filter, asked right after
-    /// about the same span, to take instead of judging again. Cleared by the next question.
-    static GATE_ANSWER: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
 }
 
 /// Makes a span with `make` as the first span of a trace in this process, whatever span is
@@ -474,52 +457,9 @@ pub struct RecordedTraces {
     registered: Registered,
 }
 
-/// Whether the children of a span are recorded (the sampler's answer for its trace), kept in the
-/// span once [`RecordedTraces`] has asked for it, and whether the span is one the OpenTelemetry
-/// layer has (the answer is read from its context).
-struct Recorded {
-    recorded: bool,
-    otel: bool,
-}
-
-impl RecordedTraces {
-    /// Whether a span `meta` made now is recorded, and whether that was judged by a span the
-    /// OpenTelemetry layer has, or with no span current at all: then the answer is the same
-    /// whether the current span is looked up among all spans or among that layer's.
-    fn judge<S>(
-        &self,
-        meta: &tracing::Metadata<'_>,
-        cx: &tracing_subscriber::layer::Context<'_, S>,
-    ) -> (bool, bool)
-    where
-        S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
-    {
-        use opentelemetry::trace::TraceContextExt as _;
-        if !meta.is_span() || NEW_TRACE.get() {
-            return (true, true);
-        }
-        // No recorded span is current: a new trace, for the sampler to decide.
-        let Some(parent) = cx.lookup_current() else {
-            return (true, true);
-        };
-        // Asked once a parent: its children have the same answer.
-        if let Some(r) = parent.extensions().get::<Recorded>() {
-            return (r.recorded, r.otel);
-        }
-        let Some(dispatch) = self.registered.dispatch() else {
-            return (true, false);
-        };
-        let context = tracing_opentelemetry::get_otel_context(&parent.id(), &dispatch);
-        let otel = context.is_some();
-        let recorded = context.is_none_or(|cx| {
-            let parent = cx.span();
-            let sc = parent.span_context();
-            !sc.is_valid() || sc.is_sampled() || parent.is_recording()
-        });
-        parent.extensions_mut().insert(Recorded { recorded, otel });
-        (recorded, otel)
-    }
-}
+/// Whether the children of a span the OpenTelemetry layer was given are recorded: the sampler's
+/// answer for its trace, kept in the span once [`RecordedTraces`] has asked for it.
+struct Recorded(bool);
 
 impl<S> tracing_subscriber::layer::Filter<S> for RecordedTraces
 where
@@ -530,10 +470,29 @@ where
         meta: &tracing::Metadata<'_>,
         cx: &tracing_subscriber::layer::Context<'_, S>,
     ) -> bool {
-        if meta.is_span() && GATE_ANSWER.take() == Some(std::ptr::from_ref(meta).addr()) {
+        use opentelemetry::trace::TraceContextExt as _;
+        if !meta.is_span() || NEW_TRACE.get() {
             return true;
         }
-        self.judge(meta, cx).0
+        // No recorded span is current: a new trace, for the sampler to decide.
+        let Some(parent) = cx.lookup_current() else {
+            return true;
+        };
+        // Asked once a parent: its children have the same answer.
+        if let Some(Recorded(recorded)) = parent.extensions().get::<Recorded>() {
+            return *recorded;
+        }
+        let Some(dispatch) = self.registered.dispatch() else {
+            return true;
+        };
+        let recorded =
+            tracing_opentelemetry::get_otel_context(&parent.id(), &dispatch).is_none_or(|cx| {
+                let parent = cx.span();
+                let sc = parent.span_context();
+                !sc.is_valid() || sc.is_sampled() || parent.is_recording()
+            });
+        parent.extensions_mut().insert(Recorded(recorded));
+        recorded
     }
 
     fn callsite_enabled(
@@ -1020,10 +979,9 @@ mod tests {
         }
     }
 
-    /// The gate hands its yes to the OpenTelemetry filter only when it judged by a span that
-    /// layer has. Under a span only the logs have (a transport crate's, at the log level), the
-    /// gate lets a new span through as a superset, and the filter still judges it by the nearest
-    /// span it has: inside an unsampled trace, it is turned down (the sampler is asked at the
+    /// Under a span only the logs have (a transport crate's, at the log level), the gate lets a
+    /// new span through as a superset, and the OpenTelemetry filter judges it by the nearest span
+    /// that layer has: inside an unsampled trace, it is turned down (the sampler is asked at the
     /// root only, and nothing is recorded); inside a sampled one, it is recorded, nested under
     /// the root.
     #[test]
