@@ -595,6 +595,15 @@ mod tests {
     use super::export::BoundedExport;
     use super::*;
 
+    /// The telemetry settings the app would load from the environment `env`.
+    fn settings_from(
+        env: std::collections::BTreeMap<String, String>,
+    ) -> crate::config::TelemetrySettings {
+        crate::config::Settings::load_from(&crate::config::Overrides::default(), &env)
+            .unwrap()
+            .telemetry
+    }
+
     /// A JSON log line logged inside a traced span carries that span's W3C trace and span ids
     /// as top-level `trace_id` and `span_id`; a line outside any span carries neither. The
     /// subscriber is the one `init_logs` installs, filter included.
@@ -614,10 +623,7 @@ mod tests {
             ),
             ("RUST_LOG".to_owned(), "info".to_owned()),
         ]);
-        let settings =
-            crate::config::Settings::load_from(&crate::config::Overrides::default(), &env)
-                .unwrap()
-                .telemetry;
+        let settings = settings_from(env);
         assert_eq!(settings.log_format, "json");
         let subscriber =
             subscriber(&settings, provider.tracer("test"), move || sink.clone()).unwrap();
@@ -830,12 +836,7 @@ mod tests {
         for sample in [false, true] {
             let (provider, calls, spans) = counted_provider(sample);
             // The subscriber `init_logs` installs (text logs, to nowhere).
-            let settings = crate::config::Settings::load_from(
-                &crate::config::Overrides::default(),
-                &std::collections::BTreeMap::new(),
-            )
-            .unwrap()
-            .telemetry;
+            let settings = settings_from(std::collections::BTreeMap::new());
             let subscriber = subscriber(&settings, provider.tracer("test"), std::io::sink).unwrap();
             let (root, grandchild) = tracing::dispatcher::with_default(&subscriber, || {
                 let root = tracing::info_span!("root", http.route = "/v1/chat");
@@ -925,10 +926,7 @@ mod tests {
                 ("OTEL_SDK_DISABLED".to_owned(), disabled.to_string()),
                 ("RUST_LOG".to_owned(), "warn".to_owned()),
             ]);
-            let settings =
-                crate::config::Settings::load_from(&crate::config::Overrides::default(), &env)
-                    .unwrap()
-                    .telemetry;
+            let settings = settings_from(env);
             assert_eq!(settings.sdk_disabled, disabled);
             let provider = SdkTracerProvider::builder().build();
             let subscriber = subscriber(&settings, provider.tracer("test"), std::io::sink).unwrap();
@@ -952,10 +950,7 @@ mod tests {
             (true, "info", true),
         ] {
             let env = std::collections::BTreeMap::from([("RUST_LOG".to_owned(), log.to_owned())]);
-            let settings =
-                crate::config::Settings::load_from(&crate::config::Overrides::default(), &env)
-                    .unwrap()
-                    .telemetry;
+            let settings = settings_from(env);
             let sampler = if sampled {
                 Sampler::AlwaysOn
             } else {
@@ -990,10 +985,7 @@ mod tests {
             let (provider, calls, spans) = counted_provider(sample);
             let env =
                 std::collections::BTreeMap::from([("RUST_LOG".to_owned(), "warn".to_owned())]);
-            let settings =
-                crate::config::Settings::load_from(&crate::config::Overrides::default(), &env)
-                    .unwrap()
-                    .telemetry;
+            let settings = settings_from(env);
             let subscriber = subscriber(&settings, provider.tracer("test"), std::io::sink).unwrap();
             let (transport, inner) = tracing::dispatcher::with_default(&subscriber, || {
                 let root = tracing::info_span!("request");
