@@ -28,7 +28,8 @@ runs on tokio's blocking pool, which on a chat request is the embedded store's s
 legs, the fusion and the payloads of the hits) and nothing else.
 
 Instructions are not time (a cache miss or a syscall costs more than its count says) but they
-resolve a change of well under 1 %: the runs repeat to within about 0.3 %. At 10 % the sampler
+resolve a change of about 1 %: the same binary repeats to within 0.3 % on some days and 1 % on
+others (the vector store's share and where an export batch lands move most). At 10 % the sampler
 keeps a random share of the requests (30 +- 5 of 300), so the script also counts the spans the
 measured requests exported and scales the 10 % overhead to exactly one request in ten.
 
