@@ -7,6 +7,8 @@
 //!
 //! # Layout
 //!
+//! - [`alloc`]: the process's allocator, mimalloc with the trace store's spans on pages of their
+//!   own.
 //! - [`startup`]: builds the adapters from configuration and runs the HTTP server.
 //! - [`state`]: what every handler shares.
 //! - [`middleware`]: the root span of each request, `traceresponse`, HTTP metrics, and the
@@ -30,6 +32,7 @@
 //!   `embedded-sim`).
 #![warn(missing_docs)]
 
+pub mod alloc;
 pub mod domain;
 pub mod error;
 pub mod limits;

@@ -9,11 +9,9 @@ use ragtrace::startup::Application;
 use ragtrace_core::config::{Overrides, Settings};
 use ragtrace_core::trace_store::TraceStore;
 
-/// A chat request allocates thousands of small, short-lived objects across the runtime's
-/// threads (HTTP bodies, JSON, spans); mimalloc serves them with about a third of the CPU the
-/// system allocator spends (docs/benchmarks.md, "Per-request cost").
+/// mimalloc, with the trace store's spans on pages of their own (`ragtrace::alloc`).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: ragtrace::alloc::Allocator = ragtrace::alloc::Allocator;
 
 /// Retrieval-augmented chat service, traced end to end. With no configuration it runs fully
 /// embedded: in-process vector store, cache and simulated LLM.

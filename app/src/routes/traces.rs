@@ -5,6 +5,7 @@
 //! stage's budget).
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use ragtrace_core::trace_store::heap::for_the_store;
 use ragtrace_core::trace_store::{
     Breakdown, StoreStats, TraceDetail, TracePage, TraceQuery, TraceStore, WindowSummary,
     breakdown as compute_breakdown, read_trace, summarize, trace_json,
@@ -162,7 +163,9 @@ pub async fn import(
     .await?;
     let doc: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_json(&format!("the body is not JSON: {e}"), hint))?;
-    let spans = read_trace(&doc).map_err(|e| ApiError::validation(&e.field, &e.message, hint))?;
+    // The spans' strings, made as the store's (`trace_store::heap`): they are kept.
+    let spans = for_the_store(|| read_trace(&doc))
+        .map_err(|e| ApiError::validation(&e.field, &e.message, hint))?;
     let trace_id = spans[0].trace_id.clone();
     let count = spans.len();
     if !store.insert_trace(spans) {

@@ -15,9 +15,11 @@
 //! - [`mod@critical`]: one request's time attributed on its critical path.
 //! - [`import`]: one trace as a JSON document, written and read back (traces of other processes).
 //! - [`processor`]: the span reader that feeds the store.
+//! - [`heap`]: which allocations are the store's, for an allocator that keeps them apart.
 
 pub mod breakdown;
 pub mod critical;
+pub mod heap;
 pub mod import;
 pub mod model;
 pub mod processor;
@@ -143,7 +145,14 @@ impl TraceStore {
 
     /// Adds a finished span, evicting the oldest traces beyond the caps. With a tail policy, a
     /// trace's spans wait until its local root ends, and then the whole trace is kept or not.
+    ///
+    /// What it allocates is marked as the store's ([`heap`]); so should the span's own strings
+    /// be, made inside [`heap::for_the_store`] as [`TraceStoreProcessor`] makes them.
     pub fn insert(&self, span: StoredSpan) {
+        heap::for_the_store(|| self.insert_marked(span));
+    }
+
+    fn insert_marked(&self, span: StoredSpan) {
         let mut inner = self.lock();
         let Some(policy) = self.tail else {
             self.insert_locked(&mut inner, span);
@@ -237,6 +246,10 @@ impl TraceStore {
     /// Adds the spans of one whole trace (from [`read_trace`]) unless the store already holds
     /// that trace; returns whether they were added.
     pub fn insert_trace(&self, spans: Vec<StoredSpan>) -> bool {
+        heap::for_the_store(|| self.insert_trace_marked(spans))
+    }
+
+    fn insert_trace_marked(&self, spans: Vec<StoredSpan>) -> bool {
         let Some(id) = spans.first().map(|s| s.trace_id.clone()) else {
             return false;
         };

@@ -38,10 +38,14 @@ impl TraceStoreProcessor {
 
 impl SpanReader for TraceStoreProcessor {
     fn read(&self, span: &SpanData) {
-        let service = self.service.lock().unwrap_or_else(|p| p.into_inner());
-        let stored = StoredSpan::from_data(span, &service);
-        drop(service);
-        self.store.insert(stored);
+        // The stored span's strings are made here: marked as the store's, with what the store
+        // allocates to hold it.
+        super::heap::for_the_store(|| {
+            let service = self.service.lock().unwrap_or_else(|p| p.into_inner());
+            let stored = StoredSpan::from_data(span, &service);
+            drop(service);
+            self.store.insert(stored);
+        });
     }
 
     fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
