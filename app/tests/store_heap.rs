@@ -1,7 +1,8 @@
 //! The app's allocator keeps the trace store's spans in a mimalloc heap of their own
 //! (`ragtrace::alloc`): spans fed the way the app feeds them (masked `SpanData` through
 //! `TraceStoreProcessor`) land there, with the store's index, and nothing else does; the heap
-//! empties when the store lets its traces go. One test in this file: the heap is process-wide.
+//! empties when the store lets its traces go, and a store at its byte cap, evicting, keeps its
+//! pages within 10 % of the cap. One test in this file: the heap is process-wide.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -112,5 +113,33 @@ fn the_stores_spans_and_only_they_live_in_its_heap() {
         after.bytes - empty.bytes < 4096,
         "{} bytes still in the store's heap after the store was dropped",
         after.bytes - empty.bytes
+    );
+
+    // A store at its byte cap, evicting the oldest trace for each new one, ten times over: the
+    // pages of its heap (committed memory, not only the blocks in use) stay within 10 % of the
+    // cap, as evictions empty whole pages and new spans reuse them.
+    let cap = 4 << 20;
+    let store = Arc::new(TraceStore::new(1_000_000, cap));
+    let reader = TraceStoreProcessor::new(store.clone());
+    let mut peak = 0;
+    for n in 0..4_000 {
+        for i in (0..10).rev() {
+            reader.read(&span(1_000 + n, i));
+        }
+        if n % 100 == 99 {
+            peak = peak.max(store_heap_use().committed - empty.committed);
+        }
+    }
+    let stats = store.stats();
+    assert!(
+        stats.evicted > 10 * stats.traces as u64,
+        "the store did not turn over ten times ({} evicted, {} held)",
+        stats.evicted,
+        stats.traces
+    );
+    let ratio = peak as f64 / cap as f64;
+    assert!(
+        (0.9..=1.1).contains(&ratio),
+        "the store's pages took {peak} bytes for a cap of {cap} ({ratio:.3}x)"
     );
 }
