@@ -56,13 +56,35 @@ pub fn store_heap() -> *mut mi::mi_heap_t {
     }
 }
 
-/// The store's heap when this thread allocates for the store (and there is one).
-#[inline]
-fn heap_for_this() -> Option<*mut mi::mi_heap_t> {
-    if storing() {
-        Some(store_heap()).filter(|h| !h.is_null())
-    } else {
-        None
+/// An allocation for the store: from its heap, or the main heap if there is none. Out of line,
+/// so that the allocator's common path (not storing) is a flag test and a jump to mimalloc.
+#[cold]
+#[inline(never)]
+unsafe fn store_alloc(size: usize, align: usize, zeroed: bool) -> *mut u8 {
+    let heap = store_heap();
+    // SAFETY: a heap from `store_heap` (or none), and the size and alignment of a valid layout.
+    unsafe {
+        match (heap.is_null(), zeroed) {
+            (false, false) => mi::mi_heap_malloc_aligned(heap, size, align).cast(),
+            (false, true) => mi::mi_heap_zalloc_aligned(heap, size, align).cast(),
+            (true, false) => mi::mi_malloc_aligned(size, align).cast(),
+            (true, true) => mi::mi_zalloc_aligned(size, align).cast(),
+        }
+    }
+}
+
+/// A reallocation for the store: a block that has to move goes to the store's heap.
+#[cold]
+#[inline(never)]
+unsafe fn store_realloc(ptr: *mut u8, new_size: usize, align: usize) -> *mut u8 {
+    let heap = store_heap();
+    // SAFETY: `ptr` came from mimalloc with this alignment.
+    unsafe {
+        if heap.is_null() {
+            mi::mi_realloc_aligned(ptr.cast(), new_size, align).cast()
+        } else {
+            mi::mi_heap_realloc_aligned(heap, ptr.cast(), new_size, align).cast()
+        }
     }
 }
 
@@ -71,25 +93,23 @@ fn heap_for_this() -> Option<*mut mi::mi_heap_t> {
 unsafe impl GlobalAlloc for Allocator {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let (size, align) = (layout.size(), layout.align());
-        // SAFETY: a heap from `store_heap`, and the size and alignment of a valid layout.
+        // SAFETY: the size and alignment of a valid layout.
         unsafe {
-            match heap_for_this() {
-                Some(heap) => mi::mi_heap_malloc_aligned(heap, size, align).cast(),
-                None => mi::mi_malloc_aligned(size, align).cast(),
+            if storing() {
+                return store_alloc(layout.size(), layout.align(), false);
             }
+            mi::mi_malloc_aligned(layout.size(), layout.align()).cast()
         }
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let (size, align) = (layout.size(), layout.align());
         // SAFETY: as `alloc`.
         unsafe {
-            match heap_for_this() {
-                Some(heap) => mi::mi_heap_zalloc_aligned(heap, size, align).cast(),
-                None => mi::mi_zalloc_aligned(size, align).cast(),
+            if storing() {
+                return store_alloc(layout.size(), layout.align(), true);
             }
+            mi::mi_zalloc_aligned(layout.size(), layout.align()).cast()
         }
     }
 
@@ -101,14 +121,12 @@ unsafe impl GlobalAlloc for Allocator {
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let (old, align) = (ptr.cast::<c_void>(), layout.align());
-        // SAFETY: `ptr` came from this allocator with `layout`; a block that has to move goes
-        // to the heap of the work that grows it.
+        // SAFETY: `ptr` came from this allocator with `layout`.
         unsafe {
-            match heap_for_this() {
-                Some(heap) => mi::mi_heap_realloc_aligned(heap, old, new_size, align).cast(),
-                None => mi::mi_realloc_aligned(old, new_size, align).cast(),
+            if storing() {
+                return store_realloc(ptr, new_size, layout.align());
             }
+            mi::mi_realloc_aligned(ptr.cast(), new_size, layout.align()).cast()
         }
     }
 }
