@@ -5,12 +5,13 @@
 //! system allocator spends (docs/benchmarks.md, "Per-request cost").
 //!
 //! The trace store's spans are the opposite: kept for minutes, freed oldest first. Allocated
-//! among the requests' blocks, they pin pages: a page emptied of stored spans by evictions
-//! still holds some request's blocks, so the process keeps memory the store gave back and its
-//! resident memory grew by up to 1.17 times the store's byte cap. Here every allocation made
-//! while the store marks its work (`ragtrace_core::trace_store::heap`) comes from a mimalloc
-//! heap of its own ([`store_heap`]): its pages hold stored spans only and empty as the oldest
-//! traces go (docs/benchmarks.md, "The byte cap under long traces").
+//! among the requests' blocks, a page emptied of stored spans by evictions may still hold some
+//! request's blocks, and what the store takes of the process's memory cannot be told apart
+//! from the rest. Here every allocation made while the store marks its work
+//! (`ragtrace_core::trace_store::heap`) comes from a mimalloc heap of its own ([`store_heap`]):
+//! its pages hold stored spans only, empty as the oldest traces go, and can be counted
+//! ([`store_heap_use`]). Under long answers they came to 1.02 times each byte of the store's
+//! cap (docs/benchmarks.md, "Memory under load").
 //!
 //! The one module of the workspace with `unsafe` code: a global allocator is an `unsafe` trait,
 //! and mimalloc's heaps are reached through its C interface.

@@ -2,12 +2,12 @@
 //!
 //! The store's spans live for minutes; a request's own allocations (HTTP buffers, JSON, the
 //! spans on their way to the exporter) for microseconds. When both come from the same pages, a
-//! page that evictions have emptied of stored spans still holds some request's blocks, or is
-//! refilled by them, so the process keeps memory the store has given back, and resident memory
-//! grows by more than the store's byte cap. The store marks the work that allocates what it
-//! keeps ([`for_the_store`]); a global allocator that reads [`storing`] can serve those
-//! allocations from a heap of their own (ragtrace's does, `app/src/alloc.rs`), whose pages
-//! hold stored spans only and empty as the oldest traces are evicted. With any other allocator
+//! page that evictions have emptied of stored spans may still hold some request's blocks, and
+//! the store's share of the process's memory cannot be told apart. The store marks the work
+//! that allocates what it keeps ([`for_the_store`]); a global allocator that reads [`storing`]
+//! can serve those allocations from a heap of their own (ragtrace's does, `app/src/alloc.rs`),
+//! whose pages hold stored spans only, empty as the oldest traces are evicted, and can be
+//! counted. With any other allocator
 //! the mark is read by nobody and costs a thread-local write.
 
 use std::cell::Cell;

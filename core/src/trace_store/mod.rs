@@ -61,9 +61,9 @@ pub struct StoreStats {
     /// Traces held now; past `max_traces`, each new trace evicts the oldest.
     pub traces: usize,
     /// Approximate bytes held: every allocation of the stored spans and of each trace's index
-    /// entries, rounded up to the allocator's block. The process's resident memory grows by
-    /// 1.0 to 1.17 times this, the rest being the allocator's retained pages
-    /// (docs/benchmarks.md).
+    /// entries, rounded up to the allocator's block. In the app, whose allocator keeps the
+    /// store's allocations on pages of their own ([`heap`]), those pages came to 1.02 times
+    /// each byte of this under long answers (docs/benchmarks.md, "Memory under load").
     pub bytes: usize,
     /// The trace cap (`trace_store.max_traces`, at least 1).
     pub max_traces: usize,
