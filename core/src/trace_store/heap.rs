@@ -7,8 +7,7 @@
 //! that allocates what it keeps ([`for_the_store`]); a global allocator that reads [`storing`]
 //! can serve those allocations from a heap of their own (ragtrace's does, `app/src/alloc.rs`),
 //! whose pages hold stored spans only, empty as the oldest traces are evicted, and can be
-//! counted. With any other allocator
-//! the mark is read by nobody and costs a thread-local write.
+//! counted. With any other allocator the mark is read by nobody and costs a thread-local write.
 
 use std::cell::Cell;
 
