@@ -8,7 +8,7 @@
 //! among the requests' blocks, a page emptied of stored spans by evictions may still hold some
 //! request's blocks, and what the store takes of the process's memory cannot be told apart
 //! from the rest. Here every allocation made while the store marks its work
-//! (`ragtrace_core::trace_store::heap`) comes from a mimalloc heap of its own ([`store_heap`]):
+//! (`ragtrace_core::trace_store::heap`) comes from a mimalloc heap of its own (`mi_heap_new`):
 //! its pages hold stored spans only, empty as the oldest traces go, and can be counted
 //! ([`store_heap_use`]). Under long answers they came to 1.02 times each byte of the store's
 //! cap (docs/benchmarks.md, "Memory under load").
@@ -35,7 +35,7 @@ static STORE_HEAP: AtomicPtr<mi::mi_heap_t> = AtomicPtr::new(ptr::null_mut());
 /// The heap the trace store's allocations come from, made on first use; null if mimalloc could
 /// not make one (then they come from the main heap, as any other). mimalloc's heaps (v3) are
 /// process-wide: any thread allocates from one and frees into it.
-pub fn store_heap() -> *mut mi::mi_heap_t {
+fn store_heap() -> *mut mi::mi_heap_t {
     let heap = STORE_HEAP.load(Ordering::Acquire);
     if !heap.is_null() {
         return heap;
