@@ -1,7 +1,7 @@
 //! The hot pieces of every chat request: token counting, masking of span attributes, a stage span
 //! created, filled and ended with its trace sampled and not sampled, the exemplar a traced
 //! request leaves on `/metrics`, and a batch of spans encoded for OTLP by the built-in exporter
-//! and by `opentelemetry-otlp`'s path.
+//! and by `opentelemetry-otlp`'s path, and the answer-cache key every request computes.
 //!
 //!   cargo bench -p ragtrace-core --bench hot
 //!
@@ -245,5 +245,26 @@ fn export(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, tokens, masking, spans, exemplar, export);
+/// The answer-cache key of a question: the key as made (SHA-1 from the `sha1` crate, the CPU's
+/// SHA instructions where it has them) against the same key from uuid's `new_v5`.
+fn cache_key(c: &mut Criterion) {
+    let question = "how do i reset the lumen hub 2 to factory settings without losing my schedules";
+    let model = "gpt-4o-mini";
+    let mut g = c.benchmark_group("cache key");
+    g.bench_function("answer key", |b| {
+        b.iter(|| ragtrace_core::cache::answer_key(black_box(question), black_box(model)))
+    });
+    g.bench_function("answer key (uuid new_v5)", |b| {
+        b.iter(|| {
+            let id = uuid::Uuid::new_v5(
+                &uuid::Uuid::NAMESPACE_OID,
+                format!("{}\n{}", black_box(model), black_box(question)).as_bytes(),
+            );
+            format!("ragtrace:answer:v2:{id}")
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, tokens, masking, spans, exemplar, export, cache_key);
 criterion_main!(benches);
