@@ -91,8 +91,9 @@ pub fn catalog_key(query: &str, limit: usize) -> String {
 /// The name-based UUID (version 5, in the OID namespace) of the name made of `parts`, the same
 /// as `uuid::Uuid::new_v5(&Uuid::NAMESPACE_OID, &parts.concat())`, which the keys were made
 /// with before: SHA-1 from the `sha1` crate, which uses the CPU's SHA instructions where it has
-/// them, and no copy of the name (an answer key in half the time, docs/benchmarks.md). SHA-1 rather than a faster non-cryptographic hash: a key a client can
-/// aim a question at (a collision) would let it plant an answer for another question.
+/// them, and no copy of the name (an answer key in half the time, docs/benchmarks.md). SHA-1
+/// rather than a faster non-cryptographic hash: a key a client can aim a question at (a
+/// collision) would let it plant an answer for another question.
 fn name_id(parts: &[&[u8]]) -> uuid::Uuid {
     use sha1::Digest;
     let mut sha = sha1::Sha1::new();
@@ -111,7 +112,7 @@ mod tests {
     use uuid::Uuid;
 
     /// The keys stay what uuid's `new_v5` made them (entries cached before are still found):
-    /// names of every length around SHA-1's 64-byte blocks and padding, split anywhere.
+    /// names of every length across several of SHA-1's 64-byte blocks and its padding, split in two.
     #[test]
     fn name_ids_are_uuids_v5_of_the_whole_name() {
         let text = "How do I reset the hub? Ünïcödé, \n and a long tail. ".repeat(8);
