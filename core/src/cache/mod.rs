@@ -112,7 +112,8 @@ mod tests {
     use uuid::Uuid;
 
     /// The keys stay what uuid's `new_v5` made them (entries cached before are still found):
-    /// names of every length across several of SHA-1's 64-byte blocks and its padding, split in two.
+    /// names of every length across several of SHA-1's 64-byte blocks and its padding, each
+    /// split in two.
     #[test]
     fn name_ids_are_uuids_v5_of_the_whole_name() {
         let text = "How do I reset the hub? Ünïcödé, \n and a long tail. ".repeat(8);
